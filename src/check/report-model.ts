@@ -1,0 +1,68 @@
+/**
+ * The result of checking one scenario: merged exploration results and the verdict. Plain data,
+ * so it crosses worker threads and turns into JSON as it is.
+ */
+import type { ExploreResult, FoundProblem } from '../sim/explore.js';
+import { verdictOf } from './scenario.js';
+
+/** What `hmmsim check` reports for one scenario. */
+export interface ScenarioReport {
+  readonly name: string;
+  /** `pass` when the findings are exactly the expected kinds. */
+  readonly verdict: 'pass' | 'fail';
+  readonly expected: readonly string[];
+  /** Expected kinds not found. */
+  readonly missing: readonly string[];
+  /** Kinds found but not expected. */
+  readonly unexpected: readonly string[];
+  readonly runs: number;
+  readonly runsPerSecond: number;
+  readonly elapsedMs: number;
+  /** One line per strategy leg, with its parameters and statistics. */
+  readonly strategies: readonly string[];
+  /** True when an exhaustive strategy covered its whole space. */
+  readonly exhausted: boolean;
+  readonly problems: readonly FoundProblem[];
+}
+
+/** Orders problems so reports are stable: by kind, then place. */
+function byKindAndPlace(a: FoundProblem, b: FoundProblem): number {
+  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.place < b.place ? -1 : a.place > b.place ? 1 : 0;
+}
+
+/** Merges the results of several legs (in leg order) into one scenario report. */
+export function mergeResults(name: string, expect: readonly string[], legs: readonly ExploreResult[], wallMs: number): ScenarioReport {
+  const byKey = new Map<string, FoundProblem>();
+  let runs = 0;
+  let exhausted = false;
+  for (const leg of legs) {
+    runs += leg.runs;
+    exhausted ||= leg.exhausted;
+    for (const p of leg.problems) {
+      const key = `${p.kind}\u0000${p.place}`;
+      const seen = byKey.get(key);
+      if (seen === undefined) {
+        byKey.set(key, { ...p });
+        continue;
+      }
+      const hits = seen.hits + p.hits;
+      const better = p.preemptions < seen.preemptions || (p.preemptions === seen.preemptions && p.steps < seen.steps);
+      byKey.set(key, better ? { ...p, hits } : { ...seen, hits });
+    }
+  }
+  const problems = [...byKey.values()].sort(byKindAndPlace);
+  const v = verdictOf(expect, problems.map((p) => p.kind));
+  return {
+    name,
+    verdict: v.pass ? 'pass' : 'fail',
+    expected: expect,
+    missing: v.missing,
+    unexpected: v.unexpected,
+    runs,
+    runsPerSecond: wallMs > 0 ? Math.round((runs * 1000) / wallMs) : 0,
+    elapsedMs: Math.round(wallMs),
+    strategies: legs.map((l) => l.strategy),
+    exhausted,
+    problems,
+  };
+}

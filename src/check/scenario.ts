@@ -1,0 +1,113 @@
+/**
+ * Scenarios: the unit users write. A scenario builds a world (`setup`), names the tasks to
+ * interleave (`tasks`), checks invariants (`check`), and, for a known-bug demonstration, declares
+ * the finding kinds it must produce (`expect`).
+ */
+import { FindingKind } from '../sim/finding.js';
+import type { Program } from '../sim/program.js';
+import type { TaskBody } from '../sim/task.js';
+import type { World } from '../sim/world.js';
+
+/** What a `check` function gets besides the scenario state. */
+export interface CheckContext {
+  readonly world: World;
+  /** True at the end of the run; false when called after a step (`checkEveryStep`). */
+  readonly atEnd: boolean;
+  /** Reports a finding of `kind` (default `check-failed`); `place` de-duplicates (default: the message). */
+  fail(message: string, kind?: string, place?: string): void;
+}
+
+/** A task of a scenario: a generator function over the scenario state. */
+export type ScenarioTask<S> = (state: S, world: World) => TaskBody;
+
+/** The definition a user writes. */
+export interface ScenarioDefinition<S> {
+  /** Short unique name, used on the command line: `hmmsim check lost-update`. */
+  readonly name: string;
+  /** One line: what it shows. */
+  readonly description: string;
+  /** Builds the objects of one run. Called once per run, on a fresh world. */
+  readonly setup: (world: World) => S;
+  /** The tasks to interleave, by name, started in this order. */
+  readonly tasks: Readonly<Record<string, ScenarioTask<S>>>;
+  /** Invariants; throwing an Error counts as a `check-failed` finding with its message. */
+  readonly check?: (state: S, ctx: CheckContext) => void;
+  /** Also run `check` after every step (slower; for invariants that may only hold transiently). */
+  readonly checkEveryStep?: boolean;
+  /** Finding kinds this scenario must produce: a known-bug demonstration. Empty: must be clean. */
+  readonly expect?: readonly string[];
+  /** The step budget of one run (default 100,000); exceeding it is a finding. */
+  readonly maxSteps?: number;
+}
+
+/** A scenario ready to explore. */
+export interface Scenario extends Program {
+  readonly name: string;
+  readonly description: string;
+  readonly expect: readonly string[];
+  readonly definition: ScenarioDefinition<unknown>;
+}
+
+/** Bad scenario definitions are reported with this, naming what is wrong. */
+export class ScenarioError extends Error {}
+
+/** Defines a scenario. Validates the definition at once so mistakes surface before exploring. */
+export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
+  const where = `scenario ${typeof def?.name === 'string' ? `'${def.name}'` : '(unnamed)'}`;
+  if (typeof def !== 'object' || def === null) throw new ScenarioError('defineScenario needs an object { name, description, setup, tasks }');
+  if (typeof def.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(def.name)) {
+    throw new ScenarioError(`${where}: name must be a non-empty word of letters, digits, '-', '_' or '.'`);
+  }
+  if (typeof def.setup !== 'function') throw new ScenarioError(`${where}: setup must be a function (world) => state`);
+  if (typeof def.tasks !== 'object' || def.tasks === null || Object.keys(def.tasks).length === 0) {
+    throw new ScenarioError(`${where}: tasks must be an object with at least one generator function`);
+  }
+  for (const [name, fn] of Object.entries(def.tasks)) {
+    if (typeof fn !== 'function') throw new ScenarioError(`${where}: task '${name}' must be a generator function (function*)`);
+  }
+  if (def.check !== undefined && typeof def.check !== 'function') throw new ScenarioError(`${where}: check must be a function`);
+  if (def.maxSteps !== undefined && !(Number.isInteger(def.maxSteps) && def.maxSteps > 0)) {
+    throw new ScenarioError(`${where}: maxSteps must be a positive integer`);
+  }
+  const taskEntries = Object.entries(def.tasks);
+  const stateKey = 'scenario.state';
+  const runCheck = (world: World, atEnd: boolean): void => {
+    if (def.check === undefined) return;
+    const ctx: CheckContext = {
+      world,
+      atEnd,
+      fail: (message, kind = FindingKind.Check, place = message) => world.report(kind, message, place),
+    };
+    try {
+      def.check(world.locals.get(stateKey) as S, ctx);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      world.report(FindingKind.Check, msg, msg);
+    }
+  };
+  return {
+    name: def.name,
+    description: def.description ?? '',
+    expect: def.expect ?? [],
+    definition: def as ScenarioDefinition<unknown>,
+    start(world: World): void {
+      if (def.maxSteps !== undefined) world.maxSteps = def.maxSteps;
+      const state = def.setup(world);
+      world.locals.set(stateKey, state);
+      if (def.checkEveryStep === true) world.afterStep = () => runCheck(world, false);
+      for (const [name, fn] of taskEntries) world.spawn(name, () => fn(state, world));
+    },
+    finish(world: World): void {
+      runCheck(world, true);
+    },
+  };
+}
+
+/** The verdict of an exploration: does what was found match what the scenario expects? */
+export function verdictOf(expect: readonly string[], foundKinds: readonly string[]): { pass: boolean; missing: string[]; unexpected: string[] } {
+  const found = new Set(foundKinds);
+  const want = new Set(expect);
+  const missing = [...want].filter((k) => !found.has(k));
+  const unexpected = [...found].filter((k) => !want.has(k));
+  return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
+}

@@ -1,0 +1,58 @@
+/**
+ * Strategy specifications: the serialisable description of a strategy (what the command line
+ * and worker threads pass around), and the factory that makes one.
+ */
+import { DfsStrategy } from '../sim/strategies/dfs.js';
+import { PctStrategy } from '../sim/strategies/pct.js';
+import { RandomStrategy } from '../sim/strategies/random.js';
+import type { Strategy } from '../sim/strategy.js';
+
+/** The strategies a user can name. `portfolio` runs several at once on worker threads. */
+export const STRATEGY_NAMES = ['random', 'pct', 'dfs', 'portfolio'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** A single (non-portfolio) strategy with its parameters. */
+export type StrategySpec =
+  | { readonly name: 'random' }
+  | { readonly name: 'pct'; readonly depth: number }
+  | { readonly name: 'dfs'; readonly preemptionBound: number };
+
+/** Makes a fresh strategy from its spec. */
+export function makeStrategy(spec: StrategySpec): Strategy {
+  switch (spec.name) {
+    case 'random':
+      return new RandomStrategy();
+    case 'pct':
+      return new PctStrategy(spec.depth);
+    case 'dfs':
+      return new DfsStrategy(spec.preemptionBound);
+  }
+}
+
+/** A short name for a spec, e.g. `pct(d=3)`. */
+export function specLabel(spec: StrategySpec): string {
+  switch (spec.name) {
+    case 'random':
+      return 'random';
+    case 'pct':
+      return `pct(d=${spec.depth})`;
+    case 'dfs':
+      return `dfs(preemptions<=${spec.preemptionBound})`;
+  }
+}
+
+/**
+ * The legs of a portfolio over `workers` workers: bounded DFS first (it finishes small spaces
+ * exhaustively), then PCT at depths 3 and 2, then random; leg i goes to worker i.
+ */
+export function portfolioLegs(workers: number, pctDepth: number, preemptionBound: number): StrategySpec[] {
+  const cycle: StrategySpec[] = [
+    { name: 'dfs', preemptionBound },
+    { name: 'pct', depth: pctDepth },
+    { name: 'random' },
+    { name: 'pct', depth: Math.max(1, pctDepth - 1) },
+  ];
+  const legs: StrategySpec[] = [];
+  for (let i = 0; i < workers; i++) legs.push(cycle[i % cycle.length]!);
+  return legs;
+}

@@ -1,0 +1,145 @@
+/**
+ * The `hmmsim` subcommands: check, replay, list. Each returns its exit status; output goes to
+ * the streams it is given so tests can capture it.
+ */
+import { availableParallelism } from 'node:os';
+import type { ScenarioReport } from '../check/report-model.js';
+import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
+import { jsonDocument } from '../report/json.js';
+import { formatScenario, formatSummary } from '../report/text.js';
+import { replaySchedule } from '../sim/run-once.js';
+import { ScheduleError } from '../sim/schedule.js';
+import { parseArgs, UsageError } from './args.js';
+import { checkWithPortfolio, WorkerPool } from './portfolio.js';
+import { ProgressLine } from './progress.js';
+import { builtinScenarios, resolveScenarios, sourceWord } from './source.js';
+
+/** Where a command writes. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** Default budget of `hmmsim check` per scenario. */
+export const DEFAULT_RUNS = 20_000;
+export const DEFAULT_TIME_SECONDS = 10;
+export const DEFAULT_SEED = 1;
+
+const CHECK_OPTIONS = {
+  strategy: { kind: 'string', choices: STRATEGY_NAMES },
+  runs: { kind: 'int', min: 1, max: 1_000_000_000 },
+  time: { kind: 'number', min: 0.01, max: 86_400 },
+  seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  workers: { kind: 'int', min: 1, max: 256 },
+  depth: { kind: 'int', min: 1, max: 10 },
+  preemptions: { kind: 'int', min: 0, max: 1000 },
+  'no-shrink': { kind: 'flag' },
+  json: { kind: 'flag' },
+  quiet: { kind: 'flag' },
+  debug: { kind: 'flag' },
+} as const;
+
+/** `hmmsim check [names or files…]`. */
+export async function checkCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { words, options } = parseArgs('check', argv, CHECK_OPTIONS);
+  const strategy = (options.get('strategy') as string | undefined) ?? 'portfolio';
+  const runs = (options.get('runs') as number | undefined) ?? DEFAULT_RUNS;
+  const time = (options.get('time') as number | undefined) ?? DEFAULT_TIME_SECONDS;
+  const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
+  const depth = (options.get('depth') as number | undefined) ?? 3;
+  const preemptions = (options.get('preemptions') as number | undefined) ?? 2;
+  const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
+  const json = options.get('json') === true;
+  const quiet = options.get('quiet') === true || json;
+  if (strategy !== 'portfolio' && options.has('workers')) {
+    throw new UsageError(`hmmsim check: --workers goes with --strategy portfolio (a single strategy runs in one thread)`);
+  }
+  const legs: StrategySpec[] =
+    strategy === 'portfolio'
+      ? portfolioLegs(workers, depth, preemptions)
+      : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
+  const targets = await resolveScenarios(words);
+  const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
+  const progress = new ProgressLine(quiet);
+  const reports: ScenarioReport[] = [];
+  try {
+    for (const { scenario, source } of targets) {
+      const t0 = performance.now();
+      const show = (runsSoFar: number, findings: number): void => {
+        const el = performance.now() - t0;
+        progress.update(scenario.name, runsSoFar, el, findings, time * 1000 - el);
+      };
+      const timer = setInterval(() => {
+        if (pool !== null) {
+          const t = pool.totals();
+          show(t.runs, t.findings);
+        }
+      }, 250);
+      let report: ScenarioReport;
+      try {
+        report = await checkWithPortfolio(scenario, source, pool, {
+          legs,
+          seed,
+          runs,
+          timeLimitMs: time * 1000,
+          shrink: options.get('no-shrink') !== true,
+          onProgress: (p) => show(p.runs, p.findings),
+        });
+      } finally {
+        clearInterval(timer);
+        progress.clear();
+      }
+      reports.push(report);
+      if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);
+    }
+  } finally {
+    await pool?.close();
+  }
+  if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
+  else io.out(`${formatSummary(reports)}\n`);
+  return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
+}
+
+const REPLAY_OPTIONS = {
+  seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  debug: { kind: 'flag' },
+} as const;
+
+/** `hmmsim replay <scenario> <schedule> [--seed S]`. */
+export async function replayCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { words, options } = parseArgs('replay', argv, REPLAY_OPTIONS);
+  if (words.length !== 2) {
+    throw new UsageError(`hmmsim replay: expected a scenario and a schedule, e.g. 'hmmsim replay lost-update 1:avbv2 --seed 42' (copy the line from a check report)`);
+  }
+  const [word, schedule] = words as [string, string];
+  const targets = await resolveScenarios([word]);
+  if (targets.length !== 1) throw new UsageError(`hmmsim replay: '${word}' names ${targets.length} scenarios; pick one with file.ts#name`);
+  const { scenario } = targets[0]!;
+  const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
+  let r;
+  try {
+    r = replaySchedule(scenario, schedule, seed);
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
+    throw e;
+  }
+  io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: ${r.steps} steps\n`);
+  io.out(r.trace);
+  for (const n of r.notes) io.out(`note: ${n}\n`);
+  if (r.findings.length === 0) io.out('no finding in this run\n');
+  for (const f of r.findings) io.out(`[${f.kind}] at step ${f.step}${f.task === null ? '' : ` in ${f.task}`}\n${f.message}\n`);
+  return 0;
+}
+
+/** `hmmsim list`. */
+export function listCommand(argv: readonly string[], io: Io): number {
+  parseArgs('list', argv, {});
+  const all = builtinScenarios();
+  const width = Math.max(...all.map((s) => s.name.length));
+  for (const s of all) {
+    const exp = s.expect.length === 0 ? 'clean' : `expects ${s.expect.join(', ')}`;
+    io.out(`${s.name.padEnd(width)}  ${s.description} [${exp}]\n`);
+  }
+  return 0;
+}
+

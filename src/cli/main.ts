@@ -1,0 +1,61 @@
+/**
+ * The `hmmsim` command: dispatches to a subcommand and turns user mistakes into one clear line
+ * with exit status 2 (a stack trace only with --debug).
+ */
+import { checkCommand, listCommand, replayCommand, type Io } from './commands.js';
+import { isUserError } from './user-error.js';
+
+const USAGE = `usage: hmmsim <command> [options]
+
+commands:
+  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts
+        --strategy random|pct|dfs|portfolio   (default portfolio)
+        --runs N        runs per scenario (default 20000)
+        --time SECONDS  time limit per scenario (default 10)
+        --seed S        base seed (default 1)
+        --workers N     portfolio worker threads (default: number of cores)
+        --depth D       PCT bug depth (default 3)
+        --preemptions P DFS preemption bound (default 2)
+        --no-shrink     report schedules as found, unshrunk
+        --json          one JSON document on stdout
+        --quiet         no progress line
+  replay <scenario> <schedule> [--seed S]   print the full trace of one run and its findings
+  list                        the built-in scenarios, one line each
+`;
+
+/** Runs the command line `argv` (without node and script); returns the exit status. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  const debug = rest.includes('--debug');
+  const args = rest.filter((a) => a !== '--debug');
+  try {
+    switch (command) {
+      case 'check':
+        return await checkCommand(args, io);
+      case 'replay':
+        return await replayCommand(args, io);
+      case 'list':
+        return listCommand(args, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, list; see 'hmmsim help')\n`);
+        return 2;
+    }
+  } catch (e) {
+    if (isUserError(e) && !debug) {
+      io.err(`${e.message}\n`);
+      return 2;
+    }
+    if (debug) {
+      io.err(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      return 2;
+    }
+    io.err(`hmmsim: internal error: ${e instanceof Error ? e.message : String(e)} (run again with --debug for the stack trace, and please report it)\n`);
+    return 3;
+  }
+}

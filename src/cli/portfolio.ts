@@ -1,0 +1,136 @@
+/**
+ * The portfolio: strategy legs run at once on worker threads, one leg per worker, each with its
+ * own deterministic seed stream; results merge into one report. With one worker the legs run in
+ * this thread, which is also what tests use.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ExploreResult } from '../sim/explore.js';
+import { legSeed, runLeg } from '../check/run.js';
+import { mergeResults, type ScenarioReport } from '../check/report-model.js';
+import { ScenarioError, type Scenario } from '../check/scenario.js';
+import type { Progress } from '../sim/explore.js';
+import type { StrategySpec } from '../check/strategies.js';
+import type { ScenarioSource } from './source.js';
+
+/** One leg of work sent to a worker. */
+export interface LegJob {
+  readonly id: number;
+  readonly source: ScenarioSource;
+  readonly spec: StrategySpec;
+  readonly seed: number;
+  readonly runs: number;
+  readonly timeLimitMs: number | undefined;
+  readonly shrink: boolean;
+}
+
+/** A worker's answer. */
+export type LegReply =
+  | { readonly id: number; readonly ok: true; readonly result: ExploreResult }
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly userError: boolean }
+  | { readonly id: number; readonly progress: true; readonly runs: number; readonly findings: number };
+
+/** A fixed set of worker threads, reused across scenarios. */
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { job: LegJob; resolve: (r: ExploreResult) => void; reject: (e: Error) => void }[] = [];
+  private readonly pending = new Map<number, { resolve: (r: ExploreResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private nextId = 0;
+  /** Latest progress of each job in flight. */
+  private readonly progress = new Map<number, { runs: number; findings: number }>();
+
+  constructor(readonly size: number) {
+    const url = new URL('./worker-entry.js', import.meta.url);
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(url);
+      w.on('message', (reply: LegReply) => this.done(w, reply));
+      w.on('error', (e) => this.failAll(e));
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  /** Runs one leg on the next free worker. */
+  run(job: Omit<LegJob, 'id'>): Promise<ExploreResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.shift()!;
+      const { job, resolve, reject } = this.queue.shift()!;
+      this.pending.set(job.id, { resolve, reject, worker: w });
+      w.postMessage(job);
+    }
+  }
+
+  /** Runs and findings so far, summed over the jobs in flight. */
+  totals(): { runs: number; findings: number } {
+    let runs = 0;
+    let findings = 0;
+    for (const p of this.progress.values()) {
+      runs += p.runs;
+      findings += p.findings;
+    }
+    return { runs, findings };
+  }
+
+  private done(w: Worker, reply: LegReply): void {
+    if ('progress' in reply) {
+      this.progress.set(reply.id, { runs: reply.runs, findings: reply.findings });
+      return;
+    }
+    const p = this.pending.get(reply.id);
+    if (p === undefined) return;
+    this.pending.delete(reply.id);
+    this.progress.delete(reply.id);
+    this.idle.push(w);
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(reply.userError ? new ScenarioError(reply.message) : new Error(reply.message));
+    this.pump();
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}
+
+/** Options of a portfolio check. */
+export interface PortfolioOptions {
+  readonly legs: readonly StrategySpec[];
+  readonly seed: number;
+  readonly runs: number;
+  readonly timeLimitMs: number | undefined;
+  readonly shrink: boolean;
+  /** In-thread progress (the pool reports through `totals()` instead). */
+  readonly onProgress?: (p: Progress) => void;
+}
+
+/** Checks one scenario with its legs spread over the pool (or in this thread without a pool). */
+export async function checkWithPortfolio(
+  scenario: Scenario,
+  source: ScenarioSource,
+  pool: WorkerPool | null,
+  options: PortfolioOptions,
+): Promise<ScenarioReport> {
+  const t0 = performance.now();
+  const per = Math.max(1, Math.ceil(options.runs / options.legs.length));
+  const results: ExploreResult[] =
+    pool === null
+      ? options.legs.map((spec, i) => runLeg(scenario, spec, legSeed(options.seed, i), per, options.timeLimitMs, options.shrink, () => performance.now(), options.onProgress))
+      : await Promise.all(
+          options.legs.map((spec, i) =>
+            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink }),
+          ),
+        );
+  return mergeResults(scenario.name, scenario.expect, results, performance.now() - t0);
+}

@@ -1,0 +1,45 @@
+/**
+ * The human-readable report of `hmmsim check`: per scenario its verdict, how hard it was explored,
+ * and each finding with a ready-to-paste replay line.
+ */
+import type { ScenarioReport } from '../check/report-model.js';
+
+/** Formats an integer with thousands separators, locale-independent. */
+export function thousands(n: number): string {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Why a verdict is what it is, in a few words. */
+export function verdictReason(r: ScenarioReport): string {
+  if (r.verdict === 'pass') return r.expected.length === 0 ? 'no findings, as expected' : `found as expected: ${r.expected.join(', ')}`;
+  const parts: string[] = [];
+  if (r.missing.length > 0) parts.push(`expected ${r.missing.join(', ')} but it was not found`);
+  if (r.unexpected.length > 0) parts.push(`unexpected: ${r.unexpected.join(', ')}`);
+  return parts.join('; ');
+}
+
+/** The text block for one scenario. `replayWord` names the scenario on a replay line. */
+export function formatScenario(r: ScenarioReport, replayWord: string, invocation = 'hmmsim'): string {
+  const out: string[] = [];
+  out.push(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
+  out.push(`      ${thousands(r.runs)} runs in ${(r.elapsedMs / 1000).toFixed(2)} s (${thousands(r.runsPerSecond)} runs/s)`);
+  for (const s of r.strategies) out.push(`      ${s}`);
+  for (const p of r.problems) {
+    out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
+    for (const line of p.message.split('\n')) out.push(`    ${line}`);
+    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed}`);
+  }
+  return out.join('\n');
+}
+
+/** The closing line of a check. */
+export function formatSummary(reports: readonly ScenarioReport[]): string {
+  const failed = reports.filter((r) => r.verdict === 'fail').length;
+  return failed === 0
+    ? `all ${plural(reports.length, 'scenario')} as expected`
+    : `${failed} of ${plural(reports.length, 'scenario')} not as expected`;
+}

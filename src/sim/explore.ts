@@ -1,0 +1,158 @@
+/**
+ * The exploration loop: runs a program again and again under one strategy, collects findings,
+ * de-duplicates them by kind and place, and shrinks the first schedule of each.
+ */
+import type { Finding } from './finding.js';
+import type { Program, RunRecord } from './program.js';
+import { deriveSeed } from './rng.js';
+import { encodeSchedule } from './schedule.js';
+import { shrink } from './shrink.js';
+import type { Strategy } from './strategy.js';
+import { RunEnd, World } from './world.js';
+
+/** Bounds and knobs of one exploration. */
+export interface ExploreOptions {
+  /** Base seed; run i uses deriveSeed(seed, i). */
+  readonly seed: number;
+  /** Stop after this many runs. */
+  readonly maxRuns: number;
+  /** Stop after this many milliseconds (measured with `clock`, outside the model). */
+  readonly timeLimitMs?: number;
+  /** Wall clock for the time limit; the model never sees it. */
+  readonly clock?: () => number;
+  /** Shrink the first schedule of each distinct finding (default true). */
+  readonly shrink?: boolean;
+  /** Called every few hundred runs with progress, for a progress line. */
+  readonly onProgress?: (p: Progress) => void;
+  /** Stop early once this returns true (checked after every run with new findings). */
+  readonly stopWhen?: (found: readonly FoundProblem[]) => boolean;
+}
+
+/** Progress of an exploration in flight. */
+export interface Progress {
+  readonly runs: number;
+  readonly findings: number;
+  readonly elapsedMs: number;
+}
+
+/** One distinct problem (kind + place), with how often it was hit and how to reproduce it. */
+export interface FoundProblem {
+  readonly kind: string;
+  readonly place: string;
+  /** The message of the first hit. */
+  readonly message: string;
+  hits: number;
+  /** The run seed that first hit it (the model's randomness depends on it). */
+  readonly seed: number;
+  /** The schedule, shrunk unless shrinking was turned off. */
+  schedule: string;
+  /** The schedule as first found, before shrinking. */
+  readonly originalSchedule: string;
+  preemptions: number;
+  steps: number;
+  /** Which strategy found it (meaningful in a portfolio). */
+  readonly strategy: string;
+}
+
+/** What an exploration did and found. */
+export interface ExploreResult {
+  readonly runs: number;
+  /** Runs abandoned as redundant by the strategy (DFS sleep sets). */
+  readonly pruned: number;
+  readonly totalSteps: number;
+  /** True when the strategy ran out of things to try (DFS exhausted its space). */
+  readonly exhausted: boolean;
+  readonly elapsedMs: number;
+  readonly strategy: string;
+  readonly problems: FoundProblem[];
+}
+
+/** Explores `program` under `strategy`. */
+export function explore(program: Program, strategy: Strategy, options: ExploreOptions): ExploreResult {
+  const clock = options.clock ?? (() => 0);
+  const t0 = clock();
+  const world = new World();
+  const byKey = new Map<string, FoundProblem>();
+  const problems: FoundProblem[] = [];
+  const firstRecord = new Map<FoundProblem, RunRecord>();
+  let runs = 0;
+  let pruned = 0;
+  let totalSteps = 0;
+  let exhausted = false;
+  const deadline = options.timeLimitMs === undefined ? Infinity : t0 + options.timeLimitMs;
+  for (let run = 0; run < options.maxRuns; run++) {
+    if ((run & 63) === 0 && run > 0) {
+      const now = clock();
+      if (now >= deadline) break;
+      if ((run & 1023) === 0) options.onProgress?.({ runs: run, findings: problems.length, elapsedMs: now - t0 });
+    }
+    const seed = deriveSeed(options.seed, run);
+    if (!strategy.beginRun(run, seed)) {
+      exhausted = true;
+      break;
+    }
+    world.reset(seed);
+    program.start(world);
+    world.run(strategy);
+    if (world.end !== RunEnd.Pruned) program.finish?.(world);
+    strategy.endRun(world);
+    runs++;
+    totalSteps += world.steps;
+    if (world.end === RunEnd.Pruned) pruned++;
+    if (world.findings.length === 0) continue;
+    let fresh = false;
+    for (const f of world.findings) {
+      const key = `${f.kind}\u0000${f.place}`;
+      const seen = byKey.get(key);
+      if (seen !== undefined) {
+        seen.hits++;
+        continue;
+      }
+      fresh = true;
+      const p = recordProblem(f, world, seed, strategy.name);
+      byKey.set(key, p);
+      problems.push(p);
+      firstRecord.set(p, {
+        choices: world.decisions.choices(),
+        labels: world.decisions.pickedLabels(),
+        preemptions: world.decisions.preemptions(),
+        steps: world.steps,
+      });
+    }
+    if (fresh && options.stopWhen?.(problems) === true) break;
+  }
+  if (options.shrink !== false) {
+    for (const p of problems) {
+      const r = shrink(program, p.seed, p.kind, firstRecord.get(p)!);
+      p.schedule = encodeSchedule(r.choices, r.labels);
+      p.preemptions = r.preemptions;
+      p.steps = r.steps;
+    }
+  }
+  return {
+    runs,
+    pruned,
+    totalSteps,
+    exhausted,
+    elapsedMs: clock() - t0,
+    strategy: strategy.describe(),
+    problems,
+  };
+}
+
+function recordProblem(f: Finding, world: World, seed: number, strategy: string): FoundProblem {
+  const d = world.decisions;
+  const schedule = encodeSchedule(d.tasks, d.labels, d.count);
+  return {
+    kind: f.kind,
+    place: f.place,
+    message: f.message,
+    hits: 1,
+    seed,
+    schedule,
+    originalSchedule: schedule,
+    preemptions: d.preemptions(),
+    steps: world.steps,
+    strategy,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Bounded-preemption depth-first search with sleep sets: stateless model checking.
+ *
+ * Generators cannot be cloned, so each run re-executes the scenario from the start, replaying the
+ * decisions on the DFS stack and then extending it. A decision is a step where two or more tasks
+ * can run. Within the preemption bound the search is exhaustive; `exhausted` says when the whole
+ * (reduced) space has been covered.
+ *
+ * Sleep sets (Godefroid 1996): after exploring choice t at a node, a sibling choice u need not
+ * explore t first again unless some step in between conflicts with t. The child of a node that
+ * picks c starts with sleep = { s ∈ sleep(node) ∪ done(node) \ {c} : s independent of c }, where
+ * independence comes from the points' objects and accesses. A node whose every allowed choice is
+ * asleep is redundant: the run is abandoned (counted as pruned).
+ *
+ *     node N: enabled {A, B}, A and B touch different objects
+ *       explore A first:  N -A-> N1 -B-> ...        (B then A never needs exploring:
+ *       then B:           N -B-> N2, sleep(N2)={A}   at N2 only choices other than A remain)
+ *
+ * A preemption is a decision that switches away from the task that ran last while it could still
+ * run. Non-preemptive choices are tried first, so shallow bugs come early.
+ */
+import { independent, type Access, type SimObject } from '../point.js';
+import type { Strategy } from '../strategy.js';
+import type { World } from '../world.js';
+
+interface Node {
+  /** Enabled task ids, in the order they are to be tried (the previous task first). */
+  readonly order: number[];
+  /** Pending point of each enabled task, parallel to `order`. */
+  readonly objs: (SimObject | null)[];
+  readonly accs: Access[];
+  /** Task that ran the step before this decision, -1 if none. */
+  readonly prev: number;
+  readonly prevEnabled: boolean;
+  readonly preemptionsBefore: number;
+  /** Task ids asleep when the node was reached. */
+  readonly sleep: number[];
+  /** Choices already explored from here. */
+  readonly done: number[];
+  chosen: number;
+  /** `world.steps` when the decision was made, to tell whether forced steps followed it. */
+  readonly step: number;
+}
+
+/** Exhaustive search within a preemption bound (Infinity for none). */
+export class DfsStrategy implements Strategy {
+  readonly name = 'dfs';
+  private readonly stack: Node[] = [];
+  private depth = 0;
+  private started = false;
+  /** Set once there is nothing left to explore. */
+  exhausted = false;
+  /** Runs that reached the end of the scenario (complete executions). */
+  executions = 0;
+  /** Runs abandoned because every allowed choice was asleep. */
+  pruned = 0;
+
+  constructor(
+    readonly preemptionBound = 2,
+    private readonly maxRuns = Infinity,
+    private readonly sleepSets = true,
+  ) {
+    if (!(preemptionBound >= 0)) throw new Error(`DFS preemption bound must be ≥ 0, got ${preemptionBound}`);
+  }
+
+  beginRun(run: number): boolean {
+    if (this.exhausted || run >= this.maxRuns) return false;
+    this.depth = 0;
+    if (!this.started) {
+      this.started = true;
+      return true;
+    }
+    if (!this.backtrack()) {
+      this.exhausted = true;
+      return false;
+    }
+    return true;
+  }
+
+  choose(world: World): number {
+    const rq = world.runnable;
+    if (this.depth < this.stack.length) {
+      const node = this.stack[this.depth++]!;
+      for (let i = 0; i < rq.length; i++) if (rq[i]!.id === node.chosen) return i;
+      throw new Error(
+        `the scenario is not deterministic: DFS replayed decision ${this.depth - 1} and task ${node.chosen} was not runnable; ` +
+          'a task must not depend on anything outside the world (clock, Math.random, shared module state)',
+      );
+    }
+    const node = this.newNode(world);
+    const c = this.firstCandidate(node);
+    if (c < 0) return -1;
+    node.chosen = c;
+    this.stack.push(node);
+    this.depth++;
+    for (let i = 0; i < rq.length; i++) if (rq[i]!.id === c) return i;
+    return -1;
+  }
+
+  endRun(world: World): void {
+    if (world.end === 2 /* RunEnd.Pruned */) this.pruned++;
+    else this.executions++;
+    // Decisions past the replayed prefix that were never reached (the run stopped early) are
+    // dropped, so backtracking only considers nodes this run actually visited.
+    this.stack.length = Math.min(this.stack.length, this.depth);
+  }
+
+  describe(): string {
+    const bound = this.preemptionBound === Infinity ? 'unbounded' : `preemption bound ${this.preemptionBound}`;
+    return `dfs (${bound}; ${this.executions} executions, ${this.pruned} pruned by sleep sets; ${this.exhausted ? 'space exhausted' : 'space not exhausted'})`;
+  }
+
+  private newNode(world: World): Node {
+    const rq = world.runnable;
+    const prevTask = world.current;
+    const prev = prevTask === null ? -1 : prevTask.id;
+    let prevEnabled = false;
+    const order: number[] = [];
+    const objs: (SimObject | null)[] = [];
+    const accs: Access[] = [];
+    for (const t of rq) {
+      if (t.id === prev) {
+        prevEnabled = true;
+        order.unshift(t.id);
+        objs.unshift(t.obj);
+        accs.unshift(t.access);
+      } else {
+        order.push(t.id);
+        objs.push(t.obj);
+        accs.push(t.access);
+      }
+    }
+    const parent = this.depth > 0 ? this.stack[this.depth - 1]! : null;
+    let preemptionsBefore = 0;
+    let sleep: number[] = [];
+    if (parent !== null) {
+      preemptionsBefore = parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
+      // Forced steps since the parent's decision may have touched anything; start awake then.
+      if (this.sleepSets && world.steps === parent.step + 1) sleep = childSleep(parent);
+    }
+    return { order, objs, accs, prev, prevEnabled, preemptionsBefore, sleep, done: [], chosen: -1, step: world.steps };
+  }
+
+  private allowed(node: Node, id: number): boolean {
+    if (node.done.includes(id) || node.sleep.includes(id)) return false;
+    if (!node.prevEnabled || id === node.prev) return true;
+    return node.preemptionsBefore < this.preemptionBound;
+  }
+
+  private firstCandidate(node: Node): number {
+    for (const id of node.order) if (this.allowed(node, id)) return id;
+    return -1;
+  }
+
+  private backtrack(): boolean {
+    while (this.stack.length > 0) {
+      const node = this.stack[this.stack.length - 1]!;
+      node.done.push(node.chosen);
+      const c = this.firstCandidate(node);
+      if (c >= 0) {
+        node.chosen = c;
+        return true;
+      }
+      this.stack.pop();
+    }
+    return false;
+  }
+}
+
+/** The sleep set a node's chosen child starts with. */
+function childSleep(node: Node): number[] {
+  const ci = node.order.indexOf(node.chosen);
+  const cObj = node.objs[ci]!;
+  const cAcc = node.accs[ci]!;
+  const out: number[] = [];
+  const consider = (id: number): void => {
+    if (id === node.chosen || out.includes(id)) return;
+    const i = node.order.indexOf(id);
+    if (i >= 0 && independent(node.objs[i]!, node.accs[i]!, cObj, cAcc)) out.push(id);
+  };
+  for (const id of node.sleep) consider(id);
+  for (const id of node.done) consider(id);
+  return out;
+}

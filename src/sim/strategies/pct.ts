@@ -1,0 +1,91 @@
+/**
+ * PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010). Each task gets a
+ * random distinct priority; the highest-priority runnable task always runs; at d−1 random steps
+ * the running task's priority drops below every other. A bug of depth d in a program with n tasks
+ * and k steps is found by one run with probability at least 1/(n·k^(d−1)).
+ *
+ * k is not known in advance: it starts at the scenario's hint (or 100) and grows to the longest
+ * run seen, which keeps the change points spread over the whole run.
+ */
+import { Rng } from '../rng.js';
+import type { Strategy } from '../strategy.js';
+import type { World } from '../world.js';
+
+/** PCT with bug depth `depth` (d ≥ 1). */
+export class PctStrategy implements Strategy {
+  readonly name = 'pct';
+  private readonly rng = new Rng(0);
+  /** Priority per task id; higher runs first. New tasks get a random priority above the low band. */
+  private priority: number[] = [];
+  /** Steps (world.steps values) at which the running task is demoted, sorted. */
+  private readonly changePoints: number[] = [];
+  private nextChange = 0;
+  private maxTasks = 0;
+  private maxSteps: number;
+  private runs = 0;
+  private measured = false;
+
+  constructor(
+    readonly depth = 3,
+    stepsHint = 100,
+    private readonly maxRuns = Infinity,
+  ) {
+    if (!Number.isInteger(depth) || depth < 1) throw new Error(`PCT depth must be an integer ≥ 1, got ${depth}`);
+    this.maxSteps = Math.max(1, stepsHint);
+  }
+
+  beginRun(run: number, seed: number): boolean {
+    if (run >= this.maxRuns) return false;
+    this.rng.reseed(seed);
+    this.priority.length = 0;
+    this.changePoints.length = 0;
+    for (let i = 0; i < this.depth - 1; i++) this.changePoints.push(1 + this.rng.below(this.maxSteps));
+    this.changePoints.sort((a, b) => a - b);
+    this.nextChange = 0;
+    this.runs++;
+    return true;
+  }
+
+  choose(world: World): number {
+    const rq = world.runnable;
+    // Demote the task that ran last if we passed a change point since the previous decision.
+    while (this.nextChange < this.changePoints.length && this.changePoints[this.nextChange]! <= world.steps) {
+      const cur = world.current;
+      if (cur !== null) this.priority[cur.id] = this.nextChange - this.depth; // below every initial priority
+      this.nextChange++;
+    }
+    let best = 0;
+    let bestPrio = -Infinity;
+    for (let i = 0; i < rq.length; i++) {
+      const id = rq[i]!.id;
+      let p = this.priority[id];
+      if (p === undefined) {
+        // Distinct random priorities ≥ depth, drawn as tasks appear.
+        p = this.depth + this.rng.below(1 << 20) + id / 1024;
+        this.priority[id] = p;
+      }
+      if (p > bestPrio) {
+        bestPrio = p;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  endRun(world: World): void {
+    if (world.tasks.length > this.maxTasks) this.maxTasks = world.tasks.length;
+    // The hint only stands until a run has been seen; from then on k is the longest run.
+    if (!this.measured || world.steps > this.maxSteps) this.maxSteps = Math.max(1, world.steps);
+    this.measured = true;
+  }
+
+  /** The lower bound on one run finding a bug of this depth, with the n and k seen so far. */
+  bound(): number {
+    const n = Math.max(1, this.maxTasks);
+    return 1 / (n * Math.pow(this.maxSteps, this.depth - 1));
+  }
+
+  describe(): string {
+    return `pct (n=${this.maxTasks}, k=${this.maxSteps}, d=${this.depth}; one run finds a depth-${this.depth} bug with p >= ${this.bound().toExponential(2)}; ${this.runs} runs)`;
+  }
+}

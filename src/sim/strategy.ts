@@ -1,0 +1,26 @@
+/**
+ * The interface every scheduling strategy implements (random, PCT, DFS, replay: one file each
+ * under `strategies/`). The world asks a strategy only when two or more tasks can run; a step
+ * with a single runnable task is not a decision.
+ */
+import type { World } from './world.js';
+
+/** Decides which runnable task goes next. */
+export interface Strategy {
+  /** Short name shown in reports: `random`, `pct`, `dfs`, `replay`. */
+  readonly name: string;
+  /**
+   * Prepares run number `run` with the run's seed. Returns false when the strategy has nothing
+   * left to try (DFS has exhausted its space).
+   */
+  beginRun(run: number, seed: number): boolean;
+  /**
+   * Picks the index into `world.runnable` (which holds at least two tasks, sorted by task id) of
+   * the task to step next; -1 abandons the run as redundant (DFS sleep sets).
+   */
+  choose(world: World): number;
+  /** Called once the run is over, whatever the outcome. */
+  endRun(world: World): void;
+  /** One line of parameters and statistics for reports. */
+  describe(): string;
+}
