@@ -92,10 +92,23 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
     definition: def as ScenarioDefinition<unknown>,
     start(world: World): void {
       if (def.maxSteps !== undefined) world.maxSteps = def.maxSteps;
-      const state = def.setup(world);
+      let state: S;
+      try {
+        state = def.setup(world);
+      } catch (e) {
+        throw new ScenarioError(`${where}: setup threw: ${e instanceof Error ? e.message : String(e)}`);
+      }
       world.locals.set(stateKey, state);
       if (def.checkEveryStep === true) world.afterStep = () => runCheck(world, false);
-      for (const [name, fn] of taskEntries) world.spawn(name, () => fn(state, world));
+      for (const [name, fn] of taskEntries) {
+        world.spawn(name, () => {
+          const gen = fn(state, world);
+          if (typeof (gen as { next?: unknown } | undefined)?.next !== 'function') {
+            throw new ScenarioError(`${where}: task '${name}' did not return a generator: write it as a generator function (function*)`);
+          }
+          return gen;
+        });
+      }
     },
     finish(world: World): void {
       runCheck(world, true);

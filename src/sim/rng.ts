@@ -2,7 +2,7 @@
  * The run's only source of randomness. Every strategy and every model decision that needs a
  * coin draws from an instance of this, seeded from the run's seed, so a seed replays exactly.
  */
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 
 /** A seeded pseudo-random generator (xoroshiro128+ from pure-rand, mutated in place). */
@@ -10,12 +10,12 @@ export class Rng {
   private gen: RandomGenerator;
 
   constructor(seed: number) {
-    this.gen = xoroshiro128plus(seed | 0);
+    this.gen = seeded(seed);
   }
 
   /** Re-seed in place, so a run can reuse the object. */
   reseed(seed: number): void {
-    this.gen = xoroshiro128plus(seed | 0);
+    this.gen = seeded(seed);
   }
 
   /** A uniform integer in [0, n). `n` must be at least 1. */
@@ -30,6 +30,26 @@ export class Rng {
   seed31(): number {
     return this.gen.next() & 0x7fffffff;
   }
+}
+
+/**
+ * pure-rand's own seeding puts the seed in the state almost verbatim, so the first draws of
+ * nearby seeds are alike (the first draw's top bit is the same for every positive seed). Spread
+ * the seed over all 128 bits of state with a mixing function first.
+ */
+function seeded(seed: number) {
+  const s0 = mix32(seed, 1);
+  const s1 = mix32(seed, 2);
+  const s2 = mix32(seed, 3);
+  const s3 = mix32(seed, 4) | 1; // never the all-zero state
+  return xoroshiro128plusFromState([s0, s1, s2, s3]);
+}
+
+function mix32(seed: number, lane: number): number {
+  let z = (seed + Math.imul(lane, 0x9e3779b9)) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) | 0;
 }
 
 /** Derives the seed of run `index` of a stream from the stream's base seed (splitmix-style mix). */

@@ -19,6 +19,11 @@ export interface Strategy {
    * the task to step next; -1 abandons the run as redundant (DFS sleep sets).
    */
   choose(world: World): number;
+  /**
+   * Optional: told about every step where only one task could run (not a decision); returns
+   * false to abandon the run as redundant. DFS needs it to keep its sleep set exact.
+   */
+  observeForced?(world: World): boolean;
   /** Called once the run is over, whatever the outcome. */
   endRun(world: World): void;
   /** One line of parameters and statistics for reports. */

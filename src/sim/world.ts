@@ -193,6 +193,10 @@ export class World {
       let t: Task;
       if (n === 1) {
         t = rq[0]!;
+        if (strategy.observeForced !== undefined && !strategy.observeForced(this)) {
+          this.stop(RunEnd.Pruned);
+          break;
+        }
       } else {
         const i = strategy.choose(this);
         if (i < 0) {

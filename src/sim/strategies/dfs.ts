@@ -7,10 +7,12 @@
  * (reduced) space has been covered.
  *
  * Sleep sets (Godefroid 1996): after exploring choice t at a node, a sibling choice u need not
- * explore t first again unless some step in between conflicts with t. The child of a node that
- * picks c starts with sleep = { s ∈ sleep(node) ∪ done(node) \ {c} : s independent of c }, where
- * independence comes from the points' objects and accesses. A node whose every allowed choice is
- * asleep is redundant: the run is abandoned (counted as pruned).
+ * explore t first again unless some step in between conflicts with t. After a node picks c the
+ * sleep set becomes { s ∈ sleep(node) ∪ done(node) \ {c} : s independent of c }, where
+ * independence comes from the points' objects and accesses; every later step (decisions and
+ * forced steps alike) wakes the sleepers it conflicts with. A run that must step a sleeping task
+ * (every allowed choice asleep, or the only runnable task asleep) is redundant: it is abandoned
+ * and counted as pruned.
  *
  *     node N: enabled {A, B}, A and B touch different objects
  *       explore A first:  N -A-> N1 -B-> ...        (B then A never needs exploring:
@@ -38,8 +40,6 @@ interface Node {
   /** Choices already explored from here. */
   readonly done: number[];
   chosen: number;
-  /** `world.steps` when the decision was made, to tell whether forced steps followed it. */
-  readonly step: number;
 }
 
 /** Exhaustive search within a preemption bound (Infinity for none). */
@@ -54,6 +54,10 @@ export class DfsStrategy implements Strategy {
   executions = 0;
   /** Runs abandoned because every allowed choice was asleep. */
   pruned = 0;
+  /** The sleep set right now: task ids with the pending point each had when put to sleep. */
+  private sleepIds: number[] = [];
+  private sleepObjs: (SimObject | null)[] = [];
+  private sleepAccs: Access[] = [];
 
   constructor(
     readonly preemptionBound = 2,
@@ -66,6 +70,9 @@ export class DfsStrategy implements Strategy {
   beginRun(run: number): boolean {
     if (this.exhausted || run >= this.maxRuns) return false;
     this.depth = 0;
+    this.sleepIds.length = 0;
+    this.sleepObjs.length = 0;
+    this.sleepAccs.length = 0;
     if (!this.started) {
       this.started = true;
       return true;
@@ -81,6 +88,7 @@ export class DfsStrategy implements Strategy {
     const rq = world.runnable;
     if (this.depth < this.stack.length) {
       const node = this.stack[this.depth++]!;
+      this.afterChoice(node);
       for (let i = 0; i < rq.length; i++) if (rq[i]!.id === node.chosen) return i;
       throw new Error(
         `the scenario is not deterministic: DFS replayed decision ${this.depth - 1} and task ${node.chosen} was not runnable; ` +
@@ -93,8 +101,17 @@ export class DfsStrategy implements Strategy {
     node.chosen = c;
     this.stack.push(node);
     this.depth++;
+    this.afterChoice(node);
     for (let i = 0; i < rq.length; i++) if (rq[i]!.id === c) return i;
     return -1;
+  }
+
+  observeForced(world: World): boolean {
+    if (this.sleepIds.length === 0) return true;
+    const t = world.runnable[0]!;
+    if (this.sleepIds.includes(t.id)) return false;
+    this.wakeConflicting(t.obj, t.access);
+    return true;
   }
 
   endRun(world: World): void {
@@ -131,14 +148,45 @@ export class DfsStrategy implements Strategy {
       }
     }
     const parent = this.depth > 0 ? this.stack[this.depth - 1]! : null;
-    let preemptionsBefore = 0;
-    let sleep: number[] = [];
-    if (parent !== null) {
-      preemptionsBefore = parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
-      // Forced steps since the parent's decision may have touched anything; start awake then.
-      if (this.sleepSets && world.steps === parent.step + 1) sleep = childSleep(parent);
+    const preemptionsBefore = parent === null ? 0 : parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
+    return { order, objs, accs, prev, prevEnabled, preemptionsBefore, sleep: this.sleepIds.slice(), done: [], chosen: -1 };
+  }
+
+  /** The sleep set after `node` picks its choice: old sleepers and explored siblings that commute with it. */
+  private afterChoice(node: Node): void {
+    if (!this.sleepSets) return;
+    const ci = node.order.indexOf(node.chosen);
+    const cObj = node.objs[ci]!;
+    const cAcc = node.accs[ci]!;
+    this.sleepIds.length = 0;
+    this.sleepObjs.length = 0;
+    this.sleepAccs.length = 0;
+    const consider = (id: number): void => {
+      if (id === node.chosen || this.sleepIds.includes(id)) return;
+      const i = node.order.indexOf(id);
+      if (i >= 0 && independent(node.objs[i]!, node.accs[i]!, cObj, cAcc)) {
+        this.sleepIds.push(id);
+        this.sleepObjs.push(node.objs[i]!);
+        this.sleepAccs.push(node.accs[i]!);
+      }
+    };
+    for (const id of node.sleep) consider(id);
+    for (const id of node.done) consider(id);
+  }
+
+  /** A forced step wakes every sleeper it conflicts with. */
+  private wakeConflicting(obj: SimObject | null, acc: Access): void {
+    let k = 0;
+    for (let i = 0; i < this.sleepIds.length; i++) {
+      if (!independent(this.sleepObjs[i]!, this.sleepAccs[i]!, obj, acc)) continue;
+      this.sleepIds[k] = this.sleepIds[i]!;
+      this.sleepObjs[k] = this.sleepObjs[i]!;
+      this.sleepAccs[k] = this.sleepAccs[i]!;
+      k++;
     }
-    return { order, objs, accs, prev, prevEnabled, preemptionsBefore, sleep, done: [], chosen: -1, step: world.steps };
+    this.sleepIds.length = k;
+    this.sleepObjs.length = k;
+    this.sleepAccs.length = k;
   }
 
   private allowed(node: Node, id: number): boolean {
@@ -165,20 +213,4 @@ export class DfsStrategy implements Strategy {
     }
     return false;
   }
-}
-
-/** The sleep set a node's chosen child starts with. */
-function childSleep(node: Node): number[] {
-  const ci = node.order.indexOf(node.chosen);
-  const cObj = node.objs[ci]!;
-  const cAcc = node.accs[ci]!;
-  const out: number[] = [];
-  const consider = (id: number): void => {
-    if (id === node.chosen || out.includes(id)) return;
-    const i = node.order.indexOf(id);
-    if (i >= 0 && independent(node.objs[i]!, node.accs[i]!, cObj, cAcc)) out.push(id);
-  };
-  for (const id of node.sleep) consider(id);
-  for (const id of node.done) consider(id);
-  return out;
 }

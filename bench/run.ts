@@ -1,0 +1,21 @@
+/**
+ * `npm run bench`: every benchmark in bench/, one after the other, each printing its own table.
+ * Pass names to run only some: `npm run bench -- engine`.
+ */
+const benches: Record<string, () => Promise<unknown>> = {
+  engine: async () => (await import('./engine.ts')).main(),
+  'interval-tree': async () => (await import('./interval-tree.ts')).main(),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!(name in benches)) {
+    console.error(`unknown benchmark '${name}'; benchmarks: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+}
+for (const [name, run] of Object.entries(benches)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  await run();
+  console.log('');
+}

@@ -1,0 +1,129 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
+
+function scenarioFile(body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hmmsim-'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  const file = join(dir, 'mine.ts');
+  writeFileSync(file, `import { defineScenario, Access } from '${srcIndex}';\n${body}`);
+  return file;
+}
+
+describe('hmmsim check', () => {
+  it('explores the built-in catalogue, every verdict as expected, exit 0', async () => {
+    const r = await run('check', '--runs', '400', '--workers', '1', '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/PASS {2}lost-update/);
+    expect(r.out).toMatch(/replay: hmmsim replay lost-update 1:\S+ --seed \d+/);
+    expect(r.out).toMatch(/all \d+ scenarios as expected/);
+  });
+
+  it('--json prints one document with the documented fields', async () => {
+    const r = await run('check', 'lost-update', 'producer-consumer', '--json', '--runs', '200', '--strategy', 'random');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { scenarios: Record<string, unknown>[] };
+    expect(doc.scenarios.map((s) => [s.name, s.verdict])).toEqual([
+      ['lost-update', 'pass'],
+      ['producer-consumer', 'pass'],
+    ]);
+    const s0 = doc.scenarios[0]!;
+    for (const k of ['name', 'verdict', 'runs', 'runsPerSecond', 'findings']) expect(s0).toHaveProperty(k);
+    const f = (s0.findings as Record<string, unknown>[])[0]!;
+    for (const k of ['kind', 'message', 'hits', 'schedule', 'seed']) expect(f).toHaveProperty(k);
+    expect(f.kind).toBe('lost-update');
+  });
+
+  it('runs the portfolio on two worker threads', async () => {
+    const r = await run('check', 'abba-deadlock', '--workers', '2', '--runs', '2000', '--json');
+    const doc = JSON.parse(r.out) as { scenarios: { verdict: string; runs: number; strategies: string[] }[] };
+    expect(r.code).toBe(0);
+    expect(doc.scenarios[0]!.strategies).toHaveLength(2);
+    expect(doc.scenarios[0]!.strategies[0]).toMatch(/^dfs/);
+    expect(doc.scenarios[0]!.strategies[1]).toMatch(/^pct/);
+  });
+
+  it('exit 1 when a verdict is not as expected', async () => {
+    const file = scenarioFile(`export default defineScenario({ name: 'racy', description: 'x', setup: () => ({ c: { name: 'c', v: 0 } }),
+      tasks: { *a(s, w) { yield w.point('a', s.c, Access.Write); s.c.v++; }, *b(s, w) { yield w.point('b', s.c, Access.Write); if (s.c.v === 1) throw new Error('boom'); } } });`);
+    const r = await run('check', file, '--strategy', 'dfs');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}racy: unexpected: exception/);
+    expect(r.out).toMatch(/task b threw at step \d+ .*boom/);
+  });
+
+  it.each([
+    [['check', 'no-such-scenario'], /unknown scenario 'no-such-scenario'/],
+    [['check', '--runs', '0'], /--runs must be a whole number from 1/],
+    [['check', '--strategy', 'bfs'], /--strategy must be one of random, pct, dfs, portfolio/],
+    [['check', '--frobnicate'], /unknown option --frobnicate/],
+    [['check', '--strategy', 'dfs', '--workers', '2'], /--workers goes with --strategy portfolio/],
+    [['replay', 'lost-update', 'garbage'], /invalid schedule 'garbage'/],
+    [['replay', 'lost-update'], /expected a scenario and a schedule/],
+    [['launch'], /unknown command 'launch'/],
+  ])('bad input %j: one clear line, exit 2, no stack trace', async (argv, msg) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('a scenario file that does not compile, or exports nothing, is exit 2 with the reason', async () => {
+    const broken = scenarioFile('export default defineScenario({{');
+    const r1 = await run('check', broken);
+    expect(r1.code).toBe(2);
+    expect(r1.err).toMatch(/could not load scenario file .*mine\.ts/);
+    const empty = scenarioFile('export const x = 1;');
+    const r2 = await run('check', empty);
+    expect(r2.code).toBe(2);
+    expect(r2.err).toMatch(/exports no scenario/);
+  });
+
+  it('a scenario whose setup throws is exit 2 naming the scenario', async () => {
+    const file = scenarioFile(`export default defineScenario({ name: 'nosetup', description: '', setup: () => { throw new Error('no device'); }, tasks: { *t() {} } });`);
+    const r = await run('check', file, '--strategy', 'random');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/scenario 'nosetup': setup threw: no device/);
+  });
+});
+
+describe('hmmsim replay', () => {
+  it('prints the full trace, one line a step, and the finding', async () => {
+    const r = await run('replay', 'lost-update', '1:avbv2');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('0  inc0  load counter  [counter R]');
+    expect(r.out).toContain('3  inc0  store counter  [counter W]');
+    expect(r.out).toMatch(/\[lost-update\] at step 4/);
+  });
+
+  it('replays what check reported, byte for byte across two replays', async () => {
+    const c = await run('check', 'abba-deadlock', '--json', '--strategy', 'pct', '--runs', '300');
+    const f = (JSON.parse(c.out) as { scenarios: { findings: { schedule: string; seed: number }[] }[] }).scenarios[0]!.findings[0]!;
+    const a = await run('replay', 'abba-deadlock', f.schedule, '--seed', String(f.seed));
+    const b = await run('replay', 'abba-deadlock', f.schedule, '--seed', String(f.seed));
+    expect(a.out).toBe(b.out);
+    expect(a.out).toMatch(/\[deadlock\]/);
+    expect(a.out).not.toMatch(/note:/);
+  });
+});
+
+describe('hmmsim list', () => {
+  it('lists the built-in scenarios, one line each', async () => {
+    const r = await run('list');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^lost-update +two tasks/m);
+    expect(r.out).toMatch(/^missed-wakeup .*\[expects deadlock\]$/m);
+  });
+});
