@@ -1,0 +1,95 @@
+/**
+ * Lockdep maps: the validator-facing handle the locking layer embeds in every
+ * lock instance (spec §1, §2). Instance identity is object identity; the class
+ * is derived from (key, subclass).
+ */
+
+/**
+ * A class key. Strings are interned by value (every map initialised with the
+ * same string shares a class, like one init call site); objects by identity.
+ */
+export type LockClassKey = string | object;
+
+/**
+ * What the lock does to its holder, for the sleep-context checks (§14):
+ * `spin` = holding it makes the context atomic (spinlock, rwlock, raw lock);
+ * `sleep` = a sleeping lock (mutex, rwsem); `none` = a fake map, no real lock.
+ */
+export type WaitType = 'spin' | 'sleep' | 'none';
+
+/** Options for a new map. */
+export interface LockdepMapOptions {
+  /** Class key; defaults to the name string (one class per distinct name). */
+  key?: LockClassKey;
+  /** Default subclass 0..7 used when an acquisition does not name one. */
+  subclass?: number;
+  /** Defaults to `none`. */
+  wait?: WaitType;
+  /** For fake maps: one line saying what "holding" this map means, printed in reports. */
+  fakeNote?: string;
+}
+
+/** Key whose maps are tracked on the held stack but never validated (spec §2.5). */
+export const LOCKDEP_NO_VALIDATE: LockClassKey = Object.freeze({ lockdep: 'no-validate' });
+/** Key whose maps are ignored by lockdep entirely (spec §2.5). */
+export const LOCKDEP_NO_TRACK: LockClassKey = Object.freeze({ lockdep: 'no-track' });
+
+/** Number of subclasses a key has; larger subclasses are a lockdep bug (§2.2). */
+export const MAX_LOCKDEP_SUBCLASSES = 8;
+
+let nextMapId = 1;
+
+/** A lockdep map: one per lock instance, or a bare fake lock. */
+export class LockdepMap {
+  /** Small unique number, printed to tell two instances of a class apart. */
+  readonly id: number;
+  /** Printable instance name (usually the lock expression, e.g. `&mm->mmap_lock`). */
+  name: string;
+  /** Class key (see {@link LockClassKey}). */
+  key: LockClassKey;
+  /** Default subclass. */
+  subclass: number;
+  /** Holder context effect (sleep checks). */
+  wait: WaitType;
+  /** Meaning of a fake map, for reports; undefined for real locks. */
+  fakeNote: string | undefined;
+  /**
+   * Class cache: the class id of (key, subclass) in the graph generation
+   * `_gen`. Avoids a Map lookup per acquisition; any graph reset bumps the
+   * generation so stale ids are never used.
+   * @internal
+   */
+  _gen = 0;
+  /** @internal */
+  _cls = -1;
+
+  constructor(name: string, opts: LockdepMapOptions = {}) {
+    this.id = nextMapId++;
+    this.name = name;
+    this.key = opts.key ?? name;
+    this.subclass = opts.subclass ?? 0;
+    this.wait = opts.wait ?? 'none';
+    this.fakeNote = opts.fakeNote;
+  }
+}
+
+/** Re-keys a map (`lockdep_set_class[_and_name]`); the next acquisition uses the new class. */
+export function lockdepSetClass(map: LockdepMap, key: LockClassKey, name?: string): void {
+  map.key = key;
+  if (name !== undefined) map.name = name;
+  map._gen = 0;
+}
+
+/** Changes the default subclass, keeping name and key (`lockdep_set_subclass`). */
+export function lockdepSetSubclass(map: LockdepMap, subclass: number): void {
+  map.subclass = subclass;
+  map._gen = 0;
+}
+
+/**
+ * A fresh object key for one "init call site": all maps created with it share
+ * one class even if their instance names differ.
+ */
+export function lockClassKey(label: string): LockClassKey {
+  return { lockClassKey: label };
+}
