@@ -1,0 +1,94 @@
+/**
+ * Storage layout of page-frame metadata: structure-of-arrays in chunks.
+ *
+ * Per frame: refcount, mapcount, owner, index (Int32 each), generation
+ * (Uint32) and flags (Uint16) — 22 bytes. Frames live in fixed chunks of 1024,
+ * one ArrayBuffer per chunk viewed as the six arrays, instead of one array per
+ * field grown by doubling: at the 2^20 frames of a fully faulted 4 GiB region a
+ * doubling array would overshoot to 2^21 and double the bytes per frame, while
+ * a chunk bounds the overshoot to 1024 frames and nothing is ever copied.
+ * Access is `field[pfn >>> CHUNK_SHIFT][pfn & CHUNK_MASK]`.
+ *
+ * This class knows nothing of the meaning of the fields; FrameTable (frames.ts)
+ * builds the page lifecycle on it.
+ */
+import { frameFlagNames, PG_BUDDY } from './frame-flags.ts';
+
+/** log2 of the frames per chunk. */
+export const CHUNK_SHIFT = 10;
+/** Frames per chunk. */
+export const CHUNK = 1 << CHUNK_SHIFT;
+/** Mask of a pfn's index within its chunk. */
+export const CHUNK_MASK = CHUNK - 1;
+/** Metadata bytes per chunk: five 32-bit fields and one 16-bit field per frame. */
+export const CHUNK_BYTES = CHUNK * (5 * 4 + 2);
+/** Largest number of frames (pfns are Int32 in page-table entries). */
+export const MAX_FRAMES = 0x7fffffff;
+
+/** Chunked structure-of-arrays storage of frame metadata. */
+export class FrameStore {
+  /** Reference counts, per chunk. */
+  protected readonly refc: Int32Array[] = [];
+  /** Mapcounts, per chunk. */
+  protected readonly mapc: Int32Array[] = [];
+  /** Owner ids, per chunk. */
+  protected readonly own: Int32Array[] = [];
+  /** Page index in the owner; for a free RAM frame, the next frame on the free list. */
+  protected readonly idx: Int32Array[] = [];
+  /** Generations (times freed), per chunk. */
+  protected readonly gen: Uint32Array[] = [];
+  /** Flag words, per chunk. */
+  protected readonly flg: Uint16Array[] = [];
+  /** One past the highest pfn handed out. */
+  protected nextUnused = 0;
+
+  /** One past the highest pfn ever handed out; every pfn below it is valid. */
+  get capacity(): number {
+    return this.nextUnused;
+  }
+
+  /** Bytes of typed-array metadata (excludes page contents). */
+  metadataBytes(): number {
+    return this.refc.length * CHUNK_BYTES;
+  }
+
+  /** One-line description for messages: `pfn:5 gen:2 refcount:1 mapcount:0 flags:anon owner:3 index:9`. */
+  describe(pfn: number): string {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nextUnused) return `pfn:${String(pfn)} (invalid)`;
+    const c = pfn >>> CHUNK_SHIFT;
+    const i = pfn & CHUNK_MASK;
+    const f = this.flg[c]![i]!;
+    // A free RAM frame's index field is the free-list link, not an index: don't print it as one.
+    const index = (f & PG_BUDDY) !== 0 ? -1 : this.idx[c]![i]!;
+    return (
+      `pfn:${String(pfn)} gen:${String(this.gen[c]![i])} refcount:${String(this.refc[c]![i])} ` +
+      `mapcount:${String(this.mapc[c]![i])} flags:${frameFlagNames(f) || '0'} ` +
+      `owner:${String(this.own[c]![i])} index:${String(index)}`
+    );
+  }
+
+  /** Hand out `count` fresh consecutive pfns (zeroed metadata), adding chunks as needed. */
+  protected takeUnused(count: number): number {
+    const first = this.nextUnused;
+    const end = first + count;
+    if (end > MAX_FRAMES) throw new Error('FrameTable: pfn space (2^31 frames) exhausted');
+    while (this.refc.length * CHUNK < end) {
+      const buf = new ArrayBuffer(CHUNK_BYTES);
+      this.refc.push(new Int32Array(buf, 0, CHUNK));
+      this.mapc.push(new Int32Array(buf, 4 * CHUNK, CHUNK));
+      this.own.push(new Int32Array(buf, 8 * CHUNK, CHUNK));
+      this.idx.push(new Int32Array(buf, 12 * CHUNK, CHUNK));
+      this.gen.push(new Uint32Array(buf, 16 * CHUNK, CHUNK));
+      this.flg.push(new Uint16Array(buf, 20 * CHUNK, CHUNK));
+    }
+    this.nextUnused = end;
+    return first;
+  }
+
+  /** Throw for a pfn outside the table: that is a bug in the model itself, not kernel misuse. */
+  protected checkPfn(pfn: number): void {
+    if (!(pfn >= 0 && pfn < this.nextUnused) || (pfn | 0) !== pfn) {
+      throw new RangeError(`FrameTable: pfn ${String(pfn)} is not a valid frame (capacity ${String(this.nextUnused)})`);
+    }
+  }
+}
