@@ -4,7 +4,9 @@
  */
 const benches: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).main(),
+  lockdep: async () => (await import('./lockdep.ts')).main(),
   'interval-tree': async () => (await import('./interval-tree.ts')).main(),
+  'mm-structures': async () => (await import('./mm-structures.ts')).main(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,9 +1,11 @@
 /** The built-in scenario catalogue, in the order `hmmsim list` shows it. */
 import type { Scenario } from '../src/check/scenario.js';
 import abbaDeadlock from './abba-deadlock.js';
+import lockdepAbba from './lockdep-abba.js';
+import lockdepCrossRun from './lockdep-cross-run.js';
 import lostUpdate from './lost-update.js';
 import missedWakeup from './missed-wakeup.js';
 import producerConsumer from './producer-consumer.js';
 
 /** Every built-in scenario. */
-export const catalogue: readonly Scenario[] = [lostUpdate, abbaDeadlock, producerConsumer, missedWakeup];
+export const catalogue: readonly Scenario[] = [lostUpdate, abbaDeadlock, producerConsumer, missedWakeup, lockdepAbba, lockdepCrossRun];

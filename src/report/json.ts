@@ -30,6 +30,7 @@ export function jsonDocument(reports: readonly ScenarioReport[], replayWords: re
         preemptions: p.preemptions,
         steps: p.steps,
         strategy: p.strategy,
+        reproducible: p.reproducible,
         replay: `hmmsim replay ${replayWords[i]} ${p.schedule} --seed ${p.seed}`,
       })),
     })),

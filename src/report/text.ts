@@ -31,6 +31,7 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
   for (const p of r.problems) {
     out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
     for (const line of p.message.split('\n')) out.push(`    ${line}`);
+    if (!p.reproducible) out.push('    (this finding needs several runs of the exploration: replaying the last of them alone does not show it)');
     out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed}`);
   }
   return out.join('\n');

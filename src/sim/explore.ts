@@ -52,6 +52,11 @@ export interface FoundProblem {
   steps: number;
   /** Which strategy found it (meaningful in a portfolio). */
   readonly strategy: string;
+  /**
+   * False when one replay of the schedule does not show it: the finding needs what earlier runs
+   * of the exploration left behind (a lockdep dependency recorded in another run).
+   */
+  reproducible: boolean;
 }
 
 /** What an exploration did and found. */
@@ -123,10 +128,11 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   }
   if (options.shrink !== false) {
     for (const p of problems) {
-      const r = shrink(program, p.seed, p.kind, firstRecord.get(p)!);
+      const { record: r, reproducible } = shrink(program, p.seed, p.kind, firstRecord.get(p)!);
       p.schedule = encodeSchedule(r.choices, r.labels);
       p.preemptions = r.preemptions;
       p.steps = r.steps;
+      p.reproducible = reproducible;
     }
   }
   return {
@@ -154,5 +160,6 @@ function recordProblem(f: Finding, world: World, seed: number, strategy: string)
     preemptions: d.preemptions(),
     steps: world.steps,
     strategy,
+    reproducible: true,
   };
 }

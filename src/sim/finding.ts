@@ -9,6 +9,10 @@ export const FindingKind = {
   Exception: 'exception',
   StepBudget: 'step-budget-exceeded',
   Check: 'check-failed',
+  /** A kernel WARN_ON equivalent: a contract the core checks was broken. */
+  Warn: 'warn',
+  /** A kernel BUG_ON equivalent: the run cannot sensibly continue. */
+  Bug: 'bug',
 } as const;
 
 /** One problem found in one run. */

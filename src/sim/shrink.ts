@@ -49,8 +49,18 @@ function better(a: RunRecord, b: RunRecord): boolean {
   return a.choices.length < b.choices.length;
 }
 
+/** What shrinking produced. */
+export interface ShrinkResult {
+  readonly record: RunRecord;
+  /**
+   * False when replaying the original schedule alone, in a fresh world, does not reproduce the
+   * finding: it depends on state an exploration carries across runs (lockdep's graph).
+   */
+  readonly reproducible: boolean;
+}
+
 /** Shrinks a failing run. Returns the original record if it cannot reproduce it. */
-export function shrink(program: Program, seed: number, kind: string, original: RunRecord, options: ShrinkOptions = {}): RunRecord {
+export function shrink(program: Program, seed: number, kind: string, original: RunRecord, options: ShrinkOptions = {}): ShrinkResult {
   const world = new World();
   let budget = options.maxRuns ?? 300;
   const attempt = (prefix: readonly number[]): RunRecord | null => {
@@ -58,7 +68,9 @@ export function shrink(program: Program, seed: number, kind: string, original: R
     budget--;
     return runPrefix(program, seed, prefix, kind, world, options.maxSteps);
   };
-  let best = attempt(original.choices) ?? original;
+  const first = attempt(original.choices);
+  if (first === null) return { record: original, reproducible: false };
+  let best = first;
   let improved = true;
   while (improved && budget > 0) {
     improved = false;
@@ -87,7 +99,7 @@ export function shrink(program: Program, seed: number, kind: string, original: R
       }
     }
   }
-  return best;
+  return { record: best, reproducible: true };
 }
 
 /** Decision indices that preempted a task, recomputed by replaying the record's choices. */

@@ -38,6 +38,18 @@ const POINT: unique symbol = Symbol('point');
 /** What a task yields when it has just blocked itself on a wait queue. */
 const BLOCKED: unique symbol = Symbol('blocked');
 
+/** The world whose task is running right now: the model's `current`. */
+let active: World | null = null;
+
+/**
+ * The world of the task running now. Kernel functions that take no object (kmalloc, might_sleep,
+ * non_block_start) find their world here, as kernel code finds `current`.
+ */
+export function currentWorld(): World {
+  if (active === null) throw new Error('no simulated task is running: kernel functions can only be called from task code');
+  return active;
+}
+
 /** The step budget of a run unless the scenario asks for another. */
 export const DEFAULT_MAX_STEPS = 100_000;
 
@@ -72,6 +84,14 @@ export class World {
   maxSteps = DEFAULT_MAX_STEPS;
   /** Randomness available to the model itself (not to strategies), seeded per run. */
   readonly rng = new Rng(0);
+  /** The run's seed (what `--seed` replays). */
+  seed = 0;
+  /**
+   * State that outlives a run and lasts the whole exploration in this world (lockdep's
+   * dependency graph, as a kernel accumulates dependencies over a boot). A replay uses a fresh
+   * world, so there it is per run.
+   */
+  readonly persistent = new Map<string, unknown>();
   readonly findings: Finding[] = [];
   readonly decisions = new DecisionLog();
   /** Set to a Trace to record every step. */
@@ -100,6 +120,7 @@ export class World {
     this.now = 0;
     this.steps = 0;
     this.maxSteps = DEFAULT_MAX_STEPS;
+    this.seed = seed;
     this.rng.reseed(seed);
     this.findings.length = 0;
     this.decisions.clear();
@@ -139,9 +160,12 @@ export class World {
     this.tasks.push(t);
     this.insertRunnable(t);
     const caller = this.current;
+    const callerWorld = active;
     this.current = t;
+    active = this;
     this.resume(t);
     this.current = caller;
+    active = callerWorld;
     return t;
   }
 
@@ -179,6 +203,7 @@ export class World {
   /** Runs until every task is done, a fatal finding, deadlock, the step budget, or pruning. */
   run(strategy: Strategy): RunEnd {
     const rq = this.runnable;
+    active = this;
     while (!this.stopped) {
       const n = rq.length;
       if (n === 0) {
@@ -209,6 +234,7 @@ export class World {
       }
       this.step(t);
     }
+    active = null;
     return this.end;
   }
 
