@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../../src/locking/mutex.js';
 import { Access } from '../../src/sim/point.js';
+import type { World } from '../../src/sim/world.js';
 import { explore, kinds } from './helpers.js';
 
 describe('mutex', () => {
   it('excludes: increments under the lock are never lost, in every interleaving', () => {
+    type S = { m: Mutex; c: { name: string; v: number } };
     const r = explore(
-      (w) => ({ m: new Mutex(w, 'm'), c: { name: 'c', v: 0 } }),
+      (w): S => ({ m: new Mutex(w, 'm'), c: { name: 'c', v: 0 } }),
       Object.fromEntries(
         ['t0', 't1', 't2'].map((n) => [
           n,
-          function* (s, w) {
+          function* (s: S, w: World) {
             yield* mutex_lock(s.m);
             yield w.point('load', s.c, Access.Read);
             const v = s.c.v;
@@ -32,7 +34,7 @@ describe('mutex', () => {
       Object.fromEntries(
         ['t0', 't1'].map((n) => [
           n,
-          function* (s: { c: { name: string; v: number } }, w) {
+          function* (s: { c: { name: string; v: number } }, w: World) {
             yield w.point('load', s.c, Access.Read);
             const v = s.c.v;
             yield w.point('store', s.c, Access.Write);
