@@ -6,6 +6,21 @@ import lockdepCrossRun from './lockdep-cross-run.js';
 import lostUpdate from './lost-update.js';
 import missedWakeup from './missed-wakeup.js';
 import producerConsumer from './producer-consumer.js';
+import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
+import sNonblock1 from './notifier/s-nonblock-1.js';
+import sPair1 from './notifier/s-pair-1.js';
+import sSeq from './notifier/s-seq.js';
 
 /** Every built-in scenario. */
-export const catalogue: readonly Scenario[] = [lostUpdate, abbaDeadlock, producerConsumer, missedWakeup, lockdepAbba, lockdepCrossRun];
+export const catalogue: readonly Scenario[] = [
+  lostUpdate,
+  abbaDeadlock,
+  producerConsumer,
+  missedWakeup,
+  lockdepAbba,
+  lockdepCrossRun,
+  ...sPair1,
+  ...sSeq,
+  ...sNonblock1,
+  ...sLockdepMap1,
+];

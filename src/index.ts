@@ -70,3 +70,58 @@ export {
   type Allocation,
 } from './locking/alloc.js';
 export { lock_map_acquire, lock_map_acquire_read, lock_map_release, might_lock, lockdep_assert_held, FS_RECLAIM_MAP, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from './locking/lockdep-maps.js';
+
+// Errors and kernel contract versions.
+export * from './locking/errno.js';
+export { KERNEL_VERSIONS, DEFAULT_KERNEL, kernelContract, type KernelContract } from './locking/version.js';
+
+// MMU notifiers: ranges, classic and interval notifiers, invalidation, oracles.
+export * from './notifier/events.js';
+export { mm_alloc, type MmStruct, type CpuView, type CpuMapping } from './notifier/mm.js';
+export { MmuNotifierRange, mmu_notifier_range_init, mmu_notifier_range_init_owner, mmu_notifier_range_blockable } from './notifier/range.js';
+export {
+  MmuNotifier,
+  type MmuNotifierOps,
+  mm_has_notifiers,
+  mmu_notifier_register,
+  __mmu_notifier_register,
+  mmu_notifier_get,
+  mmu_notifier_get_locked,
+  mmu_notifier_put,
+  mmu_notifier_unregister,
+  mmu_notifier_synchronize,
+  mmu_notifier_clear_flush_young,
+  mmu_notifier_clear_young,
+  mmu_notifier_test_young,
+} from './notifier/classic.js';
+export {
+  MmuIntervalNotifier,
+  type MmuIntervalNotifierOps,
+  mmu_interval_notifier_insert,
+  mmu_interval_notifier_insert_locked,
+  mmu_interval_notifier_remove,
+  mmu_interval_read_begin,
+  mmu_interval_read_retry,
+  mmu_interval_check_retry,
+  mmu_interval_set_seq,
+} from './notifier/interval.js';
+export { mmu_notifier_release } from './notifier/teardown.js';
+export * from './notifier/kinds.js';
+export { mmu_notifier_invalidate_range_start, mmu_notifier_invalidate_range_start_nonblock, mmu_notifier_invalidate_range_end } from './notifier/invalidate.js';
+export {
+  DeviceShadow,
+  type CoherenceContract,
+  device_shadow_create,
+  device_map,
+  device_unmap,
+  device_unmap_range,
+  cpu_mapping_changed,
+  page_freed,
+} from './notifier/coherence.js';
+export { expectQuiescent } from './notifier/quiescence.js';
+export { CpuStub, cpu_stub_attach, cpu_stub_munmap, cpu_stub_migrate, cpu_stub_oom_reap, STUB_PAGE } from './notifier/cpu-stub.js';
+
+// Driver models.
+export { KvmLike, kvm_like_fault } from './devices/kvm-like.js';
+export { OdpLike, type OdpVariant } from './devices/odp-like.js';
+export { IntervalMirror, type IntervalMirrorVariant } from './devices/interval-mirror.js';

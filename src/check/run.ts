@@ -6,6 +6,8 @@
 import { explore, type ExploreResult, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
 import { mergeResults, type ScenarioReport } from './report-model.js';
+import { kernelContract, setKernelContract } from '../locking/version.js';
+import type { World } from '../sim/world.js';
 import type { Scenario } from './scenario.js';
 import { makeStrategy, type StrategySpec } from './strategies.js';
 
@@ -19,6 +21,26 @@ export interface CheckOptions {
   readonly timeLimitMs?: number;
   readonly shrink?: boolean;
   readonly clock?: () => number;
+  /** Kernel contract version (`--kernel`); default: the current contract. */
+  readonly kernel?: string;
+}
+
+/** Everything one leg needs besides the scenario and its strategy. */
+export interface LegOptions {
+  readonly seed: number;
+  readonly runs: number;
+  readonly timeLimitMs?: number | undefined;
+  readonly shrink: boolean;
+  readonly clock: () => number;
+  readonly kernel?: string | undefined;
+  readonly onProgress?: ((p: Progress) => void) | undefined;
+}
+
+/** The world set-up a kernel version asks for (shared by explore, shrink and replay). */
+export function configureKernel(kernel: string | undefined): ((world: World) => void) | undefined {
+  if (kernel === undefined) return undefined;
+  kernelContract(kernel); // fail early on an unknown name
+  return (world) => setKernelContract(world, kernel);
 }
 
 /** The seed stream of leg i: distinct, deterministic. */
@@ -27,23 +49,16 @@ export function legSeed(seed: number, leg: number): number {
 }
 
 /** Runs one leg: the unit a worker thread executes. */
-export function runLeg(
-  scenario: Scenario,
-  spec: StrategySpec,
-  seed: number,
-  runs: number,
-  timeLimitMs: number | undefined,
-  shrink: boolean,
-  clock: () => number,
-  onProgress?: (p: Progress) => void,
-): ExploreResult {
+export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): ExploreResult {
+  const configure = configureKernel(o.kernel);
   return explore(scenario, makeStrategy(spec), {
-    seed,
-    maxRuns: runs,
-    clock,
-    shrink,
-    ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
-    ...(onProgress === undefined ? {} : { onProgress }),
+    seed: o.seed,
+    maxRuns: o.runs,
+    clock: o.clock,
+    shrink: o.shrink,
+    ...(o.timeLimitMs === undefined ? {} : { timeLimitMs: o.timeLimitMs }),
+    ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+    ...(configure === undefined ? {} : { configure }),
   });
 }
 
@@ -53,7 +68,7 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): Scenar
   const t0 = clock();
   const per = Math.max(1, Math.ceil(options.runs / options.legs.length));
   const results = options.legs.map((spec, i) =>
-    runLeg(scenario, spec, legSeed(options.seed, i), per, options.timeLimitMs, options.shrink !== false, clock),
+    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
   );
-  return mergeResults(scenario.name, scenario.expect, results, clock() - t0);
+  return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

@@ -42,8 +42,9 @@ export function specLabel(spec: StrategySpec): string {
 }
 
 /**
- * The legs of a portfolio over `workers` workers: bounded DFS first (it finishes small spaces
- * exhaustively), then PCT at depths 3 and 2, then random; leg i goes to worker i.
+ * The legs of a portfolio over `workers` workers: bounded DFS (it finishes small spaces
+ * exhaustively), PCT, random, then PCT one depth lower; at least the first three, however few
+ * the workers (legs beyond the workers wait for a free one).
  */
 export function portfolioLegs(workers: number, pctDepth: number, preemptionBound: number): StrategySpec[] {
   const cycle: StrategySpec[] = [
@@ -53,6 +54,6 @@ export function portfolioLegs(workers: number, pctDepth: number, preemptionBound
     { name: 'pct', depth: Math.max(1, pctDepth - 1) },
   ];
   const legs: StrategySpec[] = [];
-  for (let i = 0; i < workers; i++) legs.push(cycle[i % cycle.length]!);
+  for (let i = 0; i < Math.max(workers, 3); i++) legs.push(cycle[i % cycle.length]!);
   return legs;
 }

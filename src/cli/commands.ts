@@ -4,9 +4,11 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ScenarioReport } from '../check/report-model.js';
+import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
+import { KERNEL_VERSIONS } from '../locking/version.js';
 import { jsonDocument } from '../report/json.js';
-import { formatScenario, formatSummary } from '../report/text.js';
+import { formatComparison, formatScenario, formatSummary } from '../report/text.js';
 import { replaySchedule } from '../sim/run-once.js';
 import { ScheduleError } from '../sim/schedule.js';
 import { parseArgs, UsageError } from './args.js';
@@ -33,6 +35,7 @@ const CHECK_OPTIONS = {
   workers: { kind: 'int', min: 1, max: 256 },
   depth: { kind: 'int', min: 1, max: 10 },
   preemptions: { kind: 'int', min: 0, max: 1000 },
+  kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   'no-shrink': { kind: 'flag' },
   json: { kind: 'flag' },
   quiet: { kind: 'flag' },
@@ -83,6 +86,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
           runs,
           timeLimitMs: time * 1000,
           shrink: options.get('no-shrink') !== true,
+          kernel: options.get('kernel') as string | undefined,
           onProgress: (p) => show(p.runs, p.findings),
         });
       } finally {
@@ -102,6 +106,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
 
 const REPLAY_OPTIONS = {
   seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   debug: { kind: 'flag' },
 } as const;
 
@@ -118,7 +123,7 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
   let r;
   try {
-    r = replaySchedule(scenario, schedule, seed);
+    r = replaySchedule(scenario, schedule, seed, seed, configureKernel(options.get('kernel') as string | undefined));
   } catch (e) {
     if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
     throw e;
@@ -128,6 +133,53 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
   for (const n of r.notes) io.out(`note: ${n}\n`);
   if (r.findings.length === 0) io.out('no finding in this run\n');
   for (const f of r.findings) io.out(`[${f.kind}] at step ${f.step}${f.task === null ? '' : ` in ${f.task}`}\n${f.message}\n`);
+  return 0;
+}
+
+const COMPARE_OPTIONS = {
+  runs: CHECK_OPTIONS.runs,
+  time: CHECK_OPTIONS.time,
+  seed: CHECK_OPTIONS.seed,
+  workers: CHECK_OPTIONS.workers,
+  json: CHECK_OPTIONS.json,
+  quiet: CHECK_OPTIONS.quiet,
+  debug: CHECK_OPTIONS.debug,
+} as const;
+
+/** `hmmsim compare <scenario>`: the same scenario under every kernel contract version, side by side. */
+export async function compareCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { words, options } = parseArgs('compare', argv, COMPARE_OPTIONS);
+  if (words.length === 0) throw new UsageError(`hmmsim compare: name the scenarios to compare, e.g. 'hmmsim compare s-pair-1'`);
+  const runs = (options.get('runs') as number | undefined) ?? DEFAULT_RUNS;
+  const time = (options.get('time') as number | undefined) ?? DEFAULT_TIME_SECONDS;
+  const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
+  const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
+  const json = options.get('json') === true;
+  const targets = await resolveScenarios(words);
+  const pool = workers > 1 ? new WorkerPool(workers) : null;
+  const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];
+  try {
+    for (const { scenario, source } of targets) {
+      for (const v of KERNEL_VERSIONS) {
+        const report = await checkWithPortfolio(scenario, source, pool, {
+          legs: portfolioLegs(workers, 3, 2),
+          seed,
+          runs,
+          timeLimitMs: time * 1000,
+          shrink: false,
+          kernel: v.name,
+        });
+        rows.push({ scenario: scenario.name, kernel: v.name, report });
+      }
+    }
+  } finally {
+    await pool?.close();
+  }
+  if (json) {
+    io.out(`${JSON.stringify({ comparisons: rows.map((r) => ({ scenario: r.scenario, kernel: r.kernel, findings: r.report.problems.map((p) => ({ kind: p.kind, hits: p.hits, message: p.message })), runs: r.report.runs })) }, null, 2)}\n`);
+    return 0;
+  }
+  io.out(formatComparison(rows.map((r) => ({ scenario: r.scenario, kernel: r.kernel, kinds: [...new Set(r.report.problems.map((p) => p.kind))], runs: r.report.runs }))));
   return 0;
 }
 

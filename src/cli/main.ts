@@ -2,7 +2,7 @@
  * The `hmmsim` command: dispatches to a subcommand and turns user mistakes into one clear line
  * with exit status 2 (a stack trace only with --debug).
  */
-import { checkCommand, listCommand, replayCommand, type Io } from './commands.js';
+import { checkCommand, compareCommand, listCommand, replayCommand, type Io } from './commands.js';
 import { isUserError } from './user-error.js';
 
 const USAGE = `usage: hmmsim <command> [options]
@@ -16,10 +16,12 @@ commands:
         --workers N     portfolio worker threads (default: number of cores)
         --depth D       PCT bug depth (default 3)
         --preemptions P DFS preemption bound (default 2)
+        --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, current (default)
         --no-shrink     report schedules as found, unshrunk
         --json          one JSON document on stdout
         --quiet         no progress line
-  replay <scenario> <schedule> [--seed S]   print the full trace of one run and its findings
+  replay <scenario> <schedule> [--seed S] [--kernel V]   print the full trace of one run and its findings
+  compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
   list                        the built-in scenarios, one line each
 `;
 
@@ -34,6 +36,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await checkCommand(args, io);
       case 'replay':
         return await replayCommand(args, io);
+      case 'compare':
+        return await compareCommand(args, io);
       case 'list':
         return listCommand(args, io);
       case undefined:
@@ -43,7 +47,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, list; see 'hmmsim help')\n`);
+        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, compare, list; see 'hmmsim help')\n`);
         return 2;
     }
   } catch (e) {

@@ -21,6 +21,7 @@ export interface LegJob {
   readonly runs: number;
   readonly timeLimitMs: number | undefined;
   readonly shrink: boolean;
+  readonly kernel: string | undefined;
 }
 
 /** A worker's answer. */
@@ -111,6 +112,7 @@ export interface PortfolioOptions {
   readonly runs: number;
   readonly timeLimitMs: number | undefined;
   readonly shrink: boolean;
+  readonly kernel: string | undefined;
   /** In-thread progress (the pool reports through `totals()` instead). */
   readonly onProgress?: (p: Progress) => void;
 }
@@ -126,11 +128,21 @@ export async function checkWithPortfolio(
   const per = Math.max(1, Math.ceil(options.runs / options.legs.length));
   const results: ExploreResult[] =
     pool === null
-      ? options.legs.map((spec, i) => runLeg(scenario, spec, legSeed(options.seed, i), per, options.timeLimitMs, options.shrink, () => performance.now(), options.onProgress))
+      ? options.legs.map((spec, i) =>
+          runLeg(scenario, spec, {
+            seed: legSeed(options.seed, i),
+            runs: per,
+            timeLimitMs: options.timeLimitMs,
+            shrink: options.shrink,
+            clock: () => performance.now(),
+            kernel: options.kernel,
+            onProgress: options.onProgress,
+          }),
+        )
       : await Promise.all(
           options.legs.map((spec, i) =>
-            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink }),
+            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel }),
           ),
         );
-  return mergeResults(scenario.name, scenario.expect, results, performance.now() - t0);
+  return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, performance.now() - t0, scenario.allowFor(options.kernel));
 }

@@ -26,9 +26,15 @@ parentPort!.on('message', (job: LegJob) => {
     let reply: LegReply;
     try {
       const scenario = await load(job.source);
-      const result = runLeg(scenario, job.spec, job.seed, job.runs, job.timeLimitMs, job.shrink, () => performance.now(), (p) =>
-        parentPort!.postMessage({ id: job.id, progress: true, runs: p.runs, findings: p.findings } satisfies LegReply),
-      );
+      const result = runLeg(scenario, job.spec, {
+        seed: job.seed,
+        runs: job.runs,
+        timeLimitMs: job.timeLimitMs,
+        shrink: job.shrink,
+        clock: () => performance.now(),
+        kernel: job.kernel,
+        onProgress: (p) => parentPort!.postMessage({ id: job.id, progress: true, runs: p.runs, findings: p.findings } satisfies LegReply),
+      });
       reply = { id: job.id, ok: true, result };
     } catch (e) {
       reply = { id: job.id, ok: false, message: e instanceof Error ? e.message : String(e), userError: isUserError(e) };

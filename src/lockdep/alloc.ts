@@ -59,7 +59,7 @@ export function fsReclaimAcquire(ld: LockdepCore, task: number, t: TaskState, gf
   const saved = t.allocGfp;
   t.allocGfp = gfp;
   if (dec & RECLAIM_TAKES_FS_RECLAIM) ld.lockAcquire(task, FS_RECLAIM_MAP, 0, false, 0, true, null, where);
-  if (dec & RECLAIM_PRIMES_NOTIFIER) {
+  if (dec & RECLAIM_PRIMES_NOTIFIER && ld.reclaimTracksNotifierMap) {
     ld.lockAcquire(task, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP, 0, false, 0, true, null, where);
     ld.release(task, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP, where);
   }

@@ -34,6 +34,11 @@ export class LockdepCore {
   /** False only for tests and comparisons: validate every acquisition. */
   readonly useChainCache: boolean;
   /** False once a report switched validation off (spec §13). */
+  /**
+   * Whether a reclaim-capable allocation also acquires the mmu notifier start map (kernels from
+   * v5.9 on). Older kernels learned that dependency only from registration-time priming.
+   */
+  reclaimTracksNotifierMap = true;
   enabled = true;
   /** Label of the current run (schedule string, run number…). */
   runLabel = '';

@@ -14,6 +14,7 @@ import type { Where } from '../lockdep/where.js';
 import { encodeSchedule } from '../sim/schedule.js';
 import type { Task } from '../sim/task.js';
 import { currentWorld, type World } from '../sim/world.js';
+import { contractOf } from './version.js';
 
 /** How lockdep runs for a scenario. */
 export type LockdepMode =
@@ -93,6 +94,7 @@ function startRun(world: World): Kernel {
     world.persistent.set(LOCKDEP_KEY, ld);
   }
   ld.beginRun(`seed ${world.seed}`);
+  ld.reclaimTracksNotifierMap = contractOf(world).reclaimTracksNotifier;
   const k = new Kernel(world, ld, mode);
   world.locals.set(KERNEL_KEY, k);
   if (k.validating) world.exitHooks.push((t) => ld.taskExit(t.id, k.where));

@@ -5,8 +5,10 @@
  * ends.
  *
  * Each reader records the epoch it started in; a grace period opens a new epoch and waits for the
- * readers of all older ones. Lockdep sees the read side as a recursive read of the srcu map and
- * the grace period as a write, so synchronize_srcu inside its own read section is reported.
+ * readers of all older ones. Lockdep tracks the read side as a recursive read that is not
+ * validated (as rcu_lock_acquire annotates it), so a lock taken inside a read section still
+ * depends on whatever was held outside it (the notifier start map); the grace period is a
+ * validated write, so synchronize_srcu inside its own read section is reported.
  */
 import { LockdepMap } from '../lockdep/map.js';
 import { Access, type SimObject } from '../sim/point.js';
@@ -43,7 +45,7 @@ export class SrcuStruct implements SimObject {
 export function* srcu_read_lock(s: SrcuStruct): Generator<unknown, number, unknown> {
   const k = s.k;
   yield k.world.point(`srcu_read_lock(${s.name})`, s, Access.Write);
-  if (k.validating) k.lockdep.lockAcquire(k.current.id, s.dep, 0, false, 2, true, null, k.where);
+  if (k.validating) k.lockdep.lockAcquire(k.current.id, s.dep, 0, false, 2, false, null, k.where);
   s.readers.set(s.epoch, (s.readers.get(s.epoch) ?? 0) + 1);
   return s.epoch;
 }

@@ -44,3 +44,28 @@ export function formatSummary(reports: readonly ScenarioReport[]): string {
     ? `all ${plural(reports.length, 'scenario')} as expected`
     : `${failed} of ${plural(reports.length, 'scenario')} not as expected`;
 }
+
+/** One cell of a comparison: what one scenario found under one kernel version. */
+export interface ComparisonRow {
+  readonly scenario: string;
+  readonly kernel: string;
+  readonly kinds: readonly string[];
+  readonly runs: number;
+}
+
+/** The side-by-side table of `hmmsim compare`: a block per scenario, a line per kernel version. */
+export function formatComparison(rows: readonly ComparisonRow[]): string {
+  const out: string[] = [];
+  const width = Math.max(7, ...rows.map((r) => r.kernel.length));
+  let last = '';
+  for (const r of rows) {
+    if (r.scenario !== last) {
+      if (last !== '') out.push('');
+      out.push(`${r.scenario}`);
+      out.push(`  ${'kernel'.padEnd(width)}  findings`);
+      last = r.scenario;
+    }
+    out.push(`  ${r.kernel.padEnd(width)}  ${r.kinds.length === 0 ? 'none' : r.kinds.join(', ')}  (${thousands(r.runs)} runs)`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -24,6 +24,8 @@ export interface ExploreOptions {
   readonly shrink?: boolean;
   /** Called every few hundred runs with progress, for a progress line. */
   readonly onProgress?: (p: Progress) => void;
+  /** Called once on the exploration's world before the first run (the kernel version, say). */
+  readonly configure?: (world: World) => void;
   /** Stop early once this returns true (checked after every run with new findings). */
   readonly stopWhen?: (found: readonly FoundProblem[]) => boolean;
 }
@@ -77,6 +79,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   const clock = options.clock ?? (() => 0);
   const t0 = clock();
   const world = new World();
+  options.configure?.(world);
   const byKey = new Map<string, FoundProblem>();
   const problems: FoundProblem[] = [];
   const firstRecord = new Map<FoundProblem, RunRecord>();
@@ -128,7 +131,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   }
   if (options.shrink !== false) {
     for (const p of problems) {
-      const { record: r, reproducible } = shrink(program, p.seed, p.kind, firstRecord.get(p)!);
+      const { record: r, reproducible } = shrink(program, p.seed, p.kind, firstRecord.get(p)!, options.configure === undefined ? {} : { configure: options.configure });
       p.schedule = encodeSchedule(r.choices, r.labels);
       p.preemptions = r.preemptions;
       p.steps = r.steps;

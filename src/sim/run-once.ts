@@ -24,8 +24,9 @@ export interface RunResult {
 }
 
 /** Runs `program` once with `strategy` (already constructed), recording the trace. */
-export function runOnce(program: Program, strategy: Strategy, seed: number): RunResult {
+export function runOnce(program: Program, strategy: Strategy, seed: number, configure?: (world: World) => void): RunResult {
   const world = new World();
+  configure?.(world);
   world.trace = new Trace();
   strategy.beginRun(0, seed);
   world.reset(seed);
@@ -48,7 +49,7 @@ export function runOnce(program: Program, strategy: Strategy, seed: number): Run
  * Replays a schedule string. If the code changed and the schedule no longer fits, the rest of
  * the run continues under the random strategy seeded with `fallbackSeed`, and the notes say so.
  */
-export function replaySchedule(program: Program, schedule: string, seed: number, fallbackSeed = seed): RunResult {
+export function replaySchedule(program: Program, schedule: string, seed: number, fallbackSeed = seed, configure?: (world: World) => void): RunResult {
   const replay = new ReplayStrategy(decodeSchedule(schedule), new RandomStrategy(), fallbackSeed);
-  return runOnce(program, replay, seed);
+  return runOnce(program, replay, seed, configure);
 }

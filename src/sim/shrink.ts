@@ -15,6 +15,8 @@ export interface ShrinkOptions {
   /** Runs the shrinker may spend. */
   readonly maxRuns?: number;
   readonly maxSteps?: number;
+  /** Prepares the shrinker's world as the exploration's was (the kernel version). */
+  readonly configure?: (world: World) => void;
 }
 
 /** Runs `program` once along `prefix`, completing without preemption; the record if `kind` was found. */
@@ -62,6 +64,7 @@ export interface ShrinkResult {
 /** Shrinks a failing run. Returns the original record if it cannot reproduce it. */
 export function shrink(program: Program, seed: number, kind: string, original: RunRecord, options: ShrinkOptions = {}): ShrinkResult {
   const world = new World();
+  options.configure?.(world);
   let budget = options.maxRuns ?? 300;
   const attempt = (prefix: readonly number[]): RunRecord | null => {
     if (budget <= 0) return null;

@@ -100,6 +100,11 @@ export class World {
   afterStep: (() => void) | null = null;
   /** Called when a task finishes (lockdep: locks still held). */
   readonly exitHooks: ((t: Task) => void)[] = [];
+  /**
+   * End-of-run checks other layers register during a run (notifier quiescence, device
+   * coherence); the scenario runs them before its own check. Cleared at reset.
+   */
+  readonly endOfRunChecks: (() => void)[] = [];
   /** Called at reset, so other layers can clear per-run state they keep on the side. */
   readonly resetHooks: (() => void)[] = [];
   end: RunEnd = RunEnd.Completed;
@@ -127,6 +132,7 @@ export class World {
     this.trace?.clear();
     this.afterStep = null;
     this.exitHooks.length = 0;
+    this.endOfRunChecks.length = 0;
     this.end = RunEnd.Completed;
     this.stopped = false;
     this.timed.length = 0;

@@ -49,9 +49,10 @@ describe('hmmsim check', () => {
     const r = await run('check', 'abba-deadlock', '--workers', '2', '--runs', '2000', '--json');
     const doc = JSON.parse(r.out) as { scenarios: { verdict: string; runs: number; strategies: string[] }[] };
     expect(r.code).toBe(0);
-    expect(doc.scenarios[0]!.strategies).toHaveLength(2);
+    expect(doc.scenarios[0]!.strategies).toHaveLength(3);
     expect(doc.scenarios[0]!.strategies[0]).toMatch(/^dfs/);
     expect(doc.scenarios[0]!.strategies[1]).toMatch(/^pct/);
+    expect(doc.scenarios[0]!.strategies[2]).toMatch(/^random/);
   });
 
   it('exit 1 when a verdict is not as expected', async () => {

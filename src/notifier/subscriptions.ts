@@ -1,0 +1,83 @@
+/**
+ * Per-mm notifier state (`struct mmu_notifier_subscriptions`), created by the first registration
+ * of any kind and kept until the mm is destroyed.
+ *
+ * The interval machinery has three states, derived from two fields:
+ *
+ *     state               active ranges   sequence   interval tree may change?
+ *     Idle                0               even       yes
+ *     PartiallyExcluded   > 0             even       yes (no interval callback is running)
+ *     FullyExcluded       > 0             odd        no: inserts/removes are deferred
+ *
+ * A start that overlaps an interval makes the sequence odd; the last end that finds it odd makes
+ * it even again, applies the deferred inserts and removes, and wakes the readers.
+ */
+import { Spinlock } from '../locking/spinlock.js';
+import type { SrcuStruct } from '../locking/srcu.js';
+import type { WaitQueue } from '../sim/waitqueue.js';
+import type { World } from '../sim/world.js';
+import { IntervalTree } from './interval-tree.js';
+import type { MmuIntervalNotifier } from './interval.js';
+import type { MmStruct } from './mm.js';
+import type { MmuNotifierRange } from './range.js';
+import type { MmuNotifier } from './classic.js';
+
+/** The sequence a fresh mm starts with (even: idle). */
+export const INITIAL_INVALIDATE_SEQ = 2;
+
+/** One invalidation in flight, from its start until its end (or failure): what the oracles track. */
+export interface InvalidationInstance {
+  readonly range: MmuNotifierRange;
+  /** Classic subscriptions that got start, with what they returned. */
+  readonly started: Map<MmuNotifier, number>;
+  /** Classic subscriptions that got end. */
+  readonly ended: Set<MmuNotifier>;
+  /** The interval step counted this invalidation in `activeInvalidateRanges`... */
+  itreeEntered: boolean;
+  /** ...and has taken it out again. */
+  itreeExited: boolean;
+}
+
+/** The per-mm notifier state. */
+export class MmuNotifierSubscriptions {
+  /** Classic subscriptions, newest first (callbacks run newest-registered first). */
+  readonly list: MmuNotifier[] = [];
+  hasItree = false;
+  /** Protects everything below; never held across a driver callback. */
+  readonly lock: Spinlock;
+  invalidateSeq = INITIAL_INVALIDATE_SEQ;
+  activeInvalidateRanges = 0;
+  readonly itree = new IntervalTree();
+  /** Interval subscriptions by the payload index the tree stores. */
+  readonly intervals: (MmuIntervalNotifier | null)[] = [];
+  /** Woken (all) whenever the sequence goes from odd to even. */
+  readonly wq: WaitQueue;
+  /** Inserts and removes that arrived while the sequence was odd, in order. */
+  readonly deferred: MmuIntervalNotifier[] = [];
+  /** Invalidations between start and end: for the oracles and for registration's exclusion. */
+  readonly open = new Set<InvalidationInstance>();
+  /** Set while a registration holds "all the mm's locks" (mm_take_all_locks). */
+  registering = false;
+  /** Where starts wait while a registration holds all locks, and registrations wait for starts. */
+  readonly registrationWq: WaitQueue;
+
+  constructor(
+    readonly mm: MmStruct,
+    readonly srcu: SrcuStruct,
+    world: World,
+  ) {
+    this.lock = new Spinlock(world, `${mm.name}->notifier_subscriptions->lock`, '&subscriptions->lock');
+    this.wq = world.waitQueue(`${mm.name} notifier wq`, this);
+    this.registrationWq = world.waitQueue(`${mm.name} mm_take_all_locks`, this);
+  }
+
+  /** The object scheduling points name for this state. */
+  get name(): string {
+    return `${this.mm.name}->notifier_subscriptions`;
+  }
+
+  /** FullyExcluded: an invalidation that hit an interval is in progress. */
+  get fullyExcluded(): boolean {
+    return (this.invalidateSeq & 1) !== 0;
+  }
+}
