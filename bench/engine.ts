@@ -75,7 +75,7 @@ function measureRuns(program: Program, makeStrategy: () => Strategy, ms: number)
 
 async function portfolioRunsPerSec(workers: number, ms: number): Promise<number> {
   const pool = new WorkerPool(workers);
-  const job = { source: { kind: 'builtin', name: 'lost-update' } as const, spec: { name: 'random' } as const, runs: 1e9, shrink: false };
+  const job = { source: { kind: 'builtin', name: 'lost-update' } as const, spec: { name: 'random' } as const, runs: 1e9, shrink: false, kernel: undefined };
   try {
     // Warm up: load tsx and the scenario in every worker, let the JIT settle.
     await Promise.all(Array.from({ length: workers }, (_, i) => pool.run({ ...job, seed: i, timeLimitMs: 500 })));
