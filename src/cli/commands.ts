@@ -175,12 +175,25 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   } finally {
     await pool?.close();
   }
+  const allAsExpected = rows.every((r) => r.report.verdict === 'pass');
   if (json) {
-    io.out(`${JSON.stringify({ comparisons: rows.map((r) => ({ scenario: r.scenario, kernel: r.kernel, findings: r.report.problems.map((p) => ({ kind: p.kind, hits: p.hits, message: p.message })), runs: r.report.runs })) }, null, 2)}\n`);
-    return 0;
+    const comparisons = rows.map((r) => ({
+      scenario: r.scenario,
+      kernel: r.kernel,
+      verdict: r.report.verdict,
+      expected: r.report.expected,
+      runs: r.report.runs,
+      findings: r.report.problems.map((p) => ({ kind: p.kind, hits: p.hits, message: p.message, schedule: p.schedule, seed: p.seed })),
+    }));
+    io.out(`${JSON.stringify({ comparisons, pass: allAsExpected }, null, 2)}\n`);
+  } else {
+    io.out(
+      formatComparison(
+        rows.map((r) => ({ scenario: r.scenario, kernel: r.kernel, kinds: [...new Set(r.report.problems.map((p) => p.kind))].sort(), runs: r.report.runs, asExpected: r.report.verdict === 'pass' })),
+      ),
+    );
   }
-  io.out(formatComparison(rows.map((r) => ({ scenario: r.scenario, kernel: r.kernel, kinds: [...new Set(r.report.problems.map((p) => p.kind))], runs: r.report.runs }))));
-  return 0;
+  return allAsExpected ? 0 : 1;
 }
 
 /** `hmmsim list`. */

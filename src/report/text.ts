@@ -51,6 +51,8 @@ export interface ComparisonRow {
   readonly kernel: string;
   readonly kinds: readonly string[];
   readonly runs: number;
+  /** Whether the findings are what the scenario expects under that version. */
+  readonly asExpected: boolean;
 }
 
 /** The side-by-side table of `hmmsim compare`: a block per scenario, a line per kernel version. */
@@ -62,10 +64,10 @@ export function formatComparison(rows: readonly ComparisonRow[]): string {
     if (r.scenario !== last) {
       if (last !== '') out.push('');
       out.push(`${r.scenario}`);
-      out.push(`  ${'kernel'.padEnd(width)}  findings`);
+      out.push(`  ${'kernel'.padEnd(width)}  ${'verdict'.padEnd(15)}  findings`);
       last = r.scenario;
     }
-    out.push(`  ${r.kernel.padEnd(width)}  ${r.kinds.length === 0 ? 'none' : r.kinds.join(', ')}  (${thousands(r.runs)} runs)`);
+    out.push(`  ${r.kernel.padEnd(width)}  ${(r.asExpected ? 'as expected' : 'NOT as expected').padEnd(15)}  ${r.kinds.length === 0 ? 'none' : r.kinds.join(', ')}  (${thousands(r.runs)} runs)`);
   }
   return `${out.join('\n')}\n`;
 }

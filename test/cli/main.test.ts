@@ -120,6 +120,32 @@ describe('hmmsim replay', () => {
   });
 });
 
+describe('kernel contract versions', () => {
+  it('check --kernel runs under the chosen contract: S-PAIR-1 finds the unpaired start only before v5.12', async () => {
+    const old = await run('check', 's-pair-1', '--kernel', 'v4.19', '--json', '--runs', '600', '--workers', '1');
+    const cur = await run('check', 's-pair-1', '--kernel', 'current', '--json', '--runs', '600', '--workers', '1');
+    const kinds = (out: string) => (JSON.parse(out) as { scenarios: { findings: { kind: string }[] }[] }).scenarios[0]!.findings.map((f) => f.kind).sort();
+    expect(old.code).toBe(0);
+    expect(kinds(old.out)).toEqual(['quiescence', 'unpaired-invalidate']);
+    expect(cur.code).toBe(0);
+    expect(kinds(cur.out)).toEqual([]);
+  });
+
+  it('compare prints the verdict under every version side by side', async () => {
+    const r = await run('compare', 's-lockdep-map-1', '--runs', '50', '--workers', '1');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/v4\.19 +as expected +none/);
+    expect(r.out).toMatch(/v5\.4 +as expected +lockdep-circular/);
+    expect(r.out).toMatch(/current +as expected +lockdep-circular/);
+  });
+
+  it('an unknown version is a usage error', async () => {
+    const r = await run('check', '--kernel', 'v9.9');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.4, v5\.5, v5\.9, current/);
+  });
+});
+
 describe('hmmsim list', () => {
   it('lists the built-in scenarios, one line each', async () => {
     const r = await run('list');
