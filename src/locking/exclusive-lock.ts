@@ -11,8 +11,10 @@ import type { World } from '../sim/world.js';
 import { kernelOf, type Kernel } from './kernel.js';
 
 /** A lock with a single owner. */
-export abstract class ExclusiveLock implements SimObject {
+export class ExclusiveLock implements SimObject {
   owner: Task | null = null;
+  /** A spinlock (disables preemption) rather than a sleeping lock (may sleep). */
+  readonly spins: boolean;
   readonly dep: LockdepMap;
   readonly queue: WaitQueue;
   readonly k: Kernel;
@@ -22,6 +24,7 @@ export abstract class ExclusiveLock implements SimObject {
 
   constructor(world: World, readonly name: string, key: string, wait: WaitType, opName: string) {
     this.k = kernelOf(world);
+    this.spins = wait === 'spin';
     this.dep = new LockdepMap(name, { key, wait });
     this.queue = world.waitQueue(name, this);
     this.queue.holder = () => this.owner?.name ?? null;
@@ -29,18 +32,15 @@ export abstract class ExclusiveLock implements SimObject {
     this.unlockLabel = `${opName}_unlock(${name})`;
   }
 
-  /** What lockdep is told just before the acquisition (may-sleep check, preemption). */
-  protected abstract beforeAcquire(taskId: number): void;
-  /** What lockdep is told once the lock is released by its owner. */
-  protected abstract afterRelease(taskId: number): void;
-
   /** The lock operation: a point, lockdep, then take the lock or wait to be handed it. */
   *acquire(subclass: number): Generator<unknown, void, unknown> {
     const k = this.k;
     yield k.world.point(this.lockLabel, this, Access.Write);
     const t = k.current;
     if (k.validating) {
-      this.beforeAcquire(t.id);
+      // A flag rather than a virtual call: this is the hottest path of every locking scenario.
+      if (this.spins) k.lockdep.preemptDisable(t.id);
+      else k.lockdep.mightSleep(t.id, k.where);
       k.lockdep.lockAcquire(t.id, this.dep, subclass, false, 0, true, null, k.where);
     }
     if (this.owner === null) {
@@ -58,7 +58,7 @@ export abstract class ExclusiveLock implements SimObject {
     const t = k.current;
     this.owner = t;
     if (k.validating) {
-      if (this.dep.wait === 'spin') k.lockdep.preemptDisable(t.id);
+      if (this.spins) k.lockdep.preemptDisable(t.id);
       k.lockdep.lockAcquire(t.id, this.dep, 0, true, 0, true, null, k.where);
     }
     return 1;
@@ -71,7 +71,7 @@ export abstract class ExclusiveLock implements SimObject {
     const t = k.current;
     if (k.validating) k.lockdep.release(t.id, this.dep, k.where);
     if (this.owner !== t) return; // leave the real owner in place
-    if (k.validating) this.afterRelease(t.id);
+    if (k.validating && this.spins) k.lockdep.preemptEnable(t.id);
     const next = this.queue.waiters[0];
     this.owner = next ?? null;
     if (next !== undefined) this.queue.wakeOne();

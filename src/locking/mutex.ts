@@ -12,12 +12,6 @@ export class Mutex extends ExclusiveLock {
   constructor(world: World, name: string, key: string = name) {
     super(world, name, key, 'sleep', 'mutex');
   }
-
-  protected beforeAcquire(taskId: number): void {
-    this.k.lockdep.mightSleep(taskId, this.k.where);
-  }
-
-  protected afterRelease(): void {}
 }
 
 /** `mutex_init` on an existing lock: lockdep reports it if the lock is held. */

@@ -14,14 +14,6 @@ export class Spinlock extends ExclusiveLock {
   constructor(world: World, name: string, key: string = name) {
     super(world, name, key, 'spin', 'spin');
   }
-
-  protected beforeAcquire(taskId: number): void {
-    this.k.lockdep.preemptDisable(taskId);
-  }
-
-  protected afterRelease(taskId: number): void {
-    this.k.lockdep.preemptEnable(taskId);
-  }
 }
 
 /** `spin_lock_init` on an existing lock: lockdep reports it if the lock is held. */
