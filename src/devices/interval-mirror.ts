@@ -9,6 +9,7 @@
 import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../locking/mutex.js';
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { EFAULT } from '../locking/errno.js';
+import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { device_map, device_shadow_create, device_unmap_range, type DeviceShadow } from '../notifier/coherence.js';
 import {
@@ -31,6 +32,7 @@ const ops: MmuIntervalNotifierOps = {
     const start = Math.max(range.start, sub.start);
     const end = Math.min(range.end, sub.last + 1);
     if (dev.variant === 'set-seq-unlocked') {
+      yield sub.mm!.world.point(`${sub.name} zap without the lock`, dev.pt, Access.Write);
       mmu_interval_set_seq(sub, curSeq);
       device_unmap_range(dev.pt, start, end);
       return true;
@@ -105,6 +107,8 @@ export class IntervalMirror {
         this.retries++;
         continue;
       }
+      // Writing the device page table is a step of its own, still under the driver lock.
+      yield this.mm.world.point(`program ${this.name} 0x${addr.toString(16)}`, this.pt, Access.Write);
       device_map(this.pt, addr, snap.pfn, write);
       yield* mutex_unlock(this.lock);
       return 0;

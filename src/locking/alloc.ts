@@ -13,7 +13,8 @@
 import { FindingKind } from '../sim/finding.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
-import { currentKernel } from './kernel.js';
+import { gfpAllowsBlocking, gfpToString } from '../lockdep/gfp.js';
+import { currentKernel, type Kernel } from './kernel.js';
 
 export { GFP_ATOMIC, GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, __GFP_DIRECT_RECLAIM, __GFP_FS, __GFP_IO } from '../lockdep/gfp.js';
 
@@ -39,15 +40,19 @@ export function setAllocator(world: World, a: Allocator): void {
 
 /** `might_alloc(gfp)`: the lockdep and sleep annotations of an allocation, without allocating. */
 export function might_alloc(gfp: number): void {
-  const k = currentKernel();
+  annotateAlloc(currentKernel(), gfp);
+}
+
+function annotateAlloc(k: Kernel, gfp: number): void {
   if (k.validating) k.lockdep.mightAlloc(k.current.id, gfp, k.where);
+  if (gfpAllowsBlocking(gfp)) k.checkNonblockContract(k.current.id, `kmalloc(${gfpToString(gfp)})`);
 }
 
 /** `kmalloc(size, gfp)`: annotates, then allocates. Returns null (the kernel's NULL) on failure. */
 export function* kmalloc(size: number, gfp: number): Generator<unknown, Allocation | null, unknown> {
   const k = currentKernel();
   yield k.world.point('kmalloc', ALLOC_OBJECT, Access.Write);
-  if (k.validating) k.lockdep.mightAlloc(k.current.id, gfp, k.where);
+  annotateAlloc(k, gfp);
   const a = k.world.locals.get(ALLOCATOR_KEY) as Allocator | undefined;
   if (a === undefined) return { size, freed: false };
   return yield* a.alloc(size, gfp);

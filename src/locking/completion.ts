@@ -35,7 +35,7 @@ export function* wait_for_completion_timeout(c: Completion, ticks: number): Gene
   const k = c.k;
   const w = k.world;
   yield w.point(`wait_for_completion(${c.name})`, c, Access.Write);
-  if (k.validating) k.lockdep.mightSleep(k.current.id, k.where);
+  k.mightSleep(k.current.id, `wait_for_completion(${c.name})`);
   const deadline = ticks < 0 ? -1 : w.now + ticks;
   while (c.done === 0) {
     if (deadline >= 0) {

@@ -40,7 +40,7 @@ export class ExclusiveLock implements SimObject {
     if (k.validating) {
       // A flag rather than a virtual call: this is the hottest path of every locking scenario.
       if (this.spins) k.lockdep.preemptDisable(t.id);
-      else k.lockdep.mightSleep(t.id, k.where);
+      else k.mightSleep(t.id, this.lockLabel);
       k.lockdep.lockAcquire(t.id, this.dep, subclass, false, 0, true, null, k.where);
     }
     if (this.owner === null) {

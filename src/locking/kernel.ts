@@ -16,6 +16,9 @@ import type { Task } from '../sim/task.js';
 import { currentWorld, type World } from '../sim/world.js';
 import { contractOf } from './version.js';
 
+/** The finding kind of sleeping where the non-blocking notifier contract forbids it (spec §7.2). */
+export const NONBLOCK_CONTRACT = 'nonblock-contract';
+
 /** How lockdep runs for a scenario. */
 export type LockdepMode =
   /** One graph for the whole exploration (the default for `hmmsim check`). */
@@ -43,6 +46,46 @@ export class Kernel {
   ) {
     this.validating = mode !== 'off';
     this.where = () => describeWhere(world);
+  }
+
+  /**
+   * Per task: what non-blockable notifier callback it is in, when the core does not wrap that
+   * callback in a non_block section (interval callbacks, compensating ends) but the contract
+   * still forbids sleeping there.
+   */
+  private readonly nonblockContract: (string | null)[] = [];
+
+  /**
+   * `might_sleep` for the locking primitives: lockdep's sleep-context check, plus the
+   * non-blocking contract of the notifier callbacks kernel debugging does not cover.
+   */
+  mightSleep(taskId: number, what: string): void {
+    if (this.validating) this.lockdep.mightSleep(taskId, this.where);
+    this.checkNonblockContract(taskId, what);
+  }
+
+  /** The contract half of `mightSleep` alone (for paths whose lockdep check happens elsewhere). */
+  checkNonblockContract(taskId: number, what: string): void {
+    const inside = this.nonblockContract[taskId];
+    if (inside !== null && inside !== undefined) {
+      this.world.report(
+        NONBLOCK_CONTRACT,
+        `${what} may sleep, inside ${inside} on a non-blockable range: the callback must not sleep there (kernel debug checks do not cover this path)`,
+        `${inside}:${what}`,
+      );
+    }
+  }
+
+  /** Enters a non-blockable callback the core does not wrap in non_block_start (returns the previous state). */
+  enterNonblockContract(taskId: number, what: string): string | null {
+    const prev = this.nonblockContract[taskId] ?? null;
+    this.nonblockContract[taskId] = what;
+    return prev;
+  }
+
+  /** Leaves it again. */
+  leaveNonblockContract(taskId: number, prev: string | null): void {
+    this.nonblockContract[taskId] = prev;
   }
 
   /** The running task (the kernel's `current`). */

@@ -71,10 +71,8 @@ export function* down_read_nested(s: RwSemaphore, subclass: number): Generator<u
   const k = s.k;
   yield k.world.point(s.readLabel, s, Access.Write);
   const t = k.current;
-  if (k.validating) {
-    k.lockdep.mightSleep(t.id, k.where);
-    k.lockdep.lockAcquire(t.id, s.dep, subclass, false, 1, true, null, k.where);
-  }
+  k.mightSleep(t.id, s.readLabel);
+  if (k.validating) k.lockdep.lockAcquire(t.id, s.dep, subclass, false, 1, true, null, k.where);
   if (canRead(s)) {
     s.readers.push(t);
     return;
@@ -93,10 +91,8 @@ export function* down_write_nested(s: RwSemaphore, subclass: number): Generator<
   const k = s.k;
   yield k.world.point(s.writeLabel, s, Access.Write);
   const t = k.current;
-  if (k.validating) {
-    k.lockdep.mightSleep(t.id, k.where);
-    k.lockdep.lockAcquire(t.id, s.dep, subclass, false, 0, true, null, k.where);
-  }
+  k.mightSleep(t.id, s.writeLabel);
+  if (k.validating) k.lockdep.lockAcquire(t.id, s.dep, subclass, false, 0, true, null, k.where);
   if (canWrite(s) && s.waitingWriter.length === 0) {
     s.writer = t;
     return;

@@ -8,7 +8,7 @@ import { currentKernel } from './kernel.js';
 /** `might_sleep()`: reports if the running task may not sleep here. */
 export function might_sleep(): void {
   const k = currentKernel();
-  if (k.validating) k.lockdep.mightSleep(k.current.id, k.where);
+  k.mightSleep(k.current.id, 'might_sleep()');
 }
 
 /** `non_block_start()`: from here until non_block_end, sleeping is a bug. */

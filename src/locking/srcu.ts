@@ -66,8 +66,8 @@ export function* synchronize_srcu(s: SrcuStruct): Generator<unknown, void, unkno
   const k = s.k;
   yield k.world.point(`synchronize_srcu(${s.name})`, s, Access.Write);
   const t = k.current;
+  k.mightSleep(t.id, `synchronize_srcu(${s.name})`);
   if (k.validating) {
-    k.lockdep.mightSleep(t.id, k.where);
     k.lockdep.lockAcquire(t.id, s.dep, 0, false, 0, true, null, k.where);
     k.lockdep.release(t.id, s.dep, k.where);
   }

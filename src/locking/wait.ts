@@ -23,7 +23,7 @@ export function* wait_event_timeout(wq: WaitQueue, condition: () => boolean, tic
   const w = wq.world;
   const k = kernelOf(w);
   yield w.point(`wait_event(${wq.name})`, wq.object, Access.Write);
-  if (k.validating) k.lockdep.mightSleep(k.current.id, k.where);
+  k.mightSleep(k.current.id, `wait_event(${wq.name})`);
   const deadline = ticks < 0 ? -1 : w.now + ticks;
   while (!condition()) {
     if (deadline >= 0) {

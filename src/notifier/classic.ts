@@ -26,6 +26,7 @@ import { ULONG_MAX } from './events.js';
 import type { MmStruct } from './mm.js';
 import type { MmuNotifierRange } from './range.js';
 import { trackMm } from './quiescence.js';
+import { dropAllLocks, takeAllLocks } from './exclusion.js';
 import { MmuNotifierSubscriptions } from './subscriptions.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -87,22 +88,6 @@ export function mm_has_notifiers(mm: MmStruct): boolean {
 }
 
 /**
- * Waits for every invalidation in flight on the mm to finish and keeps new ones out: the effect
- * of mm_take_all_locks, which takes every lock an invalidation site holds (the mmap lock, the
- * rmap locks). Registration is therefore atomic with respect to every invalidation.
- */
-function* takeAllLocks(subs: MmuNotifierSubscriptions): Gen<void> {
-  yield subs.mm.world.point('mm_take_all_locks', subs, Access.Write);
-  subs.registering = true;
-  while (subs.open.size > 0) yield subs.registrationWq.block();
-}
-
-function dropAllLocks(subs: MmuNotifierSubscriptions): void {
-  subs.registering = false;
-  subs.registrationWq.wakeAll();
-}
-
-/**
  * `__mmu_notifier_register(sub, mm)`: the mmap lock must be held for write. A null `sub` only
  * sets up interval-notifier support on the mm.
  */
@@ -124,7 +109,7 @@ export function* __mmu_notifier_register(sub: MmuNotifier | null, mm: MmStruct):
   }
   const k = kernelOf(world);
   if (contractOf(world).primeAtRegistration && k.validating) k.lockdep.primeNotifierRegistration(k.current.id, k.where);
-  yield* takeAllLocks(subs);
+  const ex = yield* takeAllLocks(mm);
   mm.notifier_subscriptions = subs;
   trackMm(mm);
   if (sub === null) {
@@ -139,7 +124,7 @@ export function* __mmu_notifier_register(sub: MmuNotifier | null, mm: MmStruct):
     sub.onList = true;
     yield* spin_unlock(subs.lock);
   }
-  dropAllLocks(subs);
+  dropAllLocks(ex);
   return 0;
 }
 
@@ -225,6 +210,7 @@ export function* mmu_notifier_put(sub: MmuNotifier): Gen<void> {
   world.spawn(`srcu-free(${sub.name})`, function* () {
     yield world.point('call_srcu', srcu, Access.Write);
     yield* synchronize_srcu(srcu);
+    yield world.point(`free_notifier(${sub.name})`, sub, Access.Write);
     sub.dead = true;
     sub.ops.free_notifier?.(sub);
     mm.mm_count--;
@@ -287,6 +273,7 @@ export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<vo
     yield* spin_unlock(subs.lock);
   }
   yield* synchronize_srcu(subs.srcu);
+  yield mm.world.point(`unregister(${sub.name}) returns`, sub, Access.Write);
   sub.dead = true;
   mm.mm_count--;
 }

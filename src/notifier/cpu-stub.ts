@@ -4,7 +4,7 @@
  * way the kernel's call sites do (blocking start, change the PTEs, end; or the OOM reaper's
  * non-blocking start that skips the range on failure). It feeds the coherence oracle.
  */
-import { mmap_read_lock, mmap_read_unlock, mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
+import { mmap_read_lock, mmap_read_trylock, mmap_read_unlock, mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
 import { Access, type SimObject } from '../sim/point.js';
 import { cpu_mapping_changed, page_freed } from './coherence.js';
 import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_UNMAP } from './events.js';
@@ -93,16 +93,21 @@ export function* cpu_stub_migrate(stub: CpuStub, addr: number): Gen<void> {
 }
 
 /**
- * The OOM reaper over [start, end): non-blocking UNMAP; if the start fails the range is skipped
- * (no zap, no end), as the kernel does. Returns whether the range was reaped.
+ * The OOM reaper over [start, end): under a try-locked mmap read lock, a non-blocking UNMAP; if
+ * the start fails the range is skipped (no zap, no end), as the kernel does. Returns whether the
+ * range was reaped.
  */
 export function* cpu_stub_oom_reap(stub: CpuStub, start: number, end: number): Gen<boolean> {
   const mm = stub.mm;
+  // The reaper only try-locks the mmap lock: it must not wait for the victim.
+  if (!(yield* mmap_read_trylock(mm))) return false;
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_UNMAP, 0, mm, start, end);
   const ret = yield* mmu_notifier_invalidate_range_start_nonblock(range);
-  if (ret !== 0) return false;
-  yield* zap(stub, start, end);
-  yield* mmu_notifier_invalidate_range_end(range);
-  return true;
+  if (ret === 0) {
+    yield* zap(stub, start, end);
+    yield* mmu_notifier_invalidate_range_end(range);
+  }
+  yield* mmap_read_unlock(mm);
+  return ret === 0;
 }

@@ -21,6 +21,7 @@
  */
 import { EINVAL, EOPNOTSUPP, EOVERFLOW } from '../locking/errno.js';
 import { lock_map_acquire, lock_map_release, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../locking/lockdep-maps.js';
+import { kernelOf } from '../locking/kernel.js';
 import { mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
 import { might_sleep } from '../locking/sleep.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
@@ -30,7 +31,7 @@ import { FindingKind } from '../sim/finding.js';
 import { currentWorld, type World } from '../sim/world.js';
 import { __mmu_notifier_register, notifierWarn } from './classic.js';
 import { API_UNAVAILABLE, CALLBACK_AFTER_REMOVE, SEQUENCE_PROTOCOL } from './kinds.js';
-import { ULONG_MAX } from './events.js';
+import { MMU_NOTIFIER_RANGE_BLOCKABLE, ULONG_MAX } from './events.js';
 import type { MmStruct } from './mm.js';
 import type { MmuNotifierRange } from './range.js';
 import type { MmuNotifierSubscriptions } from './subscriptions.js';
@@ -82,10 +83,9 @@ export function requireIntervalNotifiers(world: World, api: string): boolean {
 }
 
 function addToTree(subs: MmuNotifierSubscriptions, sub: MmuIntervalNotifier): void {
-  if (sub.slot < 0) {
-    sub.slot = subs.intervals.length;
-    subs.intervals.push(sub);
-  }
+  // A subscription may be inserted again after remove, as the kernel allows: take a fresh slot.
+  sub.slot = subs.intervals.length;
+  subs.intervals.push(sub);
   sub.node = subs.itree.insert(sub.start, sub.last, sub.slot);
   sub.membership = 'in-tree';
 }
@@ -298,7 +298,12 @@ export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRang
   }
   if ((curSeq & 1) === 0) world.report(SEQUENCE_PROTOCOL, `${sub.name}->invalidate called with even cur_seq ${curSeq}`, `even-cur-seq:${sub.name}`);
   sub.running++;
+  // The core opens no non_block section here, but the contract forbids sleeping all the same.
+  const k = kernelOf(world);
+  const nonblock = (range.flags & MMU_NOTIFIER_RANGE_BLOCKABLE) === 0;
+  const prev = nonblock ? k.enterNonblockContract(k.current.id, `${sub.name}->invalidate`) : null;
   const ok = yield* sub.ops.invalidate(sub, range, curSeq);
+  if (nonblock) k.leaveNonblockContract(k.current.id, prev);
   sub.running--;
   return ok;
 }

@@ -17,6 +17,7 @@
  * the kernel source); the oracle reports that as `kernel-itree-leak`.
  */
 import { EAGAIN, errnoName } from '../locking/errno.js';
+import { kernelOf } from '../locking/kernel.js';
 import { lock_map_acquire, lock_map_release, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../locking/lockdep-maps.js';
 import { might_sleep, non_block_end, non_block_start } from '../locking/sleep.js';
 import { srcu_read_lock, srcu_read_unlock } from '../locking/srcu.js';
@@ -25,6 +26,7 @@ import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { notifierWarn, type MmuNotifier } from './classic.js';
 import { MMU_NOTIFIER_RANGE_BLOCKABLE } from './events.js';
+import { enterInvalidation, exclusionOf, leaveInvalidation } from './exclusion.js';
 import { CALLBACK_AFTER_UNREGISTER, KERNEL_ITREE_LEAK, UNPAIRED_INVALIDATE } from './kinds.js';
 import { callInvalidate, mn_itree_inv_end, mn_itree_inv_start_range, overlapping } from './interval.js';
 import type { MmuNotifierRange } from './range.js';
@@ -59,20 +61,23 @@ export function* mmu_notifier_invalidate_range_start_nonblock(range: MmuNotifier
 
 function* startCommon(range: MmuNotifierRange, c: KernelContract, world: World): Gen<number> {
   const mm = range.mm!;
-  yield world.point(`invalidate_range_start ${range}`, mm.notifier_subscriptions ?? mm, Access.Write);
+  const ex = exclusionOf(mm);
+  yield world.point(`invalidate_range_start ${range}`, ex, Access.Write);
   // The map is taken even when the mm has no notifiers, so lockdep learns the order early.
   if (c.notifierAnnotations) lock_map_acquire(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
+  yield* enterInvalidation(ex);
   let ret = 0;
   const subs = mm.notifier_subscriptions;
   if (subs !== null) {
-    while (subs.registering) yield subs.registrationWq.block();
     const inst: InvalidationInstance = { range, started: new Map(), ended: new Set(), itreeEntered: false, itreeExited: false };
     subs.open.add(inst);
     ret = yield* coreStart(subs, range, inst, c);
-    if (ret !== 0) retireFailed(subs, inst, c, world);
+    // A blocking caller ignores the result and calls end as usual (the failure was a WARN).
+    if (ret !== 0 && !blockable(range)) retireFailed(subs, inst, c, world);
   }
+  if (ret !== 0 && !blockable(range)) leaveInvalidation(ex);
   if (c.notifierAnnotations) lock_map_release(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
-  return ret;
+  return blockable(range) ? 0 : ret;
 }
 
 function* coreStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst: InvalidationInstance, c: KernelContract): Gen<number> {
@@ -103,10 +108,12 @@ function* itreeInvalidate(subs: MmuNotifierSubscriptions, range: MmuNotifierRang
 
 function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst: InvalidationInstance, c: KernelContract): Gen<number> {
   const world = subs.mm.world;
+  const k = kernelOf(world);
   const canBlock = blockable(range);
   let failed = 0;
   const idx = yield* srcu_read_lock(subs.srcu);
-  // An RCU walk sees the list as it was when it began.
+  // An RCU walk sees the list as it was when it began; the read conflicts with links and unlinks.
+  yield world.point('walk notifier list', subs.lock, Access.Read);
   for (const sub of subs.list.slice()) {
     const start = sub.ops.invalidate_range_start;
     if (start === undefined) continue;
@@ -127,12 +134,16 @@ function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, in
     failed = ret;
   }
   if (failed !== 0 && c.eagainEndPairing === 'all-with-end') {
+    yield world.point('walk notifier list', subs.lock, Access.Read);
     for (const sub of subs.list.slice()) {
       const end = sub.ops.invalidate_range_end;
       if (end === undefined) continue;
       yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
       checkAlive(world, sub, 'invalidate_range_end');
+      // Compensating ends run outside non_block sections, yet on a non-blockable range.
+      const prev = canBlock ? null : k.enterNonblockContract(k.current.id, `${sub.name}->invalidate_range_end (compensating)`);
       yield* end(sub, range);
+      if (!canBlock) k.leaveNonblockContract(k.current.id, prev);
       inst.ended.add(sub);
     }
   }
@@ -147,12 +158,16 @@ export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen
   const c = contractOf(world);
   const canBlock = blockable(range);
   if (canBlock && c.notifierAnnotations) might_sleep();
+  const ex = exclusionOf(mm);
+  yield world.point(`invalidate_range_end ${range}`, ex, Access.Write);
   const subs = mm.notifier_subscriptions;
-  if (subs === null) return;
-  yield world.point(`invalidate_range_end ${range}`, subs, Access.Write);
   let inst: InvalidationInstance | undefined;
-  for (const i of subs.open) if (i.range === range) inst = i;
-  if (inst === undefined) {
+  if (subs !== null) for (const i of subs.open) if (i.range === range) inst = i;
+  if (subs === null || inst === undefined) {
+    if (ex.open > 0 && subs === null) {
+      leaveInvalidation(ex); // an mm without notifiers: nothing to call
+      return;
+    }
     notifierWarn(world, 'end-without-start', `mmu_notifier_invalidate_range_end(${range}) without a matching start in progress`);
     return;
   }
@@ -163,6 +178,7 @@ export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen
   }
   if (subs.list.length > 0) {
     const idx = yield* srcu_read_lock(subs.srcu);
+    yield world.point('walk notifier list', subs.lock, Access.Read);
     for (const sub of subs.list.slice()) {
       const end = sub.ops.invalidate_range_end;
       if (end === undefined) continue;
@@ -177,6 +193,7 @@ export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen
   }
   if (c.notifierAnnotations) lock_map_release(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
   retire(subs, inst, world);
+  leaveInvalidation(ex);
 }
 
 /** A callback on a subscription whose unregister already returned breaks the SRCU promise. */
@@ -200,7 +217,6 @@ function checkPairing(inst: InvalidationInstance, world: World, why: string): vo
 function retire(subs: MmuNotifierSubscriptions, inst: InvalidationInstance, world: World): void {
   subs.open.delete(inst);
   checkPairing(inst, world, 'end skipped it');
-  if (subs.open.size === 0) subs.registrationWq.wakeAll();
 }
 
 function retireFailed(subs: MmuNotifierSubscriptions, inst: InvalidationInstance, c: KernelContract, world: World): void {
@@ -213,5 +229,4 @@ function retireFailed(subs: MmuNotifierSubscriptions, inst: InvalidationInstance
       `${subs.mm.name}:itree-leak`,
     );
   }
-  if (subs.open.size === 0) subs.registrationWq.wakeAll();
 }

@@ -54,12 +54,8 @@ export class MmuNotifierSubscriptions {
   readonly wq: WaitQueue;
   /** Inserts and removes that arrived while the sequence was odd, in order. */
   readonly deferred: MmuIntervalNotifier[] = [];
-  /** Invalidations between start and end: for the oracles and for registration's exclusion. */
+  /** Invalidations between start and end, for the oracles. */
   readonly open = new Set<InvalidationInstance>();
-  /** Set while a registration holds "all the mm's locks" (mm_take_all_locks). */
-  registering = false;
-  /** Where starts wait while a registration holds all locks, and registrations wait for starts. */
-  readonly registrationWq: WaitQueue;
 
   constructor(
     readonly mm: MmStruct,
@@ -68,7 +64,6 @@ export class MmuNotifierSubscriptions {
   ) {
     this.lock = new Spinlock(world, `${mm.name}->notifier_subscriptions->lock`, '&subscriptions->lock');
     this.wq = world.waitQueue(`${mm.name} notifier wq`, this);
-    this.registrationWq = world.waitQueue(`${mm.name} mm_take_all_locks`, this);
   }
 
   /** The object scheduling points name for this state. */

@@ -24,6 +24,7 @@ export function* mmu_notifier_release(mm: MmStruct): Gen<void> {
   if (subs.hasItree) yield* itreeRelease(mm);
   if (subs.list.length === 0) return;
   const idx = yield* srcu_read_lock(subs.srcu);
+  yield mm.world.point('walk notifier list', subs.lock, Access.Read);
   for (const sub of subs.list.slice()) {
     if (sub.ops.release === undefined) continue;
     yield mm.world.point(`${sub.name}->release`, sub, Access.Write);

@@ -161,7 +161,7 @@ describe('IntervalMirror known-bug variants', () => {
   // lock) is indistinguishable from `correct`: no finding in any interleaving. A scheduling point
   // between read_retry and device_map (programming the device page table) would expose it as a
   // stale mapping of a freed page.
-  it.fails('set-seq-unlocked: the callback racing the programming is found', () => {
+  it('set-seq-unlocked: the callback racing the programming is found', () => {
     const { r } = raceMunmap('set-seq-unlocked');
     expect(kinds(r)).toContain(STALE_DEVICE_MAPPING);
   });

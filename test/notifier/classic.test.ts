@@ -186,7 +186,7 @@ describe('registration', () => {
   // the new state's `open` set, which is always empty, so an invalidation that started while the
   // mm had no state is not waited for; its end then finds the published state and WARNs
   // end-without-start. The kernel's mm_take_all_locks excludes it (spec §2.2 step 4, INV-C6).
-  it.fails('the first registration (which creates the state) also waits for an invalidation in flight: no end-without-start', () => {
+  it('the first registration (which creates the state) also waits for an invalidation in flight: no end-without-start', () => {
     const r = run<{ mm: MmStruct; fresh: MmuNotifier }>({
       setup: (w) => ({ mm: mm_alloc(w), fresh: logging('fresh', []) }),
       tasks: {
@@ -207,7 +207,7 @@ describe('registration', () => {
   // is announced on the new state object, and the end of an invalidation on an mm without state reads
   // the field with no point at all, so DFS's sleep sets treat them as independent and claim the space
   // exhausted after one execution, while random runs find the end-without-start WARN.
-  it.fails('exhaustive DFS finds what random exploration finds for the first registration racing the OOM reaper', () => {
+  it('exhaustive DFS finds what random exploration finds for the first registration racing the OOM reaper', () => {
     const spec = {
       setup: (w: import('../../src/sim/world.js').World) => {
         const mm = mm_alloc(w);
@@ -613,6 +613,7 @@ describe('unregister', () => {
         unlink(subs, s.sub);
         yield* spin_unlock(subs.lock);
         // No synchronize_srcu: a walk that already took the subscription may still call it.
+        yield w.point('unregister returns', s.sub, Access.Write);
         s.sub.dead = true;
         s.mm.mm_count--;
       },
@@ -629,7 +630,7 @@ describe('unregister', () => {
   // subs.list in the step announced by srcu_read_lock (object: the SRCU domain), and list changes
   // happen in steps announced on the spinlock, so DFS's sleep sets treat a walk and an unlink as
   // independent and never try the order that breaks the broken unregister above.
-  it.fails('exhaustive DFS also finds the broken unregister', () => {
+  it('exhaustive DFS also finds the broken unregister', () => {
     const r = run(brokenUnregister);
     expect(r.exhausted).toBe(true);
     expect(kinds(r)).toEqual([CALLBACK_AFTER_UNREGISTER]);

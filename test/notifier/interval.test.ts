@@ -294,7 +294,7 @@ describe('insert', () => {
   // linked into the tree with a payload that maps to null, so `overlapping` skips it and its
   // callback is never called (the kernel lets a removed mmu_interval_notifier be inserted again:
   // insert initialises every field).
-  it.fails('a subscription inserted again after remove is called by invalidations again', () => {
+  it('a subscription inserted again after remove is called by invalidations again', () => {
     let log: string[] = [];
     run<St>({
       setup: (w) => {

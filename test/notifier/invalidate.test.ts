@@ -298,7 +298,7 @@ describe('WARNs of the classic walk', () => {
   // WARNs end-without-start, and on an mm with interval notifiers retireFailed also reports a
   // kernel-itree-leak and the interval step is never closed (quiescence). Only the WARN
   // fail-in-blockable is the kernel's.
-  it.fails('current: after a blockable start whose classic start failed, the caller\'s end is a matching end: only fail-in-blockable', () => {
+  it('current: after a blockable start whose classic start failed, the caller\'s end is a matching end: only fail-in-blockable', () => {
     const r = run<Mixed>({
       ...mixed((l) => [loggingInterval('iv', l)], [A], (l) => [logging('a', l, { startRet: -EAGAIN, end: false })]),
       tasks: {
@@ -310,7 +310,7 @@ describe('WARNs of the classic walk', () => {
     expect(summary(r)).toEqual([expect.stringMatching(/^warn @ fail-in-blockable:a:/)]);
   });
 
-  it.fails('v4.19: a blockable start whose classic start failed is still paired with the caller\'s end: no finding at all', () => {
+  it('v4.19: a blockable start whose classic start failed is still paired with the caller\'s end: no finding at all', () => {
     const r = run<Mixed>(
       {
         ...mixed(() => [], [], (l) => [logging('a', l, { startRet: -EAGAIN }), logging('b', l)]),
@@ -613,7 +613,7 @@ describe('non_block sections (v5.4+)', () => {
   // sections, but the model must still flag an interval callback that sleeps on a non-blockable
   // range (NONBLOCK_CONTRACT). Nothing in src/notifier reports it: callInvalidate calls the
   // callback with no check.
-  it.fails('current: an interval callback that sleeps on a non-blockable range is reported', () => {
+  it('current: an interval callback that sleeps on a non-blockable range is reported', () => {
     const r = run<{ mm: MmStruct; m: Mutex; iv: MmuIntervalNotifier }>({
       setup: (w) => {
         const m = new Mutex(w, 'drv->m');
@@ -646,7 +646,7 @@ describe('non_block sections (v5.4+)', () => {
 
   // SPEC GAP (spec §2.3 step 2 and §7.2): the compensating end calls run on a non-blockable range
   // without non_block sections (as in the kernel), and the model must still flag a sleeping one.
-  it.fails('current: a compensating end that sleeps on a non-blockable range is reported', () => {
+  it('current: a compensating end that sleeps on a non-blockable range is reported', () => {
     const r = run<Sleepy & { other: MmuNotifier }>({
       setup: (w) => {
         const s = sleepy({ start: 'none', end: 'sleep' }).setup(w);
