@@ -154,7 +154,7 @@ describe('IntervalMirror known-bug variants', () => {
     expect(kinds(r)).toEqual(['lockdep-circular']);
   });
 
-  // BUG (src/devices/interval-mirror.ts:103-108): the fault path compares the sequence
+  // Regression (fixed in 607cd8d; was at src/devices/interval-mirror.ts:103-108): the fault path compares the sequence
   // (read_retry) and programs the device (device_map) in one atomic step, so the window the
   // driver lock is there to close (an invalidation running between the check and the programming)
   // does not exist in the model, and the `set-seq-unlocked` variant (callback without the driver

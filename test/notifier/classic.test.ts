@@ -182,7 +182,7 @@ describe('registration', () => {
     expect([...logs].sort()).toEqual(['', 'fresh:start,fresh:end']);
   });
 
-  // BUG (classic.ts:120-128): when the registration creates the state, mm_take_all_locks waits on
+  // Regression (fixed in 607cd8d; was at classic.ts:120-128): when the registration creates the state, mm_take_all_locks waits on
   // the new state's `open` set, which is always empty, so an invalidation that started while the
   // mm had no state is not waited for; its end then finds the published state and WARNs
   // end-without-start. The kernel's mm_take_all_locks excludes it (spec §2.2 step 4, INV-C6).
@@ -203,7 +203,7 @@ describe('registration', () => {
     expect(summary(r)).toEqual([]);
   });
 
-  // BUG (classic.ts:95 with invalidate.ts:150-151): the step that publishes mm->notifier_subscriptions
+  // Regression (fixed in 607cd8d; was at classic.ts:95 with invalidate.ts:150-151): the step that publishes mm->notifier_subscriptions
   // is announced on the new state object, and the end of an invalidation on an mm without state reads
   // the field with no point at all, so DFS's sleep sets treat them as independent and claim the space
   // exhausted after one execution, while random runs find the end-without-start WARN.
@@ -626,7 +626,7 @@ describe('unregister', () => {
     expect(ofKind(r, CALLBACK_AFTER_UNREGISTER)[0]!.message).toMatch(/sub->invalidate_range_(start|end) called after its unregister returned/);
   });
 
-  // BUG (invalidate.ts:108-110, 165-166 with classic.ts:285-287): the list walks snapshot
+  // Regression (fixed in 607cd8d; was at invalidate.ts:108-110, 165-166 with classic.ts:285-287): the list walks snapshot
   // subs.list in the step announced by srcu_read_lock (object: the SRCU domain), and list changes
   // happen in steps announced on the spinlock, so DFS's sleep sets treat a walk and an unlink as
   // independent and never try the order that breaks the broken unregister above.

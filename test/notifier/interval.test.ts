@@ -289,7 +289,7 @@ describe('insert', () => {
     expect(log).toEqual(['|', 'x:inv(3)']);
   });
 
-  // BUG (interval.ts:84-98): removeFromTree sets intervals[slot] = null but keeps sub.slot, and
+  // Regression (fixed in 607cd8d; was at interval.ts:84-98): removeFromTree sets intervals[slot] = null but keeps sub.slot, and
   // addToTree only fills intervals[] when slot < 0. A subscription inserted again after remove is
   // linked into the tree with a payload that maps to null, so `overlapping` skips it and its
   // callback is never called (the kernel lets a removed mmu_interval_notifier be inserted again:

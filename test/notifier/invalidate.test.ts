@@ -292,7 +292,7 @@ describe('WARNs of the classic walk', () => {
     }
   });
 
-  // BUG (invalidate.ts:71-72): startCommon retires a failed start (retireFailed) whatever the entry
+  // Regression (fixed in 607cd8d; was at invalidate.ts:71-72): startCommon retires a failed start (retireFailed) whatever the entry
   // point, but the blocking entry point ignores the core's result (spec §2.3 "The result is
   // ignored") and its caller must and does call end. That end then finds no open invalidation and
   // WARNs end-without-start, and on an mm with interval notifiers retireFailed also reports a
@@ -609,7 +609,7 @@ describe('non_block sections (v5.4+)', () => {
     expect(summary(r)).toEqual([]);
   });
 
-  // SPEC GAP (spec §7.2, INV-N2): the core does not wrap interval callbacks in non_block
+  // Regression (spec gap closed in 607cd8d, spec §7.2, INV-N2): the core does not wrap interval callbacks in non_block
   // sections, but the model must still flag an interval callback that sleeps on a non-blockable
   // range (NONBLOCK_CONTRACT). Nothing in src/notifier reports it: callInvalidate calls the
   // callback with no check.
@@ -644,7 +644,7 @@ describe('non_block sections (v5.4+)', () => {
     expect(r.problems.length).toBeGreaterThan(0);
   });
 
-  // SPEC GAP (spec §2.3 step 2 and §7.2): the compensating end calls run on a non-blockable range
+  // Regression (spec gap closed in 607cd8d, spec §2.3 step 2 and §7.2): the compensating end calls run on a non-blockable range
   // without non_block sections (as in the kernel), and the model must still flag a sleeping one.
   it('current: a compensating end that sleeps on a non-blockable range is reported', () => {
     const r = run<Sleepy & { other: MmuNotifier }>({
