@@ -47,7 +47,7 @@ export class MmuNotifierSubscriptions {
   readonly lock: Spinlock;
   invalidateSeq = INITIAL_INVALIDATE_SEQ;
   activeInvalidateRanges = 0;
-  readonly itree = new IntervalTree();
+  readonly itree: IntervalTree;
   /** Interval subscriptions by the payload index the tree stores. */
   readonly intervals: (MmuIntervalNotifier | null)[] = [];
   /** Woken (all) whenever the sequence goes from odd to even. */
@@ -63,6 +63,7 @@ export class MmuNotifierSubscriptions {
     world: World,
   ) {
     this.lock = new Spinlock(world, `${mm.name}->notifier_subscriptions->lock`, '&subscriptions->lock');
+    this.itree = borrowTree(world);
     this.wq = world.waitQueue(`${mm.name} notifier wq`, this);
   }
 
@@ -75,4 +76,35 @@ export class MmuNotifierSubscriptions {
   get fullyExcluded(): boolean {
     return (this.invalidateSeq & 1) !== 0;
   }
+}
+
+const POOL_KEY = 'notifier.treePool';
+
+interface TreePool {
+  readonly free: IntervalTree[];
+  readonly lent: IntervalTree[];
+}
+
+/**
+ * An empty interval tree for this run. Trees are typed-array heavy and the explorer builds a
+ * fresh world thousands of times a second, so the trees of a run go back to a per-world pool
+ * when the world is reset instead of to the garbage collector.
+ */
+function borrowTree(world: World): IntervalTree {
+  let pool = world.persistent.get(POOL_KEY) as TreePool | undefined;
+  if (pool === undefined) {
+    const p: TreePool = { free: [], lent: [] };
+    pool = p;
+    world.persistent.set(POOL_KEY, p);
+    world.resetHooks.push(() => {
+      for (const t of p.lent) {
+        t.clear();
+        p.free.push(t);
+      }
+      p.lent.length = 0;
+    });
+  }
+  const tree = pool.free.pop() ?? new IntervalTree();
+  pool.lent.push(tree);
+  return tree;
 }
