@@ -62,8 +62,14 @@ export const PTE_UFFD_WP = 0x100;
  * entry, and the "readable exclusive" variant of a migration entry.
  */
 export const PTE_EXCLUSIVE = 0x200;
+/**
+ * PROT_NONE: a present entry the CPU may not access (the kernel's pte_protnone). mprotect to
+ * PROT_NONE keeps the frame mapped, so its contents and refcounts survive, but every access
+ * faults; the coherence oracle treats such an entry as "the CPU maps nothing here".
+ */
+export const PTE_PROTNONE = 0x400;
 /** Every flag bit (everything above the kind). */
-export const PTE_FLAG_BITS = 0x3f8;
+export const PTE_FLAG_BITS = 0x7f8;
 
 /** Multiplier placing the pfn/slot above the 16-bit bits word. */
 export const PTE_PFN_SCALE = 0x10000;
@@ -247,6 +253,10 @@ export function pteUffdWp(pte: Pte): boolean {
 export function pteSwpExclusive(pte: Pte): boolean {
   return (pte & PTE_EXCLUSIVE) !== 0;
 }
+/** Present but inaccessible (kernel pte_protnone). */
+export function pteProtnone(pte: Pte): boolean {
+  return (pte & PTE_PROTNONE) !== 0;
+}
 /** Same entry (kernel pte_same). */
 export function pteSame(a: Pte, b: Pte): boolean {
   return a === b;
@@ -304,6 +314,14 @@ export function pteMkuffdWp(pte: Pte): Pte {
 /** Clear the uffd-wp marker. */
 export function pteClearUffdWp(pte: Pte): Pte {
   return clearFlag(pte, PTE_UFFD_WP);
+}
+/** Make a present entry inaccessible (PROT_NONE). */
+export function pteMkprotnone(pte: Pte): Pte {
+  return setFlag(pte, PTE_PROTNONE);
+}
+/** Make a PROT_NONE entry accessible again. */
+export function pteClearProtnone(pte: Pte): Pte {
+  return clearFlag(pte, PTE_PROTNONE);
 }
 /** Mark a swap entry exclusive (kernel pte_swp_mkexclusive). */
 export function pteSwpMkexclusive(pte: Pte): Pte {
@@ -383,5 +401,6 @@ export function describePte(pte: Pte): string {
   if (pte & PTE_SOFT_DIRTY) f += 's';
   if (pte & PTE_UFFD_WP) f += 'u';
   if (pte & PTE_EXCLUSIVE) f += 'x';
+  if (pte & PTE_PROTNONE) f += 'n';
   return `${pteKindName(kind)} ${field}=${String(ptePfn(pte))}${f ? ` ${f}` : ''}`;
 }

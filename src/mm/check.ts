@@ -1,0 +1,128 @@
+/**
+ * Whole-system consistency of the mm layer, for tests and end-of-run checks (INV-MAPCOUNT and
+ * friends): recount every reference from the page tables, the page cache and the swap cache, and
+ * compare with what the frames and swap slots say.
+ *
+ *     mapcount(pfn)   = present (non-special), device-private and device-exclusive entries
+ *                       naming pfn, over every live mm
+ *     refcount(pfn)   = mapcount + 1 if in the page cache + 1 if in the swap cache
+ *                       (at rest: no operation in flight holds a transient reference)
+ *     count(slot)     = swap entries naming slot
+ *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
+ *
+ * Only meaningful between operations (at the end of a run, or in a test between steps).
+ */
+import { PAGE_SIZE } from './constants.ts';
+import { PG_ANON, PG_SWAPCACHE } from './frame-flags.ts';
+import type { MemorySystem } from './memory.ts';
+import { memoryOf } from './memory.ts';
+import {
+  KIND_MASK_ANY,
+  PTE_KIND_BITS,
+  PTE_KIND_DEVICE_EXCLUSIVE,
+  PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_PRESENT,
+  PTE_KIND_SWAP,
+  PTE_SPECIAL,
+  describePte,
+  ptePfn,
+} from './pte.ts';
+import type { Mm } from './mm-struct.ts';
+import type { World } from '../sim/world.js';
+
+/** Finding kind for a failed consistency check. */
+export const MM_INCONSISTENT = 'mm-inconsistent';
+/** Finding kind for pages still allocated after every address space is gone. */
+export const MM_LEAK = 'mm-leak';
+
+/** Every inconsistency found, one line each (empty when all is well). */
+export function mm_consistency(sys: MemorySystem): string[] {
+  const f = sys.frames;
+  const out: string[] = [];
+  const maps = new Map<number, number>();
+  const swaps = new Map<number, number>();
+  for (const mm of sys.mms) {
+    if (mm.dead) continue;
+    const pt = mm.pt;
+    for (let a = pt.nextEntry(0, 2 ** 48, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, 2 ** 48, KIND_MASK_ANY)) {
+      const pte = pt.get(a);
+      const kind = pte & PTE_KIND_BITS;
+      const where = `${mm.name}:0x${a.toString(16)} (${describePte(pte)})`;
+      if (mm.vmas.find(a) === undefined) out.push(`${where}: entry outside every VMA`);
+      if (kind === PTE_KIND_SWAP) {
+        const slot = ptePfn(pte);
+        if (sys.swap.isFree(slot)) out.push(`${where}: names a free swap slot`);
+        swaps.set(slot, (swaps.get(slot) ?? 0) + 1);
+        continue;
+      }
+      const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
+      if (!counted) continue;
+      const pfn = ptePfn(pte);
+      if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
+      maps.set(pfn, (maps.get(pfn) ?? 0) + 1);
+    }
+  }
+  for (let pfn = 1; pfn < f.capacity; pfn++) {
+    if (f.isFree(pfn)) continue;
+    const m = maps.get(pfn) ?? 0;
+    const cached = f.owner(pfn) >= 0 && !f.testFlags(pfn, PG_ANON) && sys.cache.lookup(f.owner(pfn), f.index(pfn)) === pfn ? 1 : 0;
+    const swapCached = f.testFlags(pfn, PG_SWAPCACHE) ? 1 : 0;
+    if (f.mapcount(pfn) !== m) out.push(`${f.describe(pfn)}: mapcount ${f.mapcount(pfn)} but ${m} page-table entries map it`);
+    if (!f.isDevicePrivate(pfn) && f.refcount(pfn) !== m + cached + swapCached) {
+      out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache`);
+    }
+    if (!f.isDevicePrivate(pfn) && m + cached + swapCached === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+  }
+  for (const [slot, n] of swaps) {
+    if (sys.swap.count(slot) !== n) out.push(`swap slot ${slot}: count ${sys.swap.count(slot)} but ${n} swap entries`);
+  }
+  return out;
+}
+
+/** RAM frames still in use outside the page cache (after every mm exited, this should be 0). */
+export function mm_leaked_frames(sys: MemorySystem): number {
+  let n = sys.frames.ramInUse;
+  n -= sys.cache.totalCached;
+  return n;
+}
+
+/**
+ * End-of-run check for scenarios: reports every inconsistency as `mm-inconsistent`, and, if
+ * every address space has exited, anonymous or swap-cache pages still allocated as `mm-leak`.
+ */
+export function mm_check(world: World): void {
+  const sys = memoryOf(world);
+  if (sys === undefined) return;
+  for (const line of mm_consistency(sys)) world.report(MM_INCONSISTENT, line, line.replace(/0x[0-9a-f]+|pfn:\d+.*$/g, ''));
+  if (sys.mms.length === 0 && mm_leaked_frames(sys) !== 0) {
+    world.report(MM_LEAK, `${mm_leaked_frames(sys)} page(s) still allocated after every address space exited`, 'mm-leak');
+  }
+}
+
+/**
+ * What a load at `addr` (4-aligned) would return, found without faulting, allocating or taking
+ * a lock: from the mapped frame, the swap cache or slot, the page cache or backing store, or
+ * zero for an untouched anonymous page. For oracles comparing memory with a reference model.
+ * @returns the word, or null if no VMA covers `addr` or its file page lies past end of file.
+ */
+export function peek32(mm: Mm, addr: number): number | null {
+  const sys = mm.sys;
+  const page = addr - (addr % PAGE_SIZE);
+  const off = addr - page;
+  const vma = mm.vmas.find(page);
+  if (vma === undefined) return null;
+  const pte = mm.pt.get(page);
+  const kind = pte & PTE_KIND_BITS;
+  if (kind === PTE_KIND_PRESENT) return sys.frames.read32(ptePfn(pte), off);
+  if (kind === PTE_KIND_SWAP) {
+    const slot = ptePfn(pte);
+    const cached = sys.swap.lookupCache(slot);
+    return cached >= 0 ? sys.frames.read32(cached, off) : sys.swap.read32(slot, off);
+  }
+  if (vma.isAnon) return 0;
+  const pgoff = vma.pgoffAt(page);
+  if (pgoff >= sys.cache.filePages(vma.file)) return null;
+  const cached = sys.cache.lookup(vma.file, pgoff);
+  if (cached >= 0) return sys.frames.read32(cached, off);
+  return sys.cache.readBacking32(vma.file, pgoff * PAGE_SIZE + off);
+}

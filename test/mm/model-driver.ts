@@ -1,0 +1,399 @@
+/**
+ * The model-based test driver: applies one command to the real mm layer (inside a task) and to
+ * the reference model, and checks that they agree.
+ *
+ * Each process also has a mirroring "device": an interval notifier over the whole address space
+ * whose callback drops the device's copy of the range, and a device shadow re-synced with the
+ * CPU after every command. So during the next command, a PTE change that no invalidation covers
+ * is reported by the coherence oracle (stale-device-mapping), and freeing a page before its
+ * invalidation ran is reported as device-maps-freed-page. The callback also logs every
+ * invalidation, which the property checks against what the command should raise.
+ */
+import { GFP_KERNEL } from '../../src/locking/alloc.js';
+import { TASK_SIZE, PAGE_SIZE } from '../../src/mm/constants.ts';
+import { mm_consistency, peek32 } from '../../src/mm/check.ts';
+import { read32, write32 } from '../../src/mm/cpu-access.ts';
+import { sys_exit } from '../../src/mm/exit.ts';
+import { sys_pread32, sys_pwrite32 } from '../../src/mm/files.ts';
+import { sys_fork } from '../../src/mm/fork.ts';
+import { MADV_DONTNEED, MADV_FREE, sys_madvise } from '../../src/mm/madvise.ts';
+import { memory_system, type Mm } from '../../src/mm/mm-struct.ts';
+import type { MemorySystem } from '../../src/mm/memory.ts';
+import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
+import { sys_mprotect } from '../../src/mm/mprotect.ts';
+import { MREMAP_MAYMOVE, sys_mremap } from '../../src/mm/mremap.ts';
+import { try_to_free_pages } from '../../src/mm/reclaim.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from '../../src/mm/vma-ops.ts';
+import { device_map, device_shadow_create, device_unmap_range, type DeviceShadow } from '../../src/notifier/coherence.js';
+import { MmuIntervalNotifier, mmu_interval_check_retry, mmu_interval_notifier_insert, mmu_interval_notifier_remove, mmu_interval_read_begin, mmu_interval_set_seq } from '../../src/notifier/interval.js';
+import type { World } from '../../src/sim/world.js';
+import { RefFile, RefProc, type Expect } from './ref-model.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+/** The commands (selectors `sel` pick among candidate addresses, modulo their number). */
+export type Cmd =
+  | { op: 'mmap'; proc: number; kind: number; pages: number; prot: number; file: number; fileOff: number; fixed: boolean; sel: number }
+  | { op: 'munmap' | 'dontneed' | 'free'; proc: number; sel: number; pages: number }
+  | { op: 'mprotect'; proc: number; sel: number; pages: number; prot: number }
+  | { op: 'mremap'; proc: number; sel: number; pages: number; newPages: number }
+  | { op: 'fork' | 'exit'; proc: number }
+  | { op: 'read'; proc: number; sel: number; word: number }
+  | { op: 'write'; proc: number; sel: number; word: number; value: number }
+  | { op: 'pwrite'; file: number; page: number; word: number; value: number }
+  | { op: 'pread'; file: number; page: number; word: number }
+  | { op: 'reclaim'; n: number };
+
+/** Word indices the commands touch (first, second, last of a page). */
+export const WORDS = [0, 1, 1023];
+
+/** One logged invalidation. */
+export interface Inv {
+  mm: string;
+  event: number;
+  start: number;
+  end: number;
+}
+
+/** A real process with its mirroring device. */
+interface Proc {
+  mm: Mm;
+  ref: RefProc;
+  shadow: DeviceShadow;
+  sub: MmuIntervalNotifier;
+}
+
+/** The state one property run keeps. */
+export class Driver {
+  readonly procs: Proc[] = [];
+  readonly files: { id: number; ref: RefFile }[] = [];
+  readonly log: Inv[] = [];
+  /** The first disagreement, if any. */
+  failure: string | null = null;
+
+  readonly sys: MemorySystem;
+  private names = 0;
+
+  /**
+   * @param prefix names this driver's processes (unique across drivers: events are logged by name)
+   * @param strict check the exact invalidations of each command (only when running alone)
+   */
+  constructor(
+    readonly w: World,
+    readonly prefix = 'p',
+    readonly strict = true,
+  ) {
+    this.sys = memory_system(w);
+  }
+
+  /** A fresh process name. */
+  newName(): string {
+    return `${this.prefix}${this.names++}`;
+  }
+
+  fail(msg: string): void {
+    if (this.failure === null) this.failure = msg;
+  }
+
+  /** Gives `mm` its device and notifier; the reference copy is `ref`. */
+  *attach(mm: Mm, ref: RefProc): Gen<void> {
+    const shadow = device_shadow_create(mm, `dev-${mm.name}`);
+    const log = this.log;
+    const sub = new MmuIntervalNotifier(
+      {
+        *invalidate(s, range, seq) {
+          mmu_interval_set_seq(s, seq);
+          device_unmap_range(shadow, range.start, range.end);
+          log.push({ mm: mm.name, event: range.event, start: range.start, end: range.end });
+          return true;
+        },
+      },
+      `mirror-${mm.name}`,
+    );
+    const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
+    if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
+    this.procs.push({ mm, ref, shadow, sub });
+  }
+
+  /**
+   * Re-programs every device from the CPU page tables, as a correct mirror driver does: wait for
+   * invalidations in progress (read_begin), then snapshot and program in one step that also
+   * checks no invalidation began since. (Programming from a snapshot taken while an invalidation
+   * was between its callback and its PTE change is exactly the stale mapping the oracle reports.)
+   */
+  *resync(): Gen<void> {
+    for (const p of this.procs) {
+      for (;;) {
+        const seq = yield* mmu_interval_read_begin(p.sub);
+        if (mmu_interval_check_retry(p.sub, seq)) continue;
+        device_unmap_range(p.shadow, 0, TASK_SIZE);
+        for (const a of p.ref.addresses()) {
+          const m = p.mm.lookup(a);
+          if (m !== null) device_map(p.shadow, a, m.pfn, m.write);
+        }
+        break;
+      }
+    }
+  }
+
+  /** Candidate addresses: every mapped page and the page on either side of each run. */
+  candidates(p: Proc): number[] {
+    const out = new Set<number>();
+    for (const a of p.ref.addresses()) {
+      out.add(a);
+      if (!p.ref.pages.has(a - PAGE_SIZE) && a >= 0x20000) out.add(a - PAGE_SIZE);
+      if (!p.ref.pages.has(a + PAGE_SIZE) && a + PAGE_SIZE < TASK_SIZE) out.add(a + PAGE_SIZE);
+    }
+    return [...out].sort((x, y) => x - y);
+  }
+
+  private pick(p: Proc, sel: number): number | null {
+    const c = this.candidates(p);
+    return c.length === 0 ? null : c[sel % c.length]!;
+  }
+
+  /** Runs one command against both sides and checks the results. */
+  *step(cmd: Cmd): Gen<void> {
+    this.log.length = 0;
+    if (cmd.op === 'pwrite' || cmd.op === 'pread') return yield* this.fileOp(cmd);
+    if (cmd.op === 'reclaim') {
+      for (let i = 0; i < cmd.n; i++) yield* try_to_free_pages(this.sys, GFP_KERNEL);
+      return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+    }
+    if (this.procs.length === 0) return;
+    const p = this.procs[cmd.proc % this.procs.length]!;
+    switch (cmd.op) {
+      case 'mmap':
+        return yield* this.mmap(p, cmd);
+      case 'munmap':
+      case 'dontneed':
+      case 'free':
+      case 'mprotect':
+        return yield* this.rangeOp(p, cmd);
+      case 'mremap':
+        return yield* this.mremap(p, cmd);
+      case 'fork': {
+        const c = yield* sys_fork(p.mm, this.newName());
+        if (typeof c === 'number') return this.fail(`fork returned ${c}`);
+        this.expectEvents(cmd, (e) => (e.event === 3 && e.mm === p.mm.name) || isReclaim(e));
+        yield* this.attach(c, p.ref.clone());
+        return;
+      }
+      case 'exit': {
+        if (this.procs.length === 1) return; // keep one process: the rest of the sequence needs it
+        yield* sys_exit(p.mm);
+        const mine = this.log.filter((e) => e.mm === p.mm.name && !isReclaim(e)).map((e) => NAMES[e.event]);
+        if (this.strict && mine.join() !== 'RELEASE,UNMAP') this.fail(`exit raised [${mine.join(', ')}], expected RELEASE then UNMAP`);
+        yield* mmu_interval_notifier_remove(p.sub);
+        this.procs.splice(this.procs.indexOf(p), 1);
+        return;
+      }
+      case 'read': {
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const addr = a + cmd.word * 4;
+        const got = yield* read32(p.mm, addr);
+        this.compare(`read32 ${p.mm.name}:0x${addr.toString(16)}`, got, p.ref.read(addr));
+        return this.expectEvents(cmd, isReclaim);
+      }
+      case 'write': {
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const addr = a + cmd.word * 4;
+        const got = yield* write32(p.mm, addr, cmd.value);
+        const ok = p.ref.write(addr, cmd.value);
+        if ((got === 0) !== ok) this.fail(`write32 ${p.mm.name}:0x${addr.toString(16)} returned ${got}, reference ${ok ? 'succeeds' : 'faults'}`);
+        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+      }
+    }
+  }
+
+  private *fileOp(cmd: Extract<Cmd, { op: 'pwrite' | 'pread' }>): Gen<void> {
+    const f = this.files[cmd.file % this.files.length]!;
+    const off = cmd.page * PAGE_SIZE + WORDS[cmd.word % WORDS.length]! * 4;
+    if (cmd.op === 'pwrite') {
+      const r = yield* sys_pwrite32(this.w, f.id, off, cmd.value);
+      if (r !== 0) this.fail(`pwrite32 returned ${r}`);
+      f.ref.write(off, cmd.value >>> 0);
+    } else {
+      const r = yield* sys_pread32(this.w, f.id, off);
+      const want = off >= f.ref.size ? 0 : f.ref.read(off);
+      if (r !== want) this.fail(`pread32 file ${f.id}+${off} returned ${r}, reference ${want}`);
+    }
+    this.expectEvents(cmd, isReclaim);
+  }
+
+  private *mmap(p: Proc, cmd: Extract<Cmd, { op: 'mmap' }>): Gen<void> {
+    const anon = cmd.kind < 2;
+    const shared = cmd.kind % 2 === 1;
+    const f = this.files[cmd.file % this.files.length]!;
+    const fixedAt = cmd.fixed ? this.pick(p, cmd.sel) : null;
+    const flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (anon ? MAP_ANONYMOUS : 0) | (fixedAt !== null ? MAP_FIXED : 0);
+    const len = cmd.pages * PAGE_SIZE;
+    const addr = yield* sys_mmap(p.mm, fixedAt ?? 0, len, cmd.prot, flags, anon ? -1 : f.id, anon ? 0 : cmd.fileOff * PAGE_SIZE);
+    if (fixedAt !== null && fixedAt + len > TASK_SIZE) {
+      if (addr !== -12) this.fail(`MAP_FIXED mmap past the end of user space returned ${addr}, expected -ENOMEM`);
+      return;
+    }
+    if (addr < 0) return this.fail(`mmap returned ${addr}`);
+    if (fixedAt !== null && addr !== fixedAt) return this.fail(`MAP_FIXED mmap at 0x${fixedAt.toString(16)} returned 0x${addr.toString(16)}`);
+    let replaced = false;
+    for (let i = 0; i < cmd.pages; i++) if (p.ref.pages.has(addr + i * PAGE_SIZE)) replaced = true;
+    if (replaced && fixedAt === null) return this.fail(`mmap returned 0x${addr.toString(16)}, over an existing mapping`);
+    const shm = anon && shared ? new RefFile(len) : null;
+    for (let i = 0; i < cmd.pages; i++) {
+      const backing = anon ? (shm === null ? null : { file: shm, pgoff: i }) : { file: f.ref, pgoff: cmd.fileOff + i };
+      p.ref.pages.set(addr + i * PAGE_SIZE, { prot: cmd.prot, shared, backing, priv: anon && !shared ? new Map() : null });
+    }
+    // MAP_FIXED over a mapping unmaps it first: one UNMAP over the new range.
+    const want = replaced ? [`UNMAP ${addr}-${addr + len}`] : [];
+    this.expectExact(cmd, p, want, (e) => e.event === 0);
+  }
+
+  private *rangeOp(p: Proc, cmd: Extract<Cmd, { op: 'munmap' | 'dontneed' | 'free' | 'mprotect' }>): Gen<void> {
+    const start = this.pick(p, cmd.sel);
+    if (start === null) return;
+    const len = Math.min(cmd.pages * PAGE_SIZE, TASK_SIZE - start);
+    const addrs: number[] = [];
+    for (let a = start; a < start + len; a += PAGE_SIZE) addrs.push(a);
+    const mapped = addrs.filter((a) => p.ref.pages.has(a));
+    if (cmd.op === 'munmap') {
+      const r = yield* sys_munmap(p.mm, start, len);
+      if (r !== 0) this.fail(`munmap returned ${r}`);
+      for (const a of addrs) p.ref.pages.delete(a);
+      return this.expectExact(cmd, p, mapped.length > 0 ? [`UNMAP ${start}-${start + len}`] : [], () => true);
+    }
+    if (cmd.op === 'mprotect') {
+      const r = yield* sys_mprotect(p.mm, start, len, cmd.prot);
+      let want = 0;
+      let changed = false;
+      for (const a of addrs) {
+        const pg = p.ref.pages.get(a);
+        if (pg === undefined) {
+          want = -12;
+          break;
+        }
+        if (pg.prot !== cmd.prot) changed = true;
+        pg.prot = cmd.prot;
+      }
+      if (r !== want) this.fail(`mprotect returned ${r}, reference ${want}`);
+      // Identical flags raise nothing (mprotect_fixup returns early); events lie in the range.
+      if (this.strict && !changed && this.log.some((e) => e.event === 2)) this.fail(`mprotect to the same protection raised PROTECTION_VMA`);
+      return this.expectEvents(cmd, (e) => e.event === 2 && e.start >= start && e.end <= start + len);
+    }
+    const r = yield* sys_madvise(p.mm, start, len, cmd.op === 'dontneed' ? MADV_DONTNEED : MADV_FREE);
+    let want = 0;
+    const covered: number[] = [];
+    for (const a of addrs) {
+      const pg = p.ref.pages.get(a);
+      if (pg === undefined) {
+        want = -12;
+        continue;
+      }
+      if (cmd.op === 'free') {
+        if (pg.shared || pg.backing !== null) {
+          want = -22;
+          break;
+        }
+        for (const word of pg.priv?.values() ?? []) word.maybeZero = true;
+      } else if (!pg.shared) {
+        pg.priv = pg.backing === null ? new Map() : null;
+      }
+      covered.push(a);
+    }
+    if (r !== want) this.fail(`madvise ${cmd.op} returned ${r}, reference ${want}`);
+    // One CLEAR per VMA part: together exactly the advised mapped pages.
+    const clears = this.log.filter((e) => e.mm === p.mm.name && e.event === 1);
+    const pages = new Set<number>();
+    for (const e of clears) for (let a = e.start; a < e.end; a += PAGE_SIZE) pages.add(a);
+    if (this.strict && (pages.size !== covered.length || covered.some((a) => !pages.has(a)))) {
+      this.fail(`madvise ${cmd.op} CLEAR ranges cover ${[...pages].length} pages, expected ${covered.length}`);
+    }
+    this.expectEvents(cmd, (e) => e.event === 1);
+  }
+
+  private *mremap(p: Proc, cmd: Extract<Cmd, { op: 'mremap' }>): Gen<void> {
+    const old = this.pick(p, cmd.sel);
+    if (old === null) return;
+    const olen = cmd.pages * PAGE_SIZE;
+    const nlen = cmd.newPages * PAGE_SIZE;
+    const vma = p.mm.vmas.find(old);
+    const inOne = vma !== undefined && old + olen <= vma.end;
+    const r = yield* sys_mremap(p.mm, old, olen, nlen, MREMAP_MAYMOVE);
+    if (!inOne) {
+      if (r !== -14) this.fail(`mremap of a range that is not one mapping returned ${r}`);
+      return;
+    }
+    if (r < 0) return this.fail(`mremap returned ${r}`);
+    for (let i = 0; i < cmd.newPages; i++) {
+      const a = r + i * PAGE_SIZE;
+      if (p.ref.pages.has(a) && !(a >= old && a < old + olen)) return this.fail(`mremap moved onto a mapping at 0x${a.toString(16)}`);
+    }
+    const moved: [number, ReturnType<RefProc['pages']['get']>][] = [];
+    for (let i = 0; i < cmd.pages; i++) moved.push([i, p.ref.pages.get(old + i * PAGE_SIZE)]);
+    const last = moved[moved.length - 1]![1]!;
+    for (let i = 0; i < cmd.pages; i++) p.ref.pages.delete(old + i * PAGE_SIZE);
+    for (let i = 0; i < cmd.newPages; i++) {
+      const a = r + i * PAGE_SIZE;
+      if (i < cmd.pages) {
+        p.ref.pages.set(a, moved[i]![1]!);
+        continue;
+      }
+      const backing = last.backing === null ? null : { file: last.backing.file, pgoff: last.backing.pgoff + (i - cmd.pages + 1) };
+      p.ref.pages.set(a, { prot: last.prot, shared: last.shared, backing, priv: backing === null ? new Map() : null });
+    }
+    this.expectEvents(cmd, (e) => e.event === 0 && e.start >= old && e.end <= old + olen);
+  }
+
+  /** Every logged event must satisfy `ok`. */
+  private expectEvents(cmd: Cmd, ok: (e: Inv) => boolean): void {
+    if (!this.strict) return;
+    for (const e of this.log) if (!ok(e)) this.fail(`${cmd.op}: unexpected invalidation ${describe(e)}`);
+  }
+
+  /** The events on `p`'s mm selected by `which` must be exactly `want` (plus reclaim CLEARs). */
+  private expectExact(cmd: Cmd, p: Proc, want: string[], which: (e: Inv) => boolean): void {
+    if (!this.strict) return;
+    const got = this.log.filter((e) => e.mm === p.mm.name && which(e) && !isReclaim(e)).map((e) => `${NAMES[e.event]} ${e.start}-${e.end}`);
+    if (got.join() !== want.join()) this.fail(`${cmd.op}: invalidations [${got.join(', ')}], expected [${want.join(', ')}]`);
+    this.expectEvents(cmd, (e) => isReclaim(e) || which(e));
+  }
+
+  private compare(what: string, got: number, want: Expect): void {
+    if (want.fault) {
+      if (got !== -14) this.fail(`${what} returned ${got}, reference faults`);
+    } else if (!want.values.includes(got)) {
+      this.fail(`${what} returned ${got}, reference ${want.values.join(' or ')}`);
+    }
+  }
+
+  /** Checks every tracked word of every process without disturbing anything, and the counts. */
+  checkAll(consistency: boolean): void {
+    for (const p of this.procs) {
+      for (const a of p.ref.addresses()) {
+        const pg = p.ref.pages.get(a)!;
+        for (const w of WORDS) {
+          const want = p.ref.content(pg, w);
+          const got = peek32(p.mm, a + w * 4);
+          if (want.fault ? got !== null : got === null || !want.values.includes(got)) {
+            this.fail(`${p.mm.name}:0x${(a + w * 4).toString(16)} holds ${got}, reference ${want.fault ? 'faults' : want.values.join(' or ')}`);
+          }
+        }
+      }
+      if (p.mm.killed) this.fail(`${p.mm.name} was OOM-killed`);
+    }
+    if (consistency) for (const line of mm_consistency(this.sys)) this.fail(line);
+    for (const f of this.w.findings) this.fail(`finding [${f.kind}] ${f.message}`);
+  }
+}
+
+const NAMES = ['UNMAP', 'CLEAR', 'PROTECTION_VMA', 'PROTECTION_PAGE', 'SOFT_DIRTY', 'RELEASE', 'MIGRATE', 'EXCLUSIVE'];
+
+function describe(e: Inv): string {
+  return `${NAMES[e.event]} ${e.mm} [0x${e.start.toString(16)}, 0x${e.end.toString(16)})`;
+}
+
+/** A reclaim's invalidation: CLEAR of one page, on any mm. */
+export function isReclaim(e: Inv): boolean {
+  return e.event === 1 && e.end - e.start === PAGE_SIZE;
+}
