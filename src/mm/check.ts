@@ -28,7 +28,7 @@ import {
   ptePfn,
 } from './pte.ts';
 import type { Mm } from './mm-struct.ts';
-import type { World } from '../sim/world.js';
+import { RunEnd, type World } from '../sim/world.js';
 
 /** Finding kind for a failed consistency check. */
 export const MM_INCONSISTENT = 'mm-inconsistent';
@@ -89,10 +89,12 @@ export function mm_leaked_frames(sys: MemorySystem): number {
 /**
  * End-of-run check for scenarios: reports every inconsistency as `mm-inconsistent`, and, if
  * every address space has exited, anonymous or swap-cache pages still allocated as `mm-leak`.
+ * Runs stopped early (a deadlock) are skipped: operations were left half done.
  */
 export function mm_check(world: World): void {
   const sys = memoryOf(world);
-  if (sys === undefined) return;
+  // A run stopped by a fatal finding (a deadlock) ends mid-operation: nothing is at rest.
+  if (sys === undefined || world.end !== RunEnd.Completed) return;
   for (const line of mm_consistency(sys)) world.report(MM_INCONSISTENT, line, line.replace(/0x[0-9a-f]+|pfn:\d+.*$/g, ''));
   if (sys.mms.length === 0 && mm_leaked_frames(sys) !== 0) {
     world.report(MM_LEAK, `${mm_leaked_frames(sys)} page(s) still allocated after every address space exited`, 'mm-leak');

@@ -55,6 +55,8 @@ function oomState(sys: MemorySystem): OomState {
     (obj as { sleepWq: WaitQueue }).sleepWq = sys.world.waitQueue('oom_reaper_sleep', obj);
     s = obj;
     sys.oom = s;
+    // Deadlock reports name who the allocations waiting for memory are waiting for.
+    sys.memoryWq.holder = () => (obj.pending > 0 ? `the OOM reaper, reaping ${obj.queue.map((m) => m.name).join(', ') || 'a victim'}` : null);
     sys.world.spawn('oom_reaper', () => oomReaperTask(sys, obj), { daemon: true });
   }
   return s;

@@ -120,8 +120,7 @@ function candidate(sys: MemorySystem, pfn: number): boolean {
 export function* shrink(sys: MemorySystem, nr: number): Gen<number> {
   const cap = sys.frames.capacity;
   let freed = 0;
-  if (cap <= 1) return 0; // nothing but the zero page
-  for (let scanned = 0; freed < nr && scanned < cap; scanned++) {
+  for (let scanned = 1; freed < nr && scanned < cap; scanned++) {
     if (sys.clockHand >= cap) sys.clockHand = 1;
     const pfn = sys.clockHand++;
     if (!candidate(sys, pfn)) continue;

@@ -59,7 +59,7 @@ export function rmapTargets(sys: MemorySystem, pfn: number): RmapTarget[] {
  */
 export function indexOffset(index: number, pgoff: number): number {
   const d = (index - (pgoff % 2 ** 32)) % 2 ** 32;
-  return d < 0 ? d + 2 ** 32 : d;
+  return d + (d < 0 ? 2 ** 32 : 0); // (+ 0 also turns -0 into 0)
 }
 
 /** The rmap lock reclaim holds while walking `pfn`'s mappings (anon_vma or i_mmap rwsem). */

@@ -1,0 +1,87 @@
+/**
+ * What devices do with physical pages: pin a user page (pin_user_pages / get_user_pages with a
+ * reference held), DMA to and from a page by pfn, and unpin.
+ *
+ * A pinned page cannot be freed: unmapping it drops the mappings' references, the pin's stays.
+ * DMA is by pfn, so nothing stops a device from touching a page the kernel already freed; that is
+ * reported as a page-use-after-free finding (and, if the device still declares the page in its
+ * shadow, as device-maps-freed-page when it is freed):
+ *
+ *     pin_user_page(mm, a)  -> pfn (+1 reference)     dma_read32(w, pfn, off)  -> word
+ *     unpin_user_page(w, pfn)  (-1; may free it)       dma_write32(w, pfn, off, v)
+ */
+import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
+import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { Access } from '../sim/point.js';
+import type { World } from '../sim/world.js';
+import { PAGE_SIZE } from './constants.ts';
+import { handle_mm_fault } from './fault.ts';
+import { memoryOf } from './memory.ts';
+import { EFAULT, EINTR } from './mm-errno.ts';
+import type { Mm } from './mm-struct.ts';
+import { PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
+import { vmaAllows } from './vma-ops.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+/**
+ * `pin_user_pages` of one page: faults it in (for write: breaking COW first) and takes a
+ * reference. @returns the pfn, or -EFAULT (no VMA, or an access it forbids) / -EINTR / -ENOMEM.
+ */
+export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number> {
+  if (mm.killed) return -EINTR;
+  const page = addr - (addr % PAGE_SIZE);
+  yield* mmap_read_lock(mm);
+  let ret = -EFAULT;
+  const vma = mm.vmas.find(page);
+  if (vma !== undefined && vmaAllows(vma, write)) {
+    for (;;) {
+      const ptl = mm.ptl(page);
+      yield* spin_lock(ptl);
+      const pte = mm.pt.get(page);
+      const ok = (pte & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pte & PTE_PROTNONE) === 0 && (!write || (pte & PTE_WRITE) !== 0);
+      if (ok) {
+        ret = ptePfn(pte);
+        mm.sys.frames.get(ret);
+      }
+      yield* spin_unlock(ptl);
+      if (ok) break;
+      const r = yield* handle_mm_fault(mm, vma, page, write);
+      if (r < 0) {
+        ret = r;
+        break;
+      }
+    }
+  }
+  yield* mmap_read_unlock(mm);
+  return ret;
+}
+
+/** `unpin_user_page`: drops the pin's reference (freeing the page if it was the last). */
+export function unpin_user_page(world: World, pfn: number): void {
+  memoryOf(world)?.putPage(pfn);
+}
+
+/** What a DMA step names: the frame's memory (one object per pfn, for the explorer). */
+function frameObject(world: World, pfn: number): { name: string } {
+  const key = `mm.frame.${pfn}`;
+  let o = world.locals.get(key) as { name: string } | undefined;
+  if (o === undefined) {
+    o = { name: `pfn ${pfn}` };
+    world.locals.set(key, o);
+  }
+  return o;
+}
+
+/** A device reads the word at byte `offset` of frame `pfn`. A freed frame is reported and reads 0. */
+export function* dma_read32(world: World, pfn: number, offset: number): Gen<number> {
+  yield world.point(`dma read pfn ${pfn}+${offset}`, frameObject(world, pfn), Access.Read);
+  const sys = memoryOf(world);
+  return sys === undefined ? 0 : sys.frames.read32(pfn, offset);
+}
+
+/** A device writes the word at byte `offset` of frame `pfn`. A freed frame is reported, not written. */
+export function* dma_write32(world: World, pfn: number, offset: number, value: number): Gen<void> {
+  yield world.point(`dma write pfn ${pfn}+${offset}`, frameObject(world, pfn), Access.Write);
+  memoryOf(world)?.frames.write32(pfn, offset, value >>> 0);
+}

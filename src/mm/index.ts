@@ -1,0 +1,41 @@
+/**
+ * The mm layer's public API: what scenarios and driver models call. src/index.ts re-exports it.
+ *
+ * Address spaces and memory: mm_create, memory_system, mmget/mmput/mmgrab/mmdrop.
+ * Syscalls (generators, negative errno on failure): sys_mmap, sys_munmap, sys_mprotect,
+ * sys_madvise, sys_mremap, sys_fork, sys_exit. CPU accesses: read32, write32.
+ * Files: file_create, sys_pwrite32, sys_pread32, drop_caches.
+ * Kernel-internal entry points drivers need: handle_mm_fault, fault_in, populateRange,
+ * try_to_free_pages, out_of_memory, pin_user_page, unpin_user_page, dma_read32, dma_write32,
+ * setSpecialFaultHandler. Oracles: mm_check, mm_consistency, peek32.
+ */
+export { Mm, mm_create, memory_system, mmget, mmget_not_zero, mmgrab, mmdrop, type MmOptions } from './mm-struct.ts';
+export { MemorySystem, memoryOf, BAD_PAGE_STATE, BAD_SWAP_ENTRY, PAGE_USE_AFTER_FREE, type MemoryOptions } from './memory.ts';
+export {
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  PROT_EXEC,
+  MAP_SHARED,
+  MAP_PRIVATE,
+  MAP_FIXED,
+  MAP_ANONYMOUS,
+  MAP_POPULATE,
+  MAP_FIXED_NOREPLACE,
+} from './vma-ops.ts';
+export { sys_mmap, sys_munmap } from './mmap.ts';
+export { sys_mprotect } from './mprotect.ts';
+export { sys_madvise, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './madvise.ts';
+export { sys_mremap, MREMAP_MAYMOVE, MREMAP_FIXED } from './mremap.ts';
+export { sys_fork } from './fork.ts';
+export { sys_exit, mmput, exit_mmap } from './exit.ts';
+export { read32, write32 } from './cpu-access.ts';
+export { file_create, sys_pwrite32, sys_pread32, drop_caches } from './files.ts';
+export { handle_mm_fault, fault_in, setSpecialFaultHandler, type SpecialFaultHandler } from './fault.ts';
+export { populateRange } from './populate.ts';
+export { alloc_user_page, try_to_free_pages } from './reclaim.ts';
+export { out_of_memory, MAX_OOM_REAP_RETRIES, OOM_REAP_RETRY_TICKS } from './oom.ts';
+export { pin_user_page, unpin_user_page, dma_read32, dma_write32 } from './dma.ts';
+export { mm_check, mm_consistency, peek32, MM_INCONSISTENT, MM_LEAK } from './check.ts';
+export { EBADF, EACCES } from './mm-errno.ts';
+export { PAGE_SIZE } from './constants.ts';
