@@ -44,7 +44,7 @@ import {
   pfnPte,
   ptePfn,
 } from './pte.ts';
-import { insertVmaExact } from './vma-ops.ts';
+import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
 
@@ -62,6 +62,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
   for (const vma of parent.vmas.toArray()) {
     if ((vma.flags & VM_DONTCOPY) !== 0) continue;
     const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
+    vmaAllocAnnotation();
     insertVmaExact(child.vmas, {
       start: vma.start,
       end: vma.end,

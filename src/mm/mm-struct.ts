@@ -26,7 +26,7 @@ import type { World } from '../sim/world.js';
 import { PMD_SIZE, PAGE_SIZE, hexAddr } from './constants.ts';
 import { createMemory, memoryOf, type MemoryOptions, type MemorySystem } from './memory.ts';
 import { PageTable } from './page-table.ts';
-import { PTE_PROTNONE, PTE_WRITE, ptePfn, ptePresent } from './pte.ts';
+import { PTE_KIND_BITS, PTE_KIND_DEVICE_EXCLUSIVE, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
 import { ReclaimingAllocator } from './reclaim.ts';
 import { VmaSet } from './vma.ts';
 
@@ -85,11 +85,22 @@ export class Mm implements MmStruct, CpuView {
     return l;
   }
 
-  /** What the CPU maps at `addr`: a present, accessible entry, or null. */
+  /**
+   * What the CPU side maps at `addr`, as a mirroring device should see it: a present accessible
+   * entry; a device-private entry (the device page it points at, as hmm_range_fault reports it
+   * to the owning device); a device-exclusive entry (the page, writable if the entry is: the
+   * holder's atomic mapping is legitimate). Otherwise null: nothing, PROT_NONE, swapped out, or
+   * under migration.
+   */
   lookup(addr: number): CpuMapping | null {
     if (this.dead) return null;
     const pte = this.pt.get(addr - (addr % PAGE_SIZE));
-    if (!ptePresent(pte) || (pte & PTE_PROTNONE) !== 0) return null;
+    const kind = pte & PTE_KIND_BITS;
+    if (kind === PTE_KIND_PRESENT) {
+      if ((pte & PTE_PROTNONE) !== 0) return null;
+    } else if (kind !== PTE_KIND_DEVICE_PRIVATE && kind !== PTE_KIND_DEVICE_EXCLUSIVE) {
+      return null;
+    }
     return { pfn: ptePfn(pte), write: (pte & PTE_WRITE) !== 0 };
   }
 

@@ -23,7 +23,7 @@ import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE, VA_SPACE_SIZE, pageAlignUp } from 
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import type { RwSemaphore } from '../locking/rwsem.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, mmapVmFlags } from './vma-ops.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, mmapVmFlags, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_SHARED, VM_WRITE } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
 import { TlbGather, zapRange } from './zap.ts';
@@ -74,6 +74,7 @@ export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, fl
     return -ENOMEM;
   }
   const vmFlags = mmapVmFlags(prot, flags);
+  vmaAllocAnnotation();
   if (anon && type === MAP_SHARED) {
     const shm = sys.cache.createFile(len);
     mm.vmas.insert({ start, end: start + len, flags: vmFlags, file: shm, pgoff: 0 });

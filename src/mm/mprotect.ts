@@ -37,7 +37,7 @@ import {
   PTE_WRITE,
   type Pte,
 } from './pte.ts';
-import { PROT_EXEC, PROT_READ, PROT_WRITE, protToVmFlags, vmaNoAccess } from './vma-ops.ts';
+import { PROT_EXEC, PROT_READ, PROT_WRITE, protToVmFlags, vmaAllocAnnotation, vmaNoAccess } from './vma-ops.ts';
 import { VM_ACCESS_FLAGS, VM_WRITE } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
 
@@ -73,6 +73,7 @@ function* mprotectLocked(mm: Mm, start: number, end: number, access: number): Ge
     if ((newFlags & ~(newFlags >> 4) & VM_ACCESS_FLAGS) !== 0) return -EACCES;
     const tmp = Math.min(vma.end, end);
     if (newFlags !== vma.flags) {
+      if (nstart > vma.start || tmp < vma.end) vmaAllocAnnotation(); // the split's new VMA
       const v = mm.vmas.modifyFlags(vma, nstart, tmp, newFlags);
       yield* change_protection(mm, v, nstart, tmp);
     }

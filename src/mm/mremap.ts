@@ -21,7 +21,7 @@ import { EFAULT, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
 import type { Mm } from './mm-struct.ts';
 import { do_munmap } from './mmap.ts';
 import { KIND_MASK_ANY, PTE_KIND_BITS, PTE_KIND_PRESENT } from './pte.ts';
-import { insertVmaExact } from './vma-ops.ts';
+import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import type { Vma } from './vma.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -87,6 +87,7 @@ function* mremapLocked(mm: Mm, oldAddr: number, olen: number, nlen: number, flag
 
 /** `move_vma`: [oldAddr, +olen) of `vma` to [newAddr, +nlen). @returns newAddr. */
 function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: number, nlen: number): Gen<number> {
+  vmaAllocAnnotation();
   insertVmaExact(mm.vmas, { start: newAddr, end: newAddr + nlen, flags: vma.flags, file: vma.file, pgoff: vma.pgoffAt(oldAddr), anonVma: vma.anonVma });
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_UNMAP, 0, mm, oldAddr, oldAddr + olen);

@@ -10,6 +10,7 @@
  * the exact insert first adds the VMA with a flag no neighbour has (so nothing merges with the
  * wrong offset), then sets the real offset and flags and merges.
  */
+import { GFP_KERNEL, might_alloc } from '../locking/alloc.js';
 import { PAGE_SIZE } from './constants.ts';
 import { PTE_PROTNONE } from './pte.ts';
 import { VM_EXEC, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE } from './vma-flags.ts';
@@ -68,6 +69,16 @@ export function vmaAllows(vma: Vma, write: boolean): boolean {
 /** True for a private mapping whose writes make anonymous copies. */
 export function vmaIsPrivate(vma: Vma): boolean {
   return (vma.flags & VM_SHARED) === 0;
+}
+
+/**
+ * The allocation of a vm_area_struct (vm_area_alloc / vm_area_dup, GFP_KERNEL), made under the
+ * mmap lock by mmap, mprotect's split, mremap and fork. Only the annotation: VMAs cost no frames
+ * here. It records mmap_lock -> fs_reclaim (-> notifier map), the kernel's order, so a driver
+ * that takes the mmap lock inside its invalidate callback closes a cycle.
+ */
+export function vmaAllocAnnotation(): void {
+  might_alloc(GFP_KERNEL);
 }
 
 /** What `insertVmaExact` needs. */

@@ -4,6 +4,7 @@ import { mm_create, memory_system } from '../../src/mm/mm-struct.ts';
 import { memoryOf } from '../../src/mm/memory.ts';
 import { device_map, device_shadow_create } from '../../src/notifier/coherence.js';
 import { World } from '../../src/sim/world.js';
+import { PTE_PROTNONE, PTE_WRITE, makeReadableDeviceExclusiveEntry, makeWritableDevicePrivateEntry, makeWritableMigrationEntry, pfnPte, swapPte } from '../../src/mm/pte.ts';
 import { kinds, run1 } from './helpers.ts';
 
 describe('memory system', () => {
@@ -47,5 +48,29 @@ describe('memory system', () => {
     // dev2 also maps something the CPU does not map (reported at device_map); dev is pinned.
     expect(w.findings.map((f) => f.kind).sort()).toEqual(['device-maps-freed-page', 'stale-device-mapping']);
     expect(w.findings.find((f) => f.kind === 'device-maps-freed-page')!.message).toContain('dev2');
+  });
+});
+
+describe('the CPU view the coherence oracle reads', () => {
+  it('shows present accessible entries, device-private and device-exclusive entries, and nothing else', () => {
+    const w = new World();
+    w.reset(1);
+    const mm = mm_create(w);
+    mm.vmas.insert({ start: 0x400000, end: 0x406000, flags: 3 });
+    mm.pt.set(0x400000, pfnPte(5, PTE_WRITE));
+    mm.pt.set(0x401000, pfnPte(6, PTE_PROTNONE));
+    mm.pt.set(0x402000, makeWritableDevicePrivateEntry(7));
+    mm.pt.set(0x403000, makeReadableDeviceExclusiveEntry(8));
+    mm.pt.set(0x404000, swapPte(3));
+    mm.pt.set(0x405000, makeWritableMigrationEntry(9));
+    expect([0x400000, 0x401000, 0x402000, 0x403000, 0x404000, 0x405000, 0x406000].map((a) => mm.lookup(a + 8))).toEqual([
+      { pfn: 5, write: true },
+      null,
+      { pfn: 7, write: true },
+      { pfn: 8, write: false },
+      null,
+      null,
+      null,
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import { try_to_free_pages } from '../../src/mm/reclaim.ts';
 import { isSwapEntry, ptePresent } from '../../src/mm/pte.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { MmuNotifier, mmu_notifier_register } from '../../src/notifier/classic.js';
+import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { consistency, kinds, recordInvalidations, rng, run1, starts } from './helpers.ts';
 
 const P = 4096;
@@ -104,6 +105,28 @@ describe('direct reclaim', () => {
       yield* mutex_lock(m);
       yield* kmalloc(8, GFP_KERNEL);
       yield* mutex_unlock(m);
+      return 0;
+    });
+    expect(kinds(w)).toEqual(['lockdep-circular']);
+  });
+
+  it('a notifier that takes the mmap lock closes mmap_lock -> fs_reclaim -> notifier map -> mmap_lock', () => {
+    const { w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const other = mm_create(w, { name: 'other' });
+      yield* mmu_notifier_register(
+        new MmuNotifier({
+          *invalidate_range_start() {
+            yield* mmap_read_lock(other);
+            yield* mmap_read_unlock(other);
+            return 0;
+          },
+        }),
+        mm,
+      );
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON); // mmap allocates a VMA under mmap_lock
+      yield* write32(mm, a, 1);
+      yield* try_to_free_pages(mm.sys, GFP_KERNEL);
       return 0;
     });
     expect(kinds(w)).toEqual(['lockdep-circular']);
