@@ -18,6 +18,7 @@
  * Results: 0 (done, or retry the access), -EFAULT (SIGSEGV/SIGBUS), -ENOMEM (out of memory),
  * -EINTR (the task was OOM-killed).
  */
+import { GFP_KERNEL, might_alloc } from '../locking/alloc.js';
 import { EFAULT, EINTR, ENOMEM } from '../locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
@@ -132,6 +133,7 @@ function* do_fault(mm: Mm, vma: Vma, addr: number, write: boolean, orig: Pte): G
   let page = -1;
   for (;;) {
     yield sys.world.point(`filemap_fault file#${vma.file}:${pgoff}`, sys.fileObject(vma.file), Access.Write);
+    might_alloc(GFP_KERNEL); // a cache miss allocates the page
     page = sys.cacheGrab(vma.file, pgoff);
     if (page >= 0) break;
     const spare = yield* alloc_user_page(mm); // reclaim made room, or we are out of memory

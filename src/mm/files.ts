@@ -9,7 +9,7 @@ import { PAGE_SIZE } from './constants.ts';
 import { PG_DIRTY } from './frame-flags.ts';
 import { memory_system } from './mm-struct.ts';
 import { try_to_free_pages } from './reclaim.ts';
-import { GFP_KERNEL } from '../locking/alloc.js';
+import { GFP_KERNEL, might_alloc } from '../locking/alloc.js';
 import { EBADF, EFAULT, ENOMEM } from './mm-errno.ts';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
@@ -33,6 +33,7 @@ export function* sys_pwrite32(world: World, file: number, offset: number, value:
   for (;;) {
     yield world.point(`pwrite32 file#${file}+0x${offset.toString(16)}`, sys.fileObject(file), Access.Write);
     const pgoff = Math.floor(offset / PAGE_SIZE);
+    might_alloc(GFP_KERNEL);
     const pfn = sys.cacheGrab(file, pgoff);
     if (pfn >= 0) {
       sys.cache.pwrite32(file, offset, value >>> 0);
@@ -51,6 +52,7 @@ export function* sys_pread32(world: World, file: number, offset: number): Gen<nu
   for (;;) {
     yield world.point(`pread32 file#${file}+0x${offset.toString(16)}`, sys.fileObject(file), Access.Read);
     if (offset >= sys.cache.fileSize(file)) return 0;
+    might_alloc(GFP_KERNEL);
     const pfn = sys.cacheGrab(file, Math.floor(offset / PAGE_SIZE));
     if (pfn >= 0) return sys.frames.read32(pfn, offset % PAGE_SIZE);
     if ((yield* try_to_free_pages(sys, GFP_KERNEL)) === 0) return -ENOMEM;
