@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   lockdep: async () => (await import('./lockdep.ts')).main(),
   'interval-tree': async () => (await import('./interval-tree.ts')).main(),
   'mm-structures': async () => (await import('./mm-structures.ts')).main(),
+  mm: async () => (await import('./mm.ts')).main(),
 };
 
 const wanted = process.argv.slice(2);

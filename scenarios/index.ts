@@ -6,6 +6,9 @@ import lockdepCrossRun from './lockdep-cross-run.js';
 import lostUpdate from './lost-update.js';
 import missedWakeup from './missed-wakeup.js';
 import producerConsumer from './producer-consumer.js';
+import sLockdepReclaim1 from './mm/s-lockdep-reclaim-1.js';
+import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
+import sRegcache1 from './mm/s-regcache-1.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
 import sPair1 from './notifier/s-pair-1.js';
@@ -23,4 +26,7 @@ export const catalogue: readonly Scenario[] = [
   ...sSeq,
   ...sNonblock1,
   ...sLockdepMap1,
+  ...sLockdepReclaim1,
+  ...sRegcache1,
+  ...sNonblock1Mm,
 ];
