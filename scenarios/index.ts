@@ -7,6 +7,7 @@ import lostUpdate from './lost-update.js';
 import missedWakeup from './missed-wakeup.js';
 import producerConsumer from './producer-consumer.js';
 import sLockdepReclaim1 from './mm/s-lockdep-reclaim-1.js';
+import notifierOnMm from './mm/notifier-on-mm.js';
 import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
 import sRegcache1 from './mm/s-regcache-1.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
@@ -29,4 +30,5 @@ export const catalogue: readonly Scenario[] = [
   ...sLockdepReclaim1,
   ...sRegcache1,
   ...sNonblock1Mm,
+  ...notifierOnMm,
 ];
