@@ -125,6 +125,7 @@ export { CpuStub, cpu_stub_attach, cpu_stub_munmap, cpu_stub_migrate, cpu_stub_o
 export { KvmLike, kvm_like_fault } from './devices/kvm-like.js';
 export { OdpLike, type OdpVariant } from './devices/odp-like.js';
 export { IntervalMirror, type IntervalMirrorVariant } from './devices/interval-mirror.js';
+export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-notifier.js';
 
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';

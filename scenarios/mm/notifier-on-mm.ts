@@ -15,9 +15,9 @@ import {
   GFP_KERNEL,
   IntervalMirror,
   kmalloc,
+  LockTakingNotifier,
   KvmLike,
   mmu_notifier_register,
-  MmuNotifier,
   Mutex,
   mutex_lock,
   mutex_unlock,
@@ -122,41 +122,25 @@ export const sSeq2Mm = seq(
   ['deadlock', 'lockdep-circular'],
 );
 
-class LDriver extends MmuNotifier {
-  constructor(readonly L: Mutex) {
-    super(
-      {
-        *invalidate_range_start(sub) {
-          const d = sub as LDriver;
-          yield* mutex_lock(d.L);
-          yield* mutex_unlock(d.L);
-          return 0;
-        },
-      },
-      'driver',
-    );
-  }
-}
-
 interface MapState {
   mm: Mm;
   addr: number;
-  drv: LDriver;
+  drv: LockTakingNotifier;
 }
 
 export const sLockdepMap1Mm = defineScenario<MapState>({
   name: 's-lockdep-map-1-mm',
   description: 'S-LOCKDEP-MAP-1 on the real mm: the ioctl allocates under L, munmap runs the start that takes L; no reclaim needed (v5.4+)',
-  setup: (w: World) => ({ mm: mm_create(w, { name: 'mm' }), addr: 0, drv: new LDriver(new Mutex(w, 'L')) }),
+  setup: (w: World) => ({ mm: mm_create(w, { name: 'mm' }), addr: 0, drv: new LockTakingNotifier(new Mutex(w, 'L'), 'sleeps') }),
   *init(s) {
     s.addr = yield* populated(s.mm, 1);
     yield* mmu_notifier_register(s.drv, s.mm);
   },
   tasks: {
     *test(s) {
-      yield* mutex_lock(s.drv.L);
+      yield* mutex_lock(s.drv.lock);
       yield* kmalloc(256, GFP_KERNEL);
-      yield* mutex_unlock(s.drv.L);
+      yield* mutex_unlock(s.drv.lock);
       yield* sys_munmap(s.mm, s.addr, PAGE_SIZE);
     },
   },

@@ -28,7 +28,7 @@ import {
   memalloc_nofs_restore,
   memalloc_nofs_save,
   mmu_notifier_register,
-  MmuNotifier,
+  LockTakingNotifier,
   Mutex,
   mutex_lock,
   mutex_unlock,
@@ -36,26 +36,9 @@ import {
 } from '../../src/index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, mm_check, mm_create, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_mmap, try_to_free_pages, write32, type Mm } from '../../src/mm/index.ts';
 
-/** A driver whose notifier start takes its mutex M (and has no end op). */
-class Driver extends MmuNotifier {
-  constructor(readonly M: Mutex) {
-    super(
-      {
-        *invalidate_range_start(sub) {
-          const d = sub as Driver;
-          yield* mutex_lock(d.M);
-          yield* mutex_unlock(d.M);
-          return 0;
-        },
-      },
-      'driver',
-    );
-  }
-}
-
 interface State {
   mm: Mm;
-  drv: Driver;
+  drv: LockTakingNotifier;
   base: number;
 }
 
@@ -68,7 +51,7 @@ function reclaim1(name: string, description: string, variant: Variant) {
     description,
     // Under pressure, three frames: init fills two, T_b's first write takes the third, its second
     // must reclaim (and so must any allocation made while all three are in use).
-    setup: (w: World) => ({ mm: mm_create(w, { name: 'proc', ...(pressure ? { memoryLimitPages: 3 } : {}) }), drv: new Driver(new Mutex(w, 'M')), base: 0 }),
+    setup: (w: World) => ({ mm: mm_create(w, { name: 'proc', ...(pressure ? { memoryLimitPages: 3 } : {}) }), drv: new LockTakingNotifier(new Mutex(w, 'M'), 'sleeps'), base: 0 }),
     *init(s) {
       s.base = yield* sys_mmap(s.mm, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
       yield* write32(s.mm, s.base, 1);
@@ -79,18 +62,18 @@ function reclaim1(name: string, description: string, variant: Variant) {
       *T_a(s) {
         if (variant === 'fixed') {
           const a = yield* kmalloc(64, GFP_KERNEL);
-          yield* mutex_lock(s.drv.M);
+          yield* mutex_lock(s.drv.lock);
           void a;
         } else if (variant === 'nofs') {
-          yield* mutex_lock(s.drv.M);
+          yield* mutex_lock(s.drv.lock);
           const flags = memalloc_nofs_save();
           yield* kmalloc(64, GFP_KERNEL);
           memalloc_nofs_restore(flags);
         } else {
-          yield* mutex_lock(s.drv.M);
+          yield* mutex_lock(s.drv.lock);
           yield* kmalloc(64, GFP_KERNEL);
         }
-        yield* mutex_unlock(s.drv.M);
+        yield* mutex_unlock(s.drv.lock);
       },
       *T_b(s) {
         if (!pressure) {

@@ -15,52 +15,20 @@
  */
 import {
   defineScenario,
-  EAGAIN,
   GFP_KERNEL,
   kmalloc,
-  mmu_notifier_range_blockable,
+  LockTakingNotifier,
   mmu_notifier_register,
-  MmuNotifier,
   Mutex,
   mutex_lock,
-  mutex_trylock,
   mutex_unlock,
   type World,
 } from '../../src/index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, mm_check, mm_create, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_mmap, write32, type Mm } from '../../src/mm/index.ts';
 
-class X extends MmuNotifier {
-  constructor(
-    readonly m: Mutex,
-    fixed: boolean,
-  ) {
-    super(
-      fixed
-        ? {
-            *invalidate_range_start(sub, range) {
-              const x = sub as X;
-              if (mmu_notifier_range_blockable(range)) yield* mutex_lock(x.m);
-              else if ((yield* mutex_trylock(x.m)) === 0) return -EAGAIN;
-              yield* mutex_unlock(x.m);
-              return 0;
-            },
-          }
-        : {
-            *invalidate_range_start(sub) {
-              const x = sub as X;
-              yield* mutex_lock(x.m); // BUG: sleeps even when the range is not blockable
-              yield* mutex_unlock(x.m);
-              return 0;
-            },
-          },
-      'X',
-    );
-  }
-}
-
 interface State {
   victim: Mm;
-  x: X;
+  x: LockTakingNotifier;
   /** What T_h's allocation returned (null: it failed after the reaper gave up). */
   allocated: boolean | null;
 }
@@ -71,7 +39,7 @@ function nonblockMm(name: string, description: string, fixed: boolean) {
     description,
     setup: (w: World) => ({
       victim: mm_create(w, { name: 'victim', swapPages: 0 }),
-      x: new X(new Mutex(w, 'X->m'), fixed),
+      x: new LockTakingNotifier(new Mutex(w, 'X->m'), fixed ? 'trylock' : 'sleeps', 'X'),
       allocated: null,
     }),
     *init(s) {
@@ -84,9 +52,9 @@ function nonblockMm(name: string, description: string, fixed: boolean) {
     },
     tasks: {
       *T_h(s) {
-        yield* mutex_lock(s.x.m);
+        yield* mutex_lock(s.x.lock);
         s.allocated = (yield* kmalloc(4096, GFP_KERNEL)) !== null;
-        yield* mutex_unlock(s.x.m);
+        yield* mutex_unlock(s.x.lock);
       },
     },
     check(s, ctx) {

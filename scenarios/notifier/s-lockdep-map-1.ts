@@ -13,9 +13,9 @@ import {
   defineScenario,
   GFP_KERNEL,
   kmalloc,
+  LockTakingNotifier,
   mm_alloc,
   mmu_notifier_register,
-  MmuNotifier,
   Mutex,
   mutex_lock,
   mutex_unlock,
@@ -27,26 +27,10 @@ import {
 const START = 0x400000;
 const END = 0x401000;
 
-class Driver extends MmuNotifier {
-  constructor(readonly L: Mutex) {
-    super(
-      {
-        *invalidate_range_start(sub) {
-          const d = sub as Driver;
-          yield* mutex_lock(d.L);
-          yield* mutex_unlock(d.L);
-          return 0;
-        },
-      },
-      'driver',
-    );
-  }
-}
-
 interface State {
   mm: MmStruct;
   cpu: CpuStub;
-  drv: Driver;
+  drv: LockTakingNotifier;
 }
 
 function map1(name: string, description: string, fixed: boolean) {
@@ -57,7 +41,7 @@ function map1(name: string, description: string, fixed: boolean) {
       const mm = mm_alloc(w, 'mm');
       const cpu = cpu_stub_attach(mm);
       cpu.populate(START, END);
-      return { mm, cpu, drv: new Driver(new Mutex(w, 'L')) };
+      return { mm, cpu, drv: new LockTakingNotifier(new Mutex(w, 'L'), 'sleeps') };
     },
     *init(s) {
       yield* mmu_notifier_register(s.drv, s.mm);
@@ -67,12 +51,12 @@ function map1(name: string, description: string, fixed: boolean) {
         // The ioctl, once.
         if (fixed) {
           yield* kmalloc(256, GFP_KERNEL);
-          yield* mutex_lock(s.drv.L);
+          yield* mutex_lock(s.drv.lock);
         } else {
-          yield* mutex_lock(s.drv.L);
+          yield* mutex_lock(s.drv.lock);
           yield* kmalloc(256, GFP_KERNEL);
         }
-        yield* mutex_unlock(s.drv.L);
+        yield* mutex_unlock(s.drv.lock);
         // Then munmap, once.
         yield* cpu_stub_munmap(s.cpu, START, END);
       },

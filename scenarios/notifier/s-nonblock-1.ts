@@ -14,16 +14,13 @@ import {
   cpu_stub_attach,
   cpu_stub_oom_reap,
   defineScenario,
-  EAGAIN,
   GFP_KERNEL,
   kmalloc,
+  LockTakingNotifier,
   mm_alloc,
-  mmu_notifier_range_blockable,
   mmu_notifier_register,
-  MmuNotifier,
   Mutex,
   mutex_lock,
-  mutex_trylock,
   mutex_unlock,
   wait_for_completion,
   type CpuStub,
@@ -34,39 +31,10 @@ import {
 const START = 0x300000;
 const END = 0x304000;
 
-class X extends MmuNotifier {
-  constructor(
-    readonly m: Mutex,
-    fixed: boolean,
-  ) {
-    super(
-      fixed
-        ? {
-            *invalidate_range_start(sub, range) {
-              const x = sub as X;
-              if (mmu_notifier_range_blockable(range)) yield* mutex_lock(x.m);
-              else if ((yield* mutex_trylock(x.m)) === 0) return -EAGAIN;
-              yield* mutex_unlock(x.m);
-              return 0;
-            },
-          }
-        : {
-            *invalidate_range_start(sub) {
-              const x = sub as X;
-              yield* mutex_lock(x.m); // BUG: sleeps even when the range is not blockable
-              yield* mutex_unlock(x.m);
-              return 0;
-            },
-          },
-      'X',
-    );
-  }
-}
-
 interface State {
   mm: MmStruct;
   cpu: CpuStub;
-  x: X;
+  x: LockTakingNotifier;
   memoryFreed: Completion;
 }
 
@@ -78,18 +46,18 @@ function nonblock(name: string, description: string, fixed: boolean) {
       const mm = mm_alloc(w, 'victim_mm');
       const cpu = cpu_stub_attach(mm);
       cpu.populate(START, END);
-      return { mm, cpu, x: new X(new Mutex(w, 'X->m'), fixed), memoryFreed: new Completion(w, 'memory freed by the reaper') };
+      return { mm, cpu, x: new LockTakingNotifier(new Mutex(w, 'X->m'), fixed ? 'trylock' : 'sleeps', 'X'), memoryFreed: new Completion(w, 'memory freed by the reaper') };
     },
     *init(s) {
       yield* mmu_notifier_register(s.x, s.mm);
     },
     tasks: {
       *allocator(s) {
-        yield* mutex_lock(s.x.m);
+        yield* mutex_lock(s.x.lock);
         yield* kmalloc(4096, GFP_KERNEL);
         // Out of memory: the allocation cannot finish until the reaper frees the victim's memory.
         yield* wait_for_completion(s.memoryFreed);
-        yield* mutex_unlock(s.x.m);
+        yield* mutex_unlock(s.x.lock);
       },
       *oom_reaper(s) {
         yield* cpu_stub_oom_reap(s.cpu, START, END);

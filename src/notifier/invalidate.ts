@@ -108,7 +108,6 @@ function* itreeInvalidate(subs: MmuNotifierSubscriptions, range: MmuNotifierRang
 
 function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst: InvalidationInstance, c: KernelContract): Gen<number> {
   const world = subs.mm.world;
-  const k = kernelOf(world);
   const canBlock = blockable(range);
   let failed = 0;
   const idx = yield* srcu_read_lock(subs.srcu);
@@ -133,20 +132,7 @@ function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, in
     }
     failed = ret;
   }
-  if (failed !== 0 && c.eagainEndPairing === 'all-with-end') {
-    yield world.point('walk notifier list', subs.lock, Access.Read);
-    for (const sub of subs.list.slice()) {
-      const end = sub.ops.invalidate_range_end;
-      if (end === undefined) continue;
-      yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
-      checkAlive(world, sub, 'invalidate_range_end');
-      // Compensating ends run outside non_block sections, yet on a non-blockable range.
-      const prev = canBlock ? null : k.enterNonblockContract(k.current.id, `${sub.name}->invalidate_range_end (compensating)`);
-      yield* end(sub, range);
-      if (!canBlock) k.leaveNonblockContract(k.current.id, prev);
-      inst.ended.add(sub);
-    }
-  }
+  if (failed !== 0 && c.eagainEndPairing === 'all-with-end') yield* callEnds(subs, range, inst, c, true);
   yield* srcu_read_unlock(subs.srcu, idx);
   return failed;
 }
@@ -178,22 +164,38 @@ export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen
   }
   if (subs.list.length > 0) {
     const idx = yield* srcu_read_lock(subs.srcu);
-    yield world.point('walk notifier list', subs.lock, Access.Read);
-    for (const sub of subs.list.slice()) {
-      const end = sub.ops.invalidate_range_end;
-      if (end === undefined) continue;
-      yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
-      checkAlive(world, sub, 'invalidate_range_end');
-      if (!canBlock && c.notifierAnnotations) non_block_start();
-      yield* end(sub, range);
-      if (!canBlock && c.notifierAnnotations) non_block_end();
-      inst.ended.add(sub);
-    }
+    yield* callEnds(subs, range, inst, c, false);
     yield* srcu_read_unlock(subs.srcu, idx);
   }
   if (c.notifierAnnotations) lock_map_release(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
   retire(subs, inst, world);
   leaveInvalidation(ex);
+}
+
+/**
+ * Calls end on every classic subscription that has one, inside the caller's SRCU section. A
+ * regular end on a non-blockable range runs in a non_block section (v5.4+); a compensating end
+ * after a failed start does not, but the non-blocking contract still holds for it.
+ */
+function* callEnds(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst: InvalidationInstance, c: KernelContract, compensating: boolean): Gen<void> {
+  const world = subs.mm.world;
+  const k = kernelOf(world);
+  const canBlock = blockable(range);
+  yield world.point('walk notifier list', subs.lock, Access.Read);
+  for (const sub of subs.list.slice()) {
+    const end = sub.ops.invalidate_range_end;
+    if (end === undefined) continue;
+    yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
+    checkAlive(world, sub, 'invalidate_range_end');
+    const sectioned = !canBlock && !compensating && c.notifierAnnotations;
+    const contract = !canBlock && compensating;
+    if (sectioned) non_block_start();
+    const prev = contract ? k.enterNonblockContract(k.current.id, `${sub.name}->invalidate_range_end (compensating)`) : null;
+    yield* end(sub, range);
+    if (contract) k.leaveNonblockContract(k.current.id, prev);
+    if (sectioned) non_block_end();
+    inst.ended.add(sub);
+  }
 }
 
 /** A callback on a subscription whose unregister already returned breaks the SRCU promise. */
