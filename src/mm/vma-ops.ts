@@ -11,7 +11,6 @@
  * wrong offset), then sets the real offset and flags and merges.
  */
 import { GFP_KERNEL, might_alloc } from '../locking/alloc.js';
-import { PAGE_SIZE } from './constants.ts';
 import { PTE_PROTNONE } from './pte.ts';
 import { VM_EXEC, VM_IO, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE } from './vma-flags.ts';
 import type { Vma, VmaSet } from './vma.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AtomicT, atomic_dec_and_test, atomic_inc, atomic_read } from '../../src/locking/atomic.js';
+import { AtomicT, atomic_dec_and_test, atomic_inc } from '../../src/locking/atomic.js';
 import { complete, complete_all, Completion, wait_for_completion, wait_for_completion_timeout } from '../../src/locking/completion.js';
 import { read_seqcount_begin, read_seqcount_retry, Seqcount, write_seqcount_begin, write_seqcount_end } from '../../src/locking/seqcount.js';
 import { SrcuStruct, srcu_read_lock, srcu_read_unlock, synchronize_srcu } from '../../src/locking/srcu.js';

@@ -11,7 +11,7 @@
  * slot is free.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { cmdArb, runModel } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
