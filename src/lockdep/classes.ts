@@ -35,9 +35,30 @@ export class ClassTable {
    * @internal
    */
   gen = nextGeneration++;
+  /** Stamp of the current run, for numbering lock instances per run. */
+  private runStamp = nextGeneration++;
+  private instances = 0;
   private readonly byKey = new Map<LockClassKey, Int32Array>();
   /** name -> (key -> version), to number distinct keys sharing a printable name. */
   private readonly versions = new Map<string, Map<LockClassKey, number>>();
+
+  /** Starts numbering lock instances afresh (called at every run). */
+  newRun(): void {
+    this.runStamp = nextGeneration++;
+    this.instances = 0;
+  }
+
+  /**
+   * The instance number a report shows for `map` (`name@N`): assigned in order of first mention
+   * within the run, so the same schedule prints the same numbers whatever ran before it.
+   */
+  instanceId(map: LockdepMap): number {
+    if (map._idStamp !== this.runStamp) {
+      map._idStamp = this.runStamp;
+      map.id = ++this.instances;
+    }
+    return map.id;
+  }
 
   /** Number of registered classes. */
   get size(): number {

@@ -75,6 +75,7 @@ export class LockdepCore {
     this.runs++;
     this.runLabel = runLabel;
     this.runGen++;
+    this.classes.newRun();
     this.reports.length = 0;
     this.seen.clear();
     if (this.scope === 'run') this.resetGraph();

@@ -37,12 +37,13 @@ export const LOCKDEP_NO_TRACK: LockClassKey = Object.freeze({ lockdep: 'no-track
 /** Number of subclasses a key has; larger subclasses are a lockdep bug (§2.2). */
 export const MAX_LOCKDEP_SUBCLASSES = 8;
 
-let nextMapId = 1;
 
 /** A lockdep map: one per lock instance, or a bare fake lock. */
 export class LockdepMap {
-  /** Small unique number, printed to tell two instances of a class apart. */
-  readonly id: number;
+  /** Printed to tell two instances of a class apart; numbered per run by the class table. */
+  id = 0;
+  /** @internal Which run of which class table numbered `id`. */
+  _idStamp = 0;
   /** Printable instance name (usually the lock expression, e.g. `&mm->mmap_lock`). */
   name: string;
   /** Class key (see {@link LockClassKey}). */
@@ -64,7 +65,6 @@ export class LockdepMap {
   _cls = -1;
 
   constructor(name: string, opts: LockdepMapOptions = {}) {
-    this.id = nextMapId++;
     this.name = name;
     this.key = opts.key ?? name;
     this.subclass = opts.subclass ?? 0;

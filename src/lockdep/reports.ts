@@ -189,7 +189,7 @@ export function heldDesc(classes: ClassTable, t: TaskState, i: number): LockDesc
   const map = t.maps[i]!;
   return {
     instance: map.name,
-    instanceId: map.id,
+    instanceId: classes.instanceId(map),
     className: classes.list[t.cls[i]!]!.name,
     read: t.read[i]!,
     step: t.step[i]!,
@@ -200,7 +200,7 @@ export function heldDesc(classes: ClassTable, t: TaskState, i: number): LockDesc
 export function mapDesc(classes: ClassTable, map: LockdepMap, cls: number, read: number, step: number): LockDesc {
   return {
     instance: map.name,
-    instanceId: map.id,
+    instanceId: classes.instanceId(map),
     className: cls >= 0 ? classes.list[cls]!.name : map.name,
     read,
     step,
