@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so scenario files need no build step.
+// Runs the TypeScript sources directly through tsx, so scenario files need no build step, and
+// resolves `import ... from 'hmmsim'` in those files to this copy of hmmsim.
+import { register as registerHook } from 'node:module';
 import { register } from 'tsx/esm/api';
 
+registerHook('../src/cli/resolve-hook.mjs', import.meta.url);
 register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2), {
