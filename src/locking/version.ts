@@ -29,7 +29,11 @@ export interface KernelContract {
    * `all-with-end` (v5.12+, every subscription with an end op gets end).
    */
   readonly eagainEndPairing: 'none' | 'all-with-end';
-  /** Observed in the source: a hlist -EAGAIN after the interval step leaks the active count. */
+  /**
+   * Observed in the source: a classic -EAGAIN after a successful interval step returns without
+   * closing the interval step, leaking the active count (and an odd sequence). False applies the
+   * fix the spec proposes: close the interval step before returning -EAGAIN.
+   */
   readonly itreeLeakOnHlistEagain: boolean;
 }
 
@@ -84,6 +88,16 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+  },
+  {
+    name: 'what-if-itree-fix',
+    summary: 'current, plus the proposed fix: a classic -EAGAIN after the interval step closes the interval step first',
+    notifierAnnotations: true,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: true,
+    intervalNotifiers: true,
+    eagainEndPairing: 'all-with-end',
+    itreeLeakOnHlistEagain: false,
   },
 ];
 

@@ -85,8 +85,14 @@ function* coreStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, ins
     const ret = yield* itreeInvalidate(subs, range, inst);
     if (ret !== 0) return ret;
   }
-  if (subs.list.length > 0) return yield* hlistStart(subs, range, inst, c);
-  return 0;
+  if (subs.list.length === 0) return 0;
+  const ret = yield* hlistStart(subs, range, inst, c);
+  if (ret !== 0 && !blockable(range) && !c.itreeLeakOnHlistEagain && inst.itreeEntered && !inst.itreeExited) {
+    // The what-if fix: the caller will call no end, so close the interval step here.
+    yield* mn_itree_inv_end(subs);
+    inst.itreeExited = true;
+  }
+  return ret;
 }
 
 function* itreeInvalidate(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst: InvalidationInstance): Gen<number> {
@@ -224,7 +230,7 @@ function retire(subs: MmuNotifierSubscriptions, inst: InvalidationInstance, worl
 function retireFailed(subs: MmuNotifierSubscriptions, inst: InvalidationInstance, c: KernelContract, world: World): void {
   subs.open.delete(inst);
   checkPairing(inst, world, `another subscription's start failed, and under contract ${c.name} the caller then calls no end`);
-  if (inst.itreeEntered && !inst.itreeExited && c.itreeLeakOnHlistEagain) {
+  if (inst.itreeEntered && !inst.itreeExited) {
     world.report(
       KERNEL_ITREE_LEAK,
       `a classic start failed after the interval step of ${inst.range} succeeded: the core returns -EAGAIN without closing the interval step, so ${subs.mm.name}'s active invalidation count stays raised${subs.fullyExcluded ? ' and its sequence stays odd' : ''} (a kernel-side leak)`,

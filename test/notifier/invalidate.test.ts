@@ -412,6 +412,12 @@ describe('kernel-itree-leak (INV-S9)', () => {
     expect(out).toEqual({ ret: -EAGAIN, active: 1, seq: 3 });
   });
 
+  it('what-if-itree-fix: the core closes the interval step before returning -EAGAIN: no leak, quiescent', () => {
+    const { r, out } = leak('what-if-itree-fix' as never, { overlap: true, classicFails: true, interval: true });
+    expect(kinds(r)).toEqual([]);
+    expect(out).toEqual({ ret: -EAGAIN, active: 0, seq: 4 });
+  });
+
   it.each(INTERVAL_KERNELS)('%s: with no interval hit, the leak is of the count alone (sequence even)', (kernel) => {
     const { r, out } = leak(kernel, { overlap: false, classicFails: true, interval: true });
     expect(kinds(r)).toEqual([KERNEL_ITREE_LEAK, QUIESCENCE]);
