@@ -13,6 +13,10 @@
  *                                           programs A -> P1 from an old snapshot
  *                                           ^ no invalidation open, CPU maps nothing at A: stale
  *
+ * The oracle reaches past the scheduling point of the step that calls it (it reads the CPU page
+ * table and every device shadow), so each hook declares that with `touchUndeclared`: the
+ * explorer then never assumes such a step commutes with another.
+ *
  * A driver declaring the `pinned` contract (a registration cache that holds its own page
  * references) is loosely coherent by design: a mismatch is not reported.
  */
@@ -93,6 +97,7 @@ function checkOne(d: DeviceShadow, addr: number, m: DeviceMapping, why: string):
 
 /** The device maps `addr` to `pfn`. Checked against the CPU at once. */
 export function device_map(d: DeviceShadow, addr: number, pfn: number, write: boolean): void {
+  d.mm.world.touchUndeclared(); // the check reads the CPU's page table
   const m = { pfn, write };
   d.entries.set(addr, m);
   checkOne(d, addr, m, 'device programmed');
@@ -100,11 +105,13 @@ export function device_map(d: DeviceShadow, addr: number, pfn: number, write: bo
 
 /** The device no longer maps `addr`. */
 export function device_unmap(d: DeviceShadow, addr: number): void {
+  d.mm.world.touchUndeclared();
   d.entries.delete(addr);
 }
 
 /** The device no longer maps anything in [start, end). */
 export function device_unmap_range(d: DeviceShadow, start: number, end: number): void {
+  d.mm.world.touchUndeclared();
   for (const a of [...d.entries.keys()]) if (a >= start && a < end) d.entries.delete(a);
 }
 
@@ -112,6 +119,7 @@ export function device_unmap_range(d: DeviceShadow, start: number, end: number):
 export function cpu_mapping_changed(mm: MmStruct, addr: number): void {
   const list = mm.world.locals.get(REGISTRY_KEY) as DeviceShadow[] | undefined;
   if (list === undefined) return;
+  mm.world.touchUndeclared(); // reads every device's shadow
   for (const d of list) {
     if (d.mm !== mm) continue;
     const m = d.entries.get(addr);
@@ -123,6 +131,7 @@ export function cpu_mapping_changed(mm: MmStruct, addr: number): void {
 export function page_freed(world: World, pfn: number): void {
   const list = world.locals.get(REGISTRY_KEY) as DeviceShadow[] | undefined;
   if (list === undefined) return;
+  world.touchUndeclared(); // reads every device's shadow
   for (const d of list) {
     if (d.contract === 'pinned') continue;
     for (const [addr, m] of d.entries) {

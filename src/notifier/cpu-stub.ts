@@ -28,6 +28,7 @@ export class CpuStub implements CpuView, SimObject {
   }
 
   lookup(addr: number): CpuMapping | null {
+    this.mm.world.touchUndeclared(); // callers read the table from steps named after other objects
     return this.ptes.get(addr) ?? null;
   }
 

@@ -226,6 +226,8 @@ function notInserted(sub: MmuIntervalNotifier, api: string): void {
 
 /** `mmu_interval_set_seq(sub, cur_seq)`: from the invalidate callback, under the driver lock. */
 export function mmu_interval_set_seq(sub: MmuIntervalNotifier, curSeq: number): void {
+  // Written from the callback's step, whatever that step's point names; read_retry reads it.
+  sub.mm?.world.touchUndeclared();
   if ((curSeq & 1) === 0 && sub.mm !== null) {
     sub.mm.world.report(SEQUENCE_PROTOCOL, `set_seq(${sub.name}, ${curSeq}): the sequence must be odd`, `even-set-seq:${sub.name}`);
   }

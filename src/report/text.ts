@@ -15,7 +15,12 @@ function plural(n: number, one: string, many = `${one}s`): string {
 
 /** Why a verdict is what it is, in a few words. */
 export function verdictReason(r: ScenarioReport): string {
-  if (r.verdict === 'pass') return r.expected.length === 0 ? 'no findings, as expected' : `found as expected: ${r.expected.join(', ')}`;
+  if (r.verdict === 'pass') {
+    const extras = [...new Set(r.problems.map((p) => p.kind))].filter((k) => !r.expected.includes(k));
+    const also = extras.length === 0 ? '' : ` (also found, which the scenario allows: ${extras.join(', ')})`;
+    if (r.expected.length === 0) return extras.length === 0 ? 'no findings, as expected' : `no unexpected findings${also}`;
+    return `found as expected: ${r.expected.join(', ')}${also}`;
+  }
   const parts: string[] = [];
   if (r.missing.length > 0) parts.push(`expected ${r.missing.join(', ')} but it was not found`);
   if (r.unexpected.length > 0) parts.push(`unexpected: ${r.unexpected.join(', ')}`);

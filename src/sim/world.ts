@@ -114,6 +114,16 @@ export class World {
   private nextLabel = '';
   private nextObj: SimObject | null = null;
   private nextAccess: Access = Access.None;
+  /**
+   * Labels of steps seen to touch shared state their point does not name (oracles reading a
+   * device's shadow, a callback writing a subscription's sequence). The explorer treats them as
+   * conflicting with every step. Kept for the whole exploration: it is knowledge, not state.
+   */
+  readonly undeclaredLabels = new Set<string>();
+  /** Set when this run taught `undeclaredLabels` something new (DFS then restarts its search). */
+  learnedUndeclared = false;
+  /** The label of the step being executed. */
+  private stepLabel = '';
   /** Per-run key/value slots for layers above (lockdep state, mm registries). */
   readonly locals = new Map<string, unknown>();
 
@@ -133,6 +143,8 @@ export class World {
     this.afterStep = null;
     this.exitHooks.length = 0;
     this.endOfRunChecks.length = 0;
+    this.learnedUndeclared = false;
+    this.stepLabel = '';
     this.end = RunEnd.Completed;
     this.stopped = false;
     this.timed.length = 0;
@@ -185,6 +197,19 @@ export class World {
       }
       yield t.exitQueue.block();
     }
+  }
+
+  /**
+   * Declares that the running step touches shared state its point did not name. Partial-order
+   * reduction is only sound if every conflicting access is announced; call this where code
+   * reaches past its point (an oracle, a helper writing another object's field), and the
+   * explorer will treat steps with this label as conflicting with all others.
+   */
+  touchUndeclared(): void {
+    const l = this.stepLabel;
+    if (l === '' || this.undeclaredLabels.has(l)) return;
+    this.undeclaredLabels.add(l);
+    this.learnedUndeclared = true;
   }
 
   /** Records a finding. A fatal one (a BUG, a deadlock) ends the run after the current step. */
@@ -247,11 +272,13 @@ export class World {
   /** Steps one task: from its pending point to its next yield. */
   private step(t: Task): void {
     this.current = t;
+    this.stepLabel = t.label;
     if (this.trace !== null) this.trace.step(t.id, t.label, t.obj, t.access);
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
     this.resume(t);
+    this.stepLabel = ''; // outside a step (end-of-run checks) nothing is attributed to one
     if (this.afterStep !== null && !this.stopped) this.afterStep();
   }
 

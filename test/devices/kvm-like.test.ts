@@ -89,7 +89,7 @@ describe('KvmLike notifier', () => {
     expect(out).toEqual([0, { pfn: 100, write: true }, -1, -1, 0]);
   });
 
-  it('a fault racing a migration retries while the invalidation is in progress and maps the new page after it, never a stale one (every interleaving)', () => {
+  it('a fault racing a migration retries while the invalidation is in progress and maps the new page after it, never a stale one (every interleaving with up to three preemptions)', () => {
     const outcomes = new Set<string>();
     const r = run<St & { busySeen: number }>(
       {
@@ -127,7 +127,8 @@ describe('KvmLike notifier', () => {
           return null;
         },
       },
-      { random: 300 },
+      // The fault spins (bounded retries), so the unbounded space is large: exhaust it within three preemptions.
+      { random: 300, legs: [{ name: 'dfs', preemptionBound: 3 }] },
     );
     // Only the fault's own give-up bound can trigger; never a stale or freed mapping.
     expect(kinds(r).filter((k) => k !== NO_PROGRESS)).toEqual([]);

@@ -20,6 +20,11 @@
  *
  * A preemption is a decision that switches away from the task that ran last while it could still
  * run. Non-preemptive choices are tried first, so shallow bugs come early.
+ *
+ * Independence is only as good as the points: a step whose label the world has seen touch state
+ * its point does not name (`World.touchUndeclared`) conflicts with everything. When a run learns
+ * such a label, the sleep sets built so far may have been too bold, so the search starts over
+ * (counted in `restarts`); knowledge only grows, so this happens a bounded number of times.
  */
 import { independent, type Access, type SimObject } from '../point.js';
 import type { Strategy } from '../strategy.js';
@@ -31,6 +36,7 @@ interface Node {
   /** Pending point of each enabled task, parallel to `order`. */
   readonly objs: (SimObject | null)[];
   readonly accs: Access[];
+  readonly labels: string[];
   /** Task that ran the step before this decision, -1 if none. */
   readonly prev: number;
   readonly prevEnabled: boolean;
@@ -54,10 +60,16 @@ export class DfsStrategy implements Strategy {
   executions = 0;
   /** Runs abandoned because every allowed choice was asleep. */
   pruned = 0;
+  /** Times the search started over after learning of a step that touches undeclared state. */
+  restarts = 0;
+  private undeclared: ReadonlySet<string> = new Set();
+  /** Some sleep set so far was non-empty: only then can new knowledge invalidate the search. */
+  private sleepUsed = false;
   /** The sleep set right now: task ids with the pending point each had when put to sleep. */
   private sleepIds: number[] = [];
   private sleepObjs: (SimObject | null)[] = [];
   private sleepAccs: Access[] = [];
+  private sleepLabels: string[] = [];
 
   constructor(
     readonly preemptionBound = 2,
@@ -73,6 +85,7 @@ export class DfsStrategy implements Strategy {
     this.sleepIds.length = 0;
     this.sleepObjs.length = 0;
     this.sleepAccs.length = 0;
+    this.sleepLabels.length = 0;
     if (!this.started) {
       this.started = true;
       return true;
@@ -86,6 +99,7 @@ export class DfsStrategy implements Strategy {
 
   choose(world: World): number {
     const rq = world.runnable;
+    this.undeclared = world.undeclaredLabels;
     if (this.depth < this.stack.length) {
       const node = this.stack[this.depth++]!;
       this.afterChoice(node);
@@ -110,13 +124,28 @@ export class DfsStrategy implements Strategy {
     if (this.sleepIds.length === 0) return true;
     const t = world.runnable[0]!;
     if (this.sleepIds.includes(t.id)) return false;
-    this.wakeConflicting(t.obj, t.access);
+    this.undeclared = world.undeclaredLabels;
+    this.wakeConflicting(t.obj, t.access, t.label);
     return true;
+  }
+
+  /** Two pending steps commute: their points say so and neither is known to reach past its point. */
+  private commute(objA: SimObject | null, accA: Access, labelA: string, objB: SimObject | null, accB: Access, labelB: string): boolean {
+    return independent(objA, accA, objB, accB) && !this.undeclared.has(labelA) && !this.undeclared.has(labelB);
   }
 
   endRun(world: World): void {
     if (world.end === 2 /* RunEnd.Pruned */) this.pruned++;
     else this.executions++;
+    if (world.learnedUndeclared && this.sleepUsed) {
+      // The sleep sets of this search assumed independence that does not hold: start over.
+      this.stack.length = 0;
+      this.depth = 0;
+      this.started = false;
+      this.sleepUsed = false;
+      this.restarts++;
+      return;
+    }
     // Decisions past the replayed prefix that were never reached (the run stopped early) are
     // dropped, so backtracking only considers nodes this run actually visited.
     this.stack.length = Math.min(this.stack.length, this.depth);
@@ -124,7 +153,8 @@ export class DfsStrategy implements Strategy {
 
   describe(): string {
     const bound = this.preemptionBound === Infinity ? 'unbounded' : `preemption bound ${this.preemptionBound}`;
-    return `dfs (${bound}; ${this.executions} executions, ${this.pruned} pruned by sleep sets; ${this.exhausted ? 'space exhausted' : 'space not exhausted'})`;
+    const restarts = this.restarts > 0 ? `, ${this.restarts} restart${this.restarts === 1 ? '' : 's'} after learning undeclared accesses` : '';
+    return `dfs (${bound}; ${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? 'space exhausted' : 'space not exhausted'})`;
   }
 
   private newNode(world: World): Node {
@@ -135,21 +165,24 @@ export class DfsStrategy implements Strategy {
     const order: number[] = [];
     const objs: (SimObject | null)[] = [];
     const accs: Access[] = [];
+    const labels: string[] = [];
     for (const t of rq) {
       if (t.id === prev) {
         prevEnabled = true;
         order.unshift(t.id);
         objs.unshift(t.obj);
         accs.unshift(t.access);
+        labels.unshift(t.label);
       } else {
         order.push(t.id);
         objs.push(t.obj);
         accs.push(t.access);
+        labels.push(t.label);
       }
     }
     const parent = this.depth > 0 ? this.stack[this.depth - 1]! : null;
     const preemptionsBefore = parent === null ? 0 : parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
-    return { order, objs, accs, prev, prevEnabled, preemptionsBefore, sleep: this.sleepIds.slice(), done: [], chosen: -1 };
+    return { order, objs, accs, labels, prev, prevEnabled, preemptionsBefore, sleep: this.sleepIds.slice(), done: [], chosen: -1 };
   }
 
   /** The sleep set after `node` picks its choice: old sleepers and explored siblings that commute with it. */
@@ -158,35 +191,41 @@ export class DfsStrategy implements Strategy {
     const ci = node.order.indexOf(node.chosen);
     const cObj = node.objs[ci]!;
     const cAcc = node.accs[ci]!;
+    const cLabel = node.labels[ci]!;
     this.sleepIds.length = 0;
     this.sleepObjs.length = 0;
     this.sleepAccs.length = 0;
+    this.sleepLabels.length = 0;
     const consider = (id: number): void => {
       if (id === node.chosen || this.sleepIds.includes(id)) return;
       const i = node.order.indexOf(id);
-      if (i >= 0 && independent(node.objs[i]!, node.accs[i]!, cObj, cAcc)) {
+      if (i >= 0 && this.commute(node.objs[i]!, node.accs[i]!, node.labels[i]!, cObj, cAcc, cLabel)) {
         this.sleepIds.push(id);
         this.sleepObjs.push(node.objs[i]!);
         this.sleepAccs.push(node.accs[i]!);
+        this.sleepLabels.push(node.labels[i]!);
       }
     };
     for (const id of node.sleep) consider(id);
     for (const id of node.done) consider(id);
+    if (this.sleepIds.length > 0) this.sleepUsed = true;
   }
 
   /** A forced step wakes every sleeper it conflicts with. */
-  private wakeConflicting(obj: SimObject | null, acc: Access): void {
+  private wakeConflicting(obj: SimObject | null, acc: Access, label: string): void {
     let k = 0;
     for (let i = 0; i < this.sleepIds.length; i++) {
-      if (!independent(this.sleepObjs[i]!, this.sleepAccs[i]!, obj, acc)) continue;
+      if (!this.commute(this.sleepObjs[i]!, this.sleepAccs[i]!, this.sleepLabels[i]!, obj, acc, label)) continue;
       this.sleepIds[k] = this.sleepIds[i]!;
       this.sleepObjs[k] = this.sleepObjs[i]!;
       this.sleepAccs[k] = this.sleepAccs[i]!;
+      this.sleepLabels[k] = this.sleepLabels[i]!;
       k++;
     }
     this.sleepIds.length = k;
     this.sleepObjs.length = k;
     this.sleepAccs.length = k;
+    this.sleepLabels.length = k;
   }
 
   private allowed(node: Node, id: number): boolean {

@@ -75,3 +75,47 @@ describe('DFS', () => {
     expect(dfs.describe()).toContain('space exhausted');
   });
 });
+
+describe('DFS and steps that reach past their point', () => {
+  /**
+   * Two tasks whose points name different objects, but the writer's step secretly writes what the
+   * reader's step reads (as an oracle or set_seq would); the outcome is judged at the end of the
+   * run. Announced with touchUndeclared, DFS finds both orders; unannounced, sleep sets prune the
+   * run where the reader goes first, because they believe the steps commute.
+   */
+  function hidden(announce: boolean): Program {
+    return {
+      start(w: World) {
+        const shared = { v: 0, seen: -1 };
+        w.locals.set('shared', shared);
+        w.spawn('writer', function* () {
+          yield w.point('write shared', { name: 'a' }, Access.Write);
+          if (announce) w.touchUndeclared();
+          shared.v = 1;
+        });
+        w.spawn('reader', function* () {
+          yield w.point('read shared', { name: 'b' }, Access.Write);
+          if (announce) w.touchUndeclared();
+          shared.seen = shared.v;
+        });
+      },
+      finish(w: World) {
+        const shared = w.locals.get('shared') as { seen: number };
+        w.report(shared.seen === 0 ? 'saw-old' : 'saw-new', `reader saw ${shared.seen}`, String(shared.seen));
+      },
+    };
+  }
+
+  it('explores both orders once the hidden access is announced', () => {
+    const r = explore(hidden(true), new DfsStrategy(Infinity), { seed: 1, maxRuns: 1000, shrink: false });
+    expect(r.exhausted).toBe(true);
+    expect(r.problems.map((p) => p.kind).sort()).toEqual(['saw-new', 'saw-old']);
+  });
+
+  it('without the announcement, sleep sets prune the other order (why the announcement exists)', () => {
+    const r = explore(hidden(false), new DfsStrategy(Infinity), { seed: 1, maxRuns: 1000, shrink: false });
+    expect(r.exhausted).toBe(true);
+    expect(r.problems.map((p) => p.kind)).toEqual(['saw-new']);
+    expect(r.pruned).toBe(1);
+  });
+});
