@@ -181,13 +181,22 @@ export class FrameTable extends FrameStore {
 
   // ------------------------------------------------------------ references
 
+  /**
+   * Called on every reference or mapcount change. Frame state is shared by every address space
+   * and by reclaim, whatever lock the caller holds; the mm layer uses this to tell the explorer
+   * that the step touched state its scheduling point does not name.
+   */
+  touched: (() => void) | null = null;
+
   /** Take a reference (folio_get). A get on a free frame is reported and ignored. */
   get(pfn: number): void {
+    this.touched?.();
     if (this.live(pfn, 'get on')) this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
   }
 
   /** Take a reference unless the frame is already free (folio_try_get). */
   tryGet(pfn: number): boolean {
+    this.touched?.();
     this.checkPfn(pfn);
     if (pfn === ZERO_PFN) return true;
     const c = pfn >>> CHUNK_SHIFT;
@@ -207,6 +216,7 @@ export class FrameTable extends FrameStore {
    *   the moment the kernel calls the driver's page_free).
    */
   put(pfn: number): boolean {
+    this.touched?.();
     this.checkPfn(pfn);
     if (pfn === ZERO_PFN) return false;
     const c = pfn >>> CHUNK_SHIFT;
@@ -234,11 +244,13 @@ export class FrameTable extends FrameStore {
 
   /** One more page-table mapping (the rmap add). No-op for the zero page. */
   incMapcount(pfn: number): void {
+    this.touched?.();
     if (this.live(pfn, 'mapping')) this.mapc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
   }
 
   /** One mapping fewer (the rmap remove). Underflow and free frames are reported. */
   decMapcount(pfn: number): void {
+    this.touched?.();
     if (!this.live(pfn, 'unmapping')) return;
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;

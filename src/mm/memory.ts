@@ -102,6 +102,7 @@ export class MemorySystem {
     sink.world = world;
     this.frames = new FrameTable({ problems: sink, ...(options.memoryLimitPages === undefined ? {} : { limit: options.memoryLimitPages }) });
     this.swap = new SwapSpace({ problems: sink, ...(options.swapPages === undefined ? {} : { limit: options.swapPages }) });
+    this.frames.touched = () => world.touchUndeclared();
     this.cache = new PageCache(this.frames);
     this.memoryWq = world.waitQueue('memory', this.allocator);
     this.reclaimBatch = options.reclaimBatch ?? 1;

@@ -137,6 +137,7 @@ export function* shrink(sys: MemorySystem, nr: number): Gen<number> {
 export function* reclaim_folio(sys: MemorySystem, pfn: number): Gen<boolean> {
   const f = sys.frames;
   yield sys.world.point(`isolate pfn ${pfn}`, sys.allocator, Access.Write);
+  sys.world.touchUndeclared(); // reads frame state that faults and zaps change under their own locks
   if (!candidate(sys, pfn)) return false;
   f.get(pfn); // isolation reference
   f.setFlags(pfn, PG_LOCKED);
