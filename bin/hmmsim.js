@@ -5,6 +5,13 @@ import { register as registerHook } from 'node:module';
 import { register } from 'tsx/esm/api';
 
 registerHook('../src/cli/resolve-hook.mjs', import.meta.url);
+// Output piped into `head` and closed early is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2), {

@@ -43,6 +43,11 @@ export function configureKernel(kernel: string | undefined): ((world: World) => 
   return (world) => setKernelContract(world, kernel);
 }
 
+/** Leg i's share of `runs` over `legs` legs: the shares add up to `runs` exactly (at least 1 each). */
+export function legRuns(runs: number, legs: number, i: number): number {
+  return Math.max(1, Math.floor(runs / legs) + (i < runs % legs ? 1 : 0));
+}
+
 /** The seed stream of leg i: distinct, deterministic. */
 export function legSeed(seed: number, leg: number): number {
   return deriveSeed(seed ^ 0x5eed, leg);
@@ -66,9 +71,8 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
 export function checkScenario(scenario: Scenario, options: CheckOptions): ScenarioReport {
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
-  const per = Math.max(1, Math.ceil(options.runs / options.legs.length));
   const results = options.legs.map((spec, i) =>
-    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
+    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
   );
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

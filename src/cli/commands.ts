@@ -129,8 +129,8 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
     throw e;
   }
   io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: ${r.steps} steps\n`);
-  io.out(r.trace);
   for (const n of r.notes) io.out(`note: ${n}\n`);
+  io.out(r.trace);
   if (r.findings.length === 0) io.out('no finding in this run\n');
   for (const f of r.findings) io.out(`[${f.kind}] at step ${f.step}${f.task === null ? '' : ` in ${f.task}`}\n${f.message}\n`);
   return 0;
@@ -201,8 +201,12 @@ export function listCommand(argv: readonly string[], io: Io): number {
   parseArgs('list', argv, {});
   const all = builtinScenarios();
   const width = Math.max(...all.map((s) => s.name.length));
+  const describe = (kinds: readonly string[]): string => (kinds.length === 0 ? 'clean' : `expects ${kinds.join(', ')}`);
   for (const s of all) {
-    const exp = s.expect.length === 0 ? 'clean' : `expects ${s.expect.join(', ')}`;
+    const byVersion = KERNEL_VERSIONS.map((v) => describe(s.expectFor(v.name)));
+    const exp = byVersion.every((e) => e === byVersion[0])
+      ? byVersion[0]!
+      : `${describe(s.expect)} under current; differs by kernel version, see 'hmmsim compare ${s.name}'`;
     io.out(`${s.name.padEnd(width)}  ${s.description} [${exp}]\n`);
   }
   return 0;

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ExploreResult } from '../sim/explore.js';
-import { legSeed, runLeg } from '../check/run.js';
+import { legRuns, legSeed, runLeg } from '../check/run.js';
 import { mergeResults, type ScenarioReport } from '../check/report-model.js';
 import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
@@ -125,13 +125,12 @@ export async function checkWithPortfolio(
   options: PortfolioOptions,
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
-  const per = Math.max(1, Math.ceil(options.runs / options.legs.length));
   const results: ExploreResult[] =
     pool === null
       ? options.legs.map((spec, i) =>
           runLeg(scenario, spec, {
             seed: legSeed(options.seed, i),
-            runs: per,
+            runs: legRuns(options.runs, options.legs.length, i),
             timeLimitMs: options.timeLimitMs,
             shrink: options.shrink,
             clock: () => performance.now(),
@@ -141,7 +140,7 @@ export async function checkWithPortfolio(
         )
       : await Promise.all(
           options.legs.map((spec, i) =>
-            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: per, timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel }),
+            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel }),
           ),
         );
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, performance.now() - t0, scenario.allowFor(options.kernel));

@@ -91,7 +91,7 @@ function checkOne(d: DeviceShadow, addr: number, m: DeviceMapping, why: string):
   d.mm.world.report(
     STALE_DEVICE_MAPPING,
     `${d.name} maps ${d.mm.name}:${hex(addr)} -> pfn ${m.pfn}${m.write ? ' (write)' : ''} but ${problem}, and no invalidation of that address is in progress (${why})`,
-    `${d.name}:${why}`,
+    `${d.name}:stale`,
   );
 }
 

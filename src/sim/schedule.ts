@@ -86,8 +86,9 @@ export function decodeSchedule(text: string): Schedule {
       if (task < 0) throw new ScheduleError(`unexpected '${ch}' at character ${i} of the schedule: a task letter was expected`);
       i++;
     }
-    const check = i < s.length ? LETTERS.indexOf(s[i]!) : -1;
-    if (check < 0) throw new ScheduleError(`the schedule is cut short at character ${i}: each task needs a check letter after it`);
+    if (i >= s.length) throw new ScheduleError(`the schedule is cut short at character ${i}: each task needs a check letter after it`);
+    const check = LETTERS.indexOf(s[i]!);
+    if (check < 0) throw new ScheduleError(`unexpected '${s[i]}' at character ${i} of the schedule: a check letter (a-z, A-Z) was expected`);
     i++;
     let count = 1;
     const start = i;

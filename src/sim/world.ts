@@ -215,7 +215,9 @@ export class World {
   /** Records a finding. A fatal one (a BUG, a deadlock) ends the run after the current step. */
   report(kind: string, message: string, place: string, fatal = false): void {
     const task = this.current;
-    this.findings.push({ kind, message, place, task: task === null ? null : task.name, step: this.steps });
+    // Inside a step, the step's own number (its trace line); outside, the number of steps taken.
+    const step = this.stepLabel !== '' ? this.steps - 1 : this.steps;
+    this.findings.push({ kind, message, place, task: task === null ? null : task.name, step });
     this.trace?.note(`[${kind}] ${message}`);
     if (fatal) this.stop(RunEnd.Stopped);
   }
@@ -391,7 +393,7 @@ export class World {
     const where = firstUserFrame(err);
     this.report(
       FindingKind.Exception,
-      `task ${t.name} threw at step ${this.steps} (after point '${t.label}'): ${err.message}` +
+      `task ${t.name} threw in step ${this.steps - 1} (after point '${t.label}'): ${err.message}` +
         (where === null ? '' : `\n  at ${where}`),
       `${t.name}: ${err.message}`,
       true,

@@ -61,7 +61,7 @@ describe('hmmsim check', () => {
     const r = await run('check', file, '--strategy', 'dfs');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/FAIL {2}racy: unexpected: exception/);
-    expect(r.out).toMatch(/task b threw at step \d+ .*boom/);
+    expect(r.out).toMatch(/task b threw in step \d+ .*boom/);
   });
 
   it.each([

@@ -31,7 +31,7 @@ describe('schedule codec', () => {
     ['avbv2', /must start with '1:'/],
     ['7:ab', /version '7' is not known/],
     ['1:a', /cut short/],
-    ['1:a!', /cut short/],
+    ['1:a!', /unexpected '!' at character 3/],
     ['1:ab1', /at least 2/],
     ['1:{x}a', /bad task number/],
     ['1:#a', /unexpected '#'/],

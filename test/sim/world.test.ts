@@ -146,7 +146,7 @@ describe('World', () => {
     });
     expect(() => w.run(new NonPreemptiveStrategy())).not.toThrow();
     expect(w.findings[0]!.kind).toBe(FindingKind.Exception);
-    expect(w.findings[0]!.message).toMatch(/task driver threw at step 1 .*NULL pointer/);
+    expect(w.findings[0]!.message).toMatch(/task driver threw in step 0 .*NULL pointer/);
     expect(w.tasks[0]!.state).toBe(TaskState.Done);
   });
 
