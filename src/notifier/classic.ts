@@ -102,13 +102,14 @@ export function* __mmu_notifier_register(sub: MmuNotifier | null, mm: MmStruct):
     notifierWarn(world, 'register:bad-ops', `${sub.name} has arch_invalidate_secondary_tlbs together with start/end ops`);
     return -EINVAL;
   }
+  const k = kernelOf(world);
+  // v5.4-v5.8 prime lockdep first thing: fs_reclaim -> the invalidate-start map.
+  if (contractOf(world).primeAtRegistration && k.validating) k.lockdep.primeNotifierRegistration(k.current.id, k.where);
   let subs = mm.notifier_subscriptions;
   if (subs === null) {
     yield* kmalloc(128, GFP_KERNEL);
     subs = new MmuNotifierSubscriptions(mm, notifierSrcu(world), world);
   }
-  const k = kernelOf(world);
-  if (contractOf(world).primeAtRegistration && k.validating) k.lockdep.primeNotifierRegistration(k.current.id, k.where);
   const ex = yield* takeAllLocks(mm);
   mm.notifier_subscriptions = subs;
   trackMm(mm);

@@ -20,9 +20,9 @@
  * callback ran first (retry) or it runs after the device is programmed (and zaps it).
  */
 import { EINVAL, EOPNOTSUPP, EOVERFLOW } from '../locking/errno.js';
-import { lock_map_acquire, lock_map_release, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../locking/lockdep-maps.js';
+import { lock_map_acquire, lock_map_release, might_lock, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../locking/lockdep-maps.js';
 import { kernelOf } from '../locking/kernel.js';
-import { mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
+import { mmap_assert_write_locked, mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
 import { might_sleep } from '../locking/sleep.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { contractOf } from '../locking/version.js';
@@ -133,6 +133,7 @@ function* insertCommon(sub: MmuIntervalNotifier, mm: MmStruct, start: number, le
 export function* mmu_interval_notifier_insert(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {
   if (!requireIntervalNotifiers(mm.world, 'mmu_interval_notifier_insert')) return -EOPNOTSUPP;
   might_sleep();
+  might_lock(mm.mmap_lock); // it may register, which takes the mmap lock: lockdep learns that now
   if (mm.notifier_subscriptions === null || !mm.notifier_subscriptions.hasItree) {
     yield* mmap_write_lock(mm);
     const ret = yield* __mmu_notifier_register(null, mm);
@@ -145,6 +146,7 @@ export function* mmu_interval_notifier_insert(sub: MmuIntervalNotifier, mm: MmSt
 /** `mmu_interval_notifier_insert_locked(...)`: the mmap lock must be held for write. */
 export function* mmu_interval_notifier_insert_locked(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {
   if (!requireIntervalNotifiers(mm.world, 'mmu_interval_notifier_insert_locked')) return -EOPNOTSUPP;
+  mmap_assert_write_locked(mm);
   if (mm.notifier_subscriptions === null || !mm.notifier_subscriptions.hasItree) {
     const ret = yield* __mmu_notifier_register(null, mm);
     if (ret !== 0) return ret;
@@ -159,7 +161,10 @@ export function* mmu_interval_notifier_insert_locked(sub: MmuIntervalNotifier, m
  */
 export function* mmu_interval_notifier_remove(sub: MmuIntervalNotifier): Gen<void> {
   const mm = sub.mm;
-  if (mm === null) return;
+  if (mm === null) {
+    notInserted(sub, 'mmu_interval_notifier_remove');
+    return;
+  }
   const subs = mm.notifier_subscriptions!;
   might_sleep();
   let waitSeq = -1;

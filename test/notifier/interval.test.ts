@@ -433,7 +433,7 @@ describe('remove', () => {
     expect(out).toEqual({ during: { membership: 'removed', seq: 3, active: 1, deferred: 0 }, inTree: false, log: ['x:inv(3)'], end: { seq: 4, active: 0, deferred: 0 } });
   });
 
-  it('remove of a subscription that was never inserted does nothing', () => {
+  it('remove of a subscription that was never inserted is a BUG (the kernel dereferences a NULL mm)', () => {
     const r = run<St>({
       setup,
       tasks: {
@@ -443,7 +443,8 @@ describe('remove', () => {
         },
       },
     });
-    expect(summary(r)).toEqual([]);
+    expect(kinds(r)).toEqual(['bug']);
+    expect(r.problems[0]!.message).toMatch(/mmu_interval_notifier_remove\(x\) on a subscription that was never inserted/);
   });
 });
 
