@@ -63,6 +63,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
       : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
   const targets = await resolveScenarios(words);
   const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
+  await pool?.ready();
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
   try {
@@ -157,6 +158,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const json = options.get('json') === true;
   const targets = await resolveScenarios(words);
   const pool = workers > 1 ? new WorkerPool(workers) : null;
+  await pool?.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];
   try {
     for (const { scenario, source } of targets) {

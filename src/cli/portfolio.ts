@@ -37,6 +37,8 @@ export class WorkerPool {
   private readonly queue: { job: LegJob; resolve: (r: ExploreResult) => void; reject: (e: Error) => void }[] = [];
   private readonly pending = new Map<number, { resolve: (r: ExploreResult) => void; reject: (e: Error) => void; worker: Worker }>();
   private nextId = 0;
+  private readyCount = 0;
+  private readyWaiters: (() => void)[] = [];
   /** Latest progress of each job in flight. */
   private readonly progress = new Map<number, { runs: number; findings: number }>();
 
@@ -44,11 +46,30 @@ export class WorkerPool {
     const url = new URL('./worker-entry.js', import.meta.url);
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
-      w.on('message', (reply: LegReply) => this.done(w, reply));
-      w.on('error', (e) => this.failAll(e));
+      w.on('message', (reply: LegReply | { ready: true }) => {
+        if ('ready' in reply) this.markReady();
+        else this.done(w, reply);
+      });
+      w.on('error', (e) => {
+        this.markReady(); // a worker that failed to load must not leave ready() waiting
+        this.failAll(e);
+      });
       this.workers.push(w);
       this.idle.push(w);
     }
+  }
+
+  /** Resolves once every worker has loaded, so start-up is not counted as exploration time. */
+  ready(): Promise<void> {
+    if (this.readyCount >= this.size) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private markReady(): void {
+    this.readyCount++;
+    if (this.readyCount < this.size) return;
+    for (const r of this.readyWaiters) r();
+    this.readyWaiters.length = 0;
   }
 
   /** Runs one leg on the next free worker. */

@@ -21,6 +21,9 @@ function load(src: ScenarioSource): Promise<Scenario> {
   return p;
 }
 
+// Loaded (tsx and the engine compiled): the pool may start timing from here.
+parentPort!.postMessage({ ready: true });
+
 parentPort!.on('message', (job: LegJob) => {
   void (async () => {
     let reply: LegReply;
