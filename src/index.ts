@@ -117,6 +117,9 @@ export {
   device_unmap_range,
   cpu_mapping_changed,
   page_freed,
+  STALE_DEVICE_MAPPING,
+  DEVICE_MAPS_FREED_PAGE,
+  MAP_IN_INVALIDATION_WINDOW,
 } from './notifier/coherence.js';
 export { expectQuiescent } from './notifier/quiescence.js';
 export { CpuStub, cpu_stub_attach, cpu_stub_munmap, cpu_stub_migrate, cpu_stub_oom_reap, STUB_PAGE } from './notifier/cpu-stub.js';

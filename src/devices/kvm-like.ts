@@ -48,7 +48,7 @@ export class KvmLike extends MmuNotifier {
   constructor(world: World, mm: MmStruct, name = 'kvm') {
     super(kvmOps, name);
     this.mmu_lock = new Spinlock(world, `${name}->mmu_lock`, 'kvm->mmu_lock');
-    this.spte = device_shadow_create(mm, name);
+    this.spte = device_shadow_create(mm, name, 'mirror', this);
     expectQuiescent(world, `${name}->mmu_invalidate_in_progress`, () =>
       this.mmu_invalidate_in_progress === 0 ? null : `is ${this.mmu_invalidate_in_progress} at the end of the run: an invalidate_range_end never came`,
     );

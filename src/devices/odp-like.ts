@@ -61,7 +61,7 @@ export class OdpLike extends MmuNotifier {
   constructor(world: World, mm: MmStruct, variant: OdpVariant, name = 'odp') {
     super(variant === 'with-end' ? withEnd : startOnly, name);
     this.umem_mutex = new Mutex(world, `${name}->umem_mutex`, 'umem_odp->umem_mutex');
-    this.pt = device_shadow_create(mm, name);
+    this.pt = device_shadow_create(mm, name, 'mirror', this);
     if (variant === 'with-end') {
       expectQuiescent(world, `${name}->invalidations`, () =>
         this.invalidations === 0 ? null : `is ${this.invalidations} at the end of the run: starts and ends did not pair up`,

@@ -35,6 +35,8 @@ export interface DeviceMapping {
 /** The finding kinds this oracle reports. */
 export const STALE_DEVICE_MAPPING = 'stale-device-mapping';
 export const DEVICE_MAPS_FREED_PAGE = 'device-maps-freed-page';
+/** A classic subscriber created a mapping between its start and its end for that range (INV-C5). */
+export const MAP_IN_INVALIDATION_WINDOW = 'map-in-invalidation-window';
 
 /** A device's mirror of one mm, as the oracle sees it. */
 export class DeviceShadow {
@@ -44,6 +46,8 @@ export class DeviceShadow {
     readonly name: string,
     readonly mm: MmStruct,
     readonly contract: CoherenceContract,
+    /** The classic subscription that keeps this mirror, if any: it may not map inside its own windows. */
+    readonly notifier: object | null = null,
   ) {}
 }
 
@@ -59,8 +63,8 @@ function shadows(world: World): DeviceShadow[] {
 }
 
 /** Creates and registers a device's shadow of `mm`. */
-export function device_shadow_create(mm: MmStruct, name: string, contract: CoherenceContract = 'mirror'): DeviceShadow {
-  const d = new DeviceShadow(name, mm, contract);
+export function device_shadow_create(mm: MmStruct, name: string, contract: CoherenceContract = 'mirror', notifier: object | null = null): DeviceShadow {
+  const d = new DeviceShadow(name, mm, contract, notifier);
   shadows(mm.world).push(d);
   return d;
 }
@@ -98,9 +102,31 @@ function checkOne(d: DeviceShadow, addr: number, m: DeviceMapping, why: string):
 /** The device maps `addr` to `pfn`. Checked against the CPU at once. */
 export function device_map(d: DeviceShadow, addr: number, pfn: number, write: boolean): void {
   d.mm.world.touchUndeclared(); // the check reads the CPU's page table
+  checkWindow(d, addr);
   const m = { pfn, write };
   d.entries.set(addr, m);
   checkOne(d, addr, m, 'device programmed');
+}
+
+/**
+ * INV-C5: between a classic subscription's successful start and its end for a range, it must not
+ * establish a new device mapping inside that range (the CPU side is about to change it).
+ */
+function checkWindow(d: DeviceShadow, addr: number): void {
+  const subs = d.mm.notifier_subscriptions;
+  if (d.notifier === null || subs === null) return;
+  for (const inst of subs.open) {
+    if (addr < inst.range.start || addr >= inst.range.end) continue;
+    for (const [sub, ret] of inst.started) {
+      if (sub !== d.notifier || ret !== 0 || inst.ended.has(sub)) continue;
+      d.mm.world.report(
+        MAP_IN_INVALIDATION_WINDOW,
+        `${d.name} maps ${d.mm.name}:${hex(addr)} after its invalidate_range_start for ${inst.range} and before the end: the CPU may change that page under it`,
+        `${d.name}:window`,
+      );
+      return;
+    }
+  }
 }
 
 /** The device no longer maps `addr`. */

@@ -8,7 +8,7 @@ import { KvmLike, kvm_like_fault, NO_PROGRESS } from '../../src/devices/kvm-like
 import { OdpLike } from '../../src/devices/odp-like.js';
 import { mutex_lock, mutex_unlock } from '../../src/locking/mutex.js';
 import { mmu_notifier_register } from '../../src/notifier/classic.js';
-import { STALE_DEVICE_MAPPING, DEVICE_MAPS_FREED_PAGE } from '../../src/notifier/coherence.js';
+import { DEVICE_MAPS_FREED_PAGE, device_map, MAP_IN_INVALIDATION_WINDOW, STALE_DEVICE_MAPPING } from '../../src/notifier/coherence.js';
 import { cpu_stub_attach, cpu_stub_migrate, cpu_stub_oom_reap, type CpuStub } from '../../src/notifier/cpu-stub.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../../src/notifier/invalidate.js';
 import { QUIESCENCE, UNPAIRED_INVALIDATE } from '../../src/notifier/kinds.js';
@@ -188,5 +188,46 @@ describe('KvmLike notifier', () => {
       expect(kinds(r)).toEqual([NO_PROGRESS, QUIESCENCE, UNPAIRED_INVALIDATE]);
       expect(out).toEqual({ reaped: false, ret: -1, inProgress: 1 });
     }
+  });
+});
+
+describe('INV-C5: no new device mapping inside the subscriber\'s own invalidation window', () => {
+  it('mapping between start and end is map-in-invalidation-window; after the end it is fine', () => {
+    const r = run<St>({
+      setup,
+      *init(s) {
+        yield* register(s);
+      },
+      tasks: {
+        *t(s) {
+          const rg = rangeOf(s.mm, A, A + P);
+          yield* mmu_notifier_invalidate_range_start(rg);
+          // A buggy fault path that ignores mmu_invalidate_in_progress:
+          device_map(s.kvm.spte, A, s.cpu.lookup(A)!.pfn, false);
+          yield* mmu_notifier_invalidate_range_end(rg);
+          device_map(s.kvm.spte, A + P, s.cpu.lookup(A + P)!.pfn, false);
+        },
+      },
+    });
+    expect(kinds(r)).toEqual([MAP_IN_INVALIDATION_WINDOW]);
+    expect(ofKind(r, MAP_IN_INVALIDATION_WINDOW)[0]!.message).toMatch(/kvm maps .*0x600000 after its invalidate_range_start/);
+  });
+
+  it('the real fault path, which waits for the count to drop, never maps inside the window', () => {
+    const r = run<St>({
+      setup,
+      *init(s) {
+        yield* register(s);
+      },
+      tasks: {
+        *cpu(s) {
+          yield* cpu_stub_migrate(s.cpu, A);
+        },
+        *vcpu(s) {
+          s.ret = yield* kvm_like_fault(s.kvm, s.mm, A, false, 3);
+        },
+      },
+    }, { legs: [{ name: 'dfs', preemptionBound: 2 }] });
+    expect(kinds(r).filter((k) => k !== NO_PROGRESS)).toEqual([]);
   });
 });
