@@ -2,11 +2,13 @@
  * The `hmmsim` subcommands: check, replay, list. Each returns its exit status; output goes to
  * the streams it is given so tests can capture it.
  */
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ScenarioReport } from '../check/report-model.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
 import { KERNEL_VERSIONS } from '../locking/version.js';
+import { traceToHtml } from '../report/html.js';
 import { jsonDocument } from '../report/json.js';
 import { formatComparison, formatScenario, formatSummary } from '../report/text.js';
 import { replaySchedule } from '../sim/run-once.js';
@@ -107,6 +109,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
 
 const REPLAY_OPTIONS = {
   seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  html: { kind: 'string' },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   debug: { kind: 'flag' },
 } as const;
@@ -134,6 +137,23 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
   io.out(r.trace);
   if (r.findings.length === 0) io.out('no finding in this run\n');
   for (const f of r.findings) io.out(`[${f.kind}] at step ${f.step}${f.task === null ? '' : ` in ${f.task}`}\n${f.message}\n`);
+  const html = options.get('html') as string | undefined;
+  if (html !== undefined) {
+    const page = traceToHtml({
+      title: `${scenario.name}: replay`,
+      subtitle: `hmmsim replay ${word} ${schedule} --seed ${seed}`,
+      taskNames: r.taskNames,
+      rows: r.rows,
+      findings: r.findings,
+      notes: r.notes,
+    });
+    try {
+      writeFileSync(html, page);
+    } catch (e) {
+      throw new UsageError(`hmmsim replay: cannot write --html file ${html}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    io.out(`wrote ${html}\n`);
+  }
   return 0;
 }
 

@@ -21,7 +21,9 @@ commands:
         --no-shrink     report schedules as found, unshrunk
         --json          one JSON document on stdout
         --quiet         no progress line
-  replay <scenario> <schedule> [--seed S] [--kernel V]   print the full trace of one run and its findings
+  replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
+                              print the full trace of one run and its findings; --html also
+                              writes it as a page with one column per task
   compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
   list                        the built-in scenarios, one line each
 `;

@@ -8,13 +8,15 @@ import { decodeSchedule } from './schedule.js';
 import { RandomStrategy } from './strategies/random.js';
 import { ReplayStrategy } from './strategies/replay.js';
 import type { Strategy } from './strategy.js';
-import { Trace } from './trace.js';
+import { Trace, type TraceRow } from './trace.js';
 import { RunEnd, World } from './world.js';
 
 /** The observable result of one run. */
 export interface RunResult {
   /** The full trace as text, one line a step. */
   readonly trace: string;
+  /** The same trace as rows, for other renderers (the HTML viewer). */
+  readonly rows: readonly TraceRow[];
   readonly findings: readonly Finding[];
   readonly steps: number;
   readonly end: RunEnd;
@@ -37,6 +39,7 @@ export function runOnce(program: Program, strategy: Strategy, seed: number, conf
   const taskNames = world.tasks.map((t) => t.name);
   return {
     trace: world.trace.format(taskNames),
+    rows: world.trace.rows(),
     findings: world.findings.slice(),
     steps: world.steps,
     end: world.end,

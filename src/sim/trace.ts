@@ -5,6 +5,11 @@
  */
 import { Access, accessCode, type SimObject } from './point.js';
 
+/** One row of a trace: a step, or a note (a finding) between steps. */
+export type TraceRow =
+  | { readonly step: number; readonly task: number; readonly label: string; readonly object: string | null; readonly access: string }
+  | { readonly note: string };
+
 /** An append-only log of steps and notes. */
 export class Trace {
   private readonly taskIds: number[] = [];
@@ -37,6 +42,21 @@ export class Trace {
   /** Records a note that belongs after the most recent step. */
   note(text: string): void {
     this.notes.push({ after: this.taskIds.length, text });
+  }
+
+  /** The recorded steps and notes as plain rows, in order (for renderers other than text). */
+  rows(): TraceRow[] {
+    const out: TraceRow[] = [];
+    let ni = 0;
+    const notesUpTo = (upTo: number): void => {
+      while (ni < this.notes.length && this.notes[ni]!.after <= upTo) out.push({ note: this.notes[ni++]!.text });
+    };
+    for (let i = 0; i < this.taskIds.length; i++) {
+      notesUpTo(i);
+      out.push({ step: i, task: this.taskIds[i]!, label: this.labels[i]!, object: this.objects[i]!, access: accessCode(this.accesses[i]!) });
+    }
+    notesUpTo(Number.MAX_SAFE_INTEGER);
+    return out;
   }
 
   /** One line a step, aligned, with notes indented between them. */

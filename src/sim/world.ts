@@ -268,6 +268,7 @@ export class World {
       this.step(t);
     }
     active = null;
+    this.current = null; // end-of-run checks belong to no task
     return this.end;
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -143,6 +143,30 @@ describe('kernel contract versions', () => {
     const r = await run('check', '--kernel', 'v9.9');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.4, v5\.5, v5\.9, current/);
+  });
+});
+
+describe('hmmsim replay --html', () => {
+  it('writes a self-contained page: one column per task, one row per step, the finding where it happened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hmmsim-html-'));
+    const file = join(dir, 'trace.html');
+    const r = await run('replay', 'lost-update', '1:avbv2', '--html', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`wrote ${file}`);
+    const html = readFileSync(file, 'utf8');
+    expect(html).toMatch(/<th>inc0<\/th>\s*<th>inc1<\/th>/);
+    expect((html.match(/<td class="s">/g) ?? []).length).toBe(4);
+    expect(html).toContain('[lost-update] at step 4\n');
+    expect(html).not.toMatch(/<script|https?:/);
+    const again = await run('replay', 'lost-update', '1:avbv2', '--html', file);
+    expect(again.code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(html);
+  });
+
+  it('an unwritable --html path is one clear line, exit 2', async () => {
+    const r = await run('replay', 'lost-update', '1:avbv2', '--html', '/nonexistent-dir/x.html');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot write --html file \/nonexistent-dir\/x\.html/);
   });
 });
 
