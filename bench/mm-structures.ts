@@ -16,14 +16,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { PAGE_SIZE } from '../src/mm/constants.ts';
 import { FrameTable, PG_ANON, PG_SWAPBACKED, PG_UPTODATE } from '../src/mm/frames.ts';
 import { PageTable } from '../src/mm/page-table.ts';
 import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfnPte, ptePfn } from '../src/mm/pte.ts';
 import { VmaSet } from '../src/mm/vma.ts';
 import { VM_MAYREAD, VM_MAYWRITE, VM_READ, VM_WRITE } from '../src/mm/vma-flags.ts';
+import { gcFunction, used } from './heap.ts';
 
 /** The figures this benchmark reports. */
 export interface MmStructuresResult {
@@ -36,17 +35,6 @@ export interface MmStructuresResult {
   lookupsPerSec: number;
   walkPagesPerSec: number;
   zapPagesPerSec: number;
-}
-
-function gcFunction(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
-function used(gc: () => void): number {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
 }
 
 /** Run the benchmark. @param pages number of 4 KiB pages to fault in (default 2^20 = 4 GiB). */

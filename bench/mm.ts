@@ -14,8 +14,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { mm_create, type Mm } from '../src/mm/mm-struct.ts';
 import { sys_mmap, sys_munmap } from '../src/mm/mmap.ts';
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/mm/vma-ops.ts';
@@ -23,6 +21,7 @@ import { MmuIntervalNotifier, mmu_interval_notifier_insert } from '../src/notifi
 import { NonPreemptiveStrategy } from '../src/sim/strategies/non-preemptive.js';
 import { World } from '../src/sim/world.js';
 import { setLockdepMode } from '../src/locking/kernel.js';
+import { gcFunction, used } from './heap.ts';
 
 /** What this benchmark reports. */
 export interface MmBenchResult {
@@ -34,17 +33,6 @@ export interface MmBenchResult {
   bytesPerPage: number;
   /** Callbacks the notifiers received during the munmap. */
   callbacks: number;
-}
-
-function gcFunction(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
-function used(gc: () => void): number {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
 }
 
 /** Runs the benchmark. @param pages pages to map (default 2^20 = 4 GiB). */

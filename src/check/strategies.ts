@@ -9,7 +9,6 @@ import type { Strategy } from '../sim/strategy.js';
 
 /** The strategies a user can name. `portfolio` runs several at once on worker threads. */
 export const STRATEGY_NAMES = ['random', 'pct', 'dfs', 'portfolio'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** A single (non-portfolio) strategy with its parameters. */
 export type StrategySpec =
@@ -26,18 +25,6 @@ export function makeStrategy(spec: StrategySpec): Strategy {
       return new PctStrategy(spec.depth);
     case 'dfs':
       return new DfsStrategy(spec.preemptionBound);
-  }
-}
-
-/** A short name for a spec, e.g. `pct(d=3)`. */
-export function specLabel(spec: StrategySpec): string {
-  switch (spec.name) {
-    case 'random':
-      return 'random';
-    case 'pct':
-      return `pct(d=${spec.depth})`;
-    case 'dfs':
-      return `dfs(preemptions<=${spec.preemptionBound})`;
   }
 }
 

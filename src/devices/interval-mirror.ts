@@ -99,7 +99,6 @@ export class IntervalMirror {
       }
       yield* mmap_read_lock(this.mm);
       const snap = this.mm.cpuView?.lookup(addr) ?? null;
-      this.mm.world.touchUndeclared(); // a snapshot of the CPU page table, outside its lock
       yield* mmap_read_unlock(this.mm);
       if (snap === null || (write && !snap.write)) return -EFAULT;
       yield* mutex_lock(this.lock);

@@ -69,7 +69,6 @@ export function* kvm_like_fault(kvm: KvmLike, mm: MmStruct, addr: number, write:
     yield* spin_unlock(kvm.mmu_lock);
     if (busy) continue;
     const cpu = mm.cpuView?.lookup(addr) ?? null;
-    mm.world.touchUndeclared(); // a snapshot of the CPU page table, outside its lock
     if (cpu === null || (write && !cpu.write)) return -1;
     yield* spin_lock(kvm.mmu_lock);
     if (kvm.mmu_invalidate_in_progress > 0 || kvm.mmu_invalidate_seq !== seq) {

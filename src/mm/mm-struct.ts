@@ -93,6 +93,8 @@ export class Mm implements MmStruct, CpuView {
    * under migration.
    */
   lookup(addr: number): CpuMapping | null {
+    // Callers read the page table from steps named after other objects (a device's lock).
+    this.world.touchUndeclared();
     if (this.dead) return null;
     const pte = this.pt.get(addr - (addr % PAGE_SIZE));
     const kind = pte & PTE_KIND_BITS;

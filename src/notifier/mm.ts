@@ -14,7 +14,11 @@ export interface CpuMapping {
   readonly write: boolean;
 }
 
-/** Answers "what does the CPU map at this address right now?" (null: nothing). */
+/**
+ * Answers "what does the CPU map at this address right now?" (null: nothing). Callers read it
+ * from steps whose point names something else, so an implementation calls
+ * `world.touchUndeclared()` (the explorer must not take such a step for independent).
+ */
 export interface CpuView {
   lookup(addr: number): CpuMapping | null;
 }
