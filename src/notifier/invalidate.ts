@@ -197,10 +197,12 @@ function* callEnds(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst
     const contract = !canBlock && compensating;
     if (sectioned) non_block_start();
     const prev = contract ? k.enterNonblockContract(k.current.id, `${sub.name}->invalidate_range_end (compensating)`) : null;
+    // The CPU side is final before end is called: the subscriber's window closes here, so its end
+    // callback may map again (KVM's does, once its in-progress count drops).
+    inst.ended.add(sub);
     yield* end(sub, range);
     if (contract) k.leaveNonblockContract(k.current.id, prev);
     if (sectioned) non_block_end();
-    inst.ended.add(sub);
   }
 }
 

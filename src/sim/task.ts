@@ -25,6 +25,11 @@ export class Task {
   label = 'start';
   obj: SimObject | null = null;
   access: Access = Access.None;
+  /**
+   * The pending point is a spin-wait's retry (`World.spinPoint`): the task cannot progress until
+   * another task does. While set and another task can run, the world keeps it off the run queue.
+   */
+  spinning = false;
   /** The wait queue it is blocked on, if any. */
   waitingOn: WaitQueue | null = null;
   /** Virtual time at which a timed wait expires; -1 when not in a timed wait. */

@@ -21,6 +21,11 @@
  * - A step is everything from one yield of the chosen task to its next yield: atomic.
  * - When nothing can run, the clock jumps to the earliest timed wait; with no timed wait left and
  *   a non-daemon task still blocked, that is a deadlock, reported with the wait-for chain.
+ * - A task in a retry loop that must spin yields `spinPoint` instead of `point`: it is parked off
+ *   the run queue until another task takes a step (loom's yield_now, shuttle's yielding flag), so
+ *   no strategy keeps re-running a spin that cannot succeed, and correct spin-waits never exhaust
+ *   the step budget. When only spinners are left (and no timer is due), they all run again: a
+ *   spin with nobody to end it is a livelock, and the budget reports it.
  * - Nothing in here reads a clock, Math.random or any I/O: the same strategy decisions give the
  *   same run, byte for byte.
  */
@@ -114,6 +119,9 @@ export class World {
   private nextLabel = '';
   private nextObj: SimObject | null = null;
   private nextAccess: Access = Access.None;
+  private nextSpinning = false;
+  /** Spinning tasks kept off the run queue until another task takes a step. */
+  private readonly parked: Task[] = [];
   /**
    * Labels of steps seen to touch shared state their point does not name (oracles reading a
    * device's shadow, a callback writing a subscription's sequence). The explorer treats them as
@@ -148,6 +156,8 @@ export class World {
     this.end = RunEnd.Completed;
     this.stopped = false;
     this.timed.length = 0;
+    this.parked.length = 0;
+    this.nextSpinning = false;
     this.locals.clear();
     for (const h of this.resetHooks) h();
   }
@@ -165,6 +175,19 @@ export class World {
     this.nextLabel = label;
     this.nextObj = obj;
     this.nextAccess = access;
+    return POINT;
+  }
+
+  /**
+   * Like {@link point}, for the retry of a spin-wait: the task cannot progress until another task
+   * does (a trylock that failed, a flag not yet set). Every strategy honours it, because the world
+   * parks the task until someone else has taken a step. Use as `yield world.spinPoint(...)`.
+   */
+  spinPoint(label: string, obj: SimObject | null = null, access: Access = Access.None): unknown {
+    this.nextLabel = label;
+    this.nextObj = obj;
+    this.nextAccess = access;
+    this.nextSpinning = true;
     return POINT;
   }
 
@@ -241,6 +264,10 @@ export class World {
       const n = rq.length;
       if (n === 0) {
         if (this.expireTimers()) continue;
+        if (this.parked.length > 0) {
+          this.unpark();
+          continue;
+        }
         this.checkDeadlock();
         break;
       }
@@ -263,7 +290,7 @@ export class World {
         }
         t = rq[i]!;
         const prev = this.current;
-        this.decisions.push(t.id, t.label, prev !== null && prev !== t && prev.state === TaskState.Runnable);
+        this.decisions.push(t.id, t.label, prev !== null && prev !== t && prev.state === TaskState.Runnable && !prev.spinning);
       }
       this.step(t);
     }
@@ -281,6 +308,12 @@ export class World {
     t.steps++;
     this.steps++;
     this.resume(t);
+    if (t.spinning && t.state === TaskState.Runnable) {
+      this.removeRunnable(t);
+      this.parked.push(t);
+    } else if (this.parked.length > 0) {
+      this.unpark(); // t made progress: the spinners may now succeed
+    }
     this.stepLabel = ''; // outside a step (end-of-run checks) nothing is attributed to one
     if (this.afterStep !== null && !this.stopped) this.afterStep();
   }
@@ -302,11 +335,16 @@ export class World {
       t.label = this.nextLabel;
       t.obj = this.nextObj;
       t.access = this.nextAccess;
+      t.spinning = this.nextSpinning;
+      this.nextSpinning = false;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
       t.label = typeof v === 'string' ? v : 'yield';
       t.obj = null;
       t.access = Access.None;
+      t.spinning = false;
+    } else {
+      t.spinning = false;
     }
   }
 
@@ -346,6 +384,13 @@ export class World {
     t.obj = obj;
     t.access = access;
     this.insertRunnable(t);
+  }
+
+  /** Puts every parked spinner back on the run queue. */
+  private unpark(): void {
+    const p = this.parked;
+    for (let i = 0; i < p.length; i++) this.insertRunnable(p[i]!);
+    p.length = 0;
   }
 
   private insertRunnable(t: Task): void {
@@ -429,6 +474,7 @@ export class World {
   }
 
   private reportBudget(): void {
+    this.unpark();
     const spinning = this.runnable.map((t) => `${t.name} at '${t.label}'`).join(', ');
     this.current = null;
     this.report(

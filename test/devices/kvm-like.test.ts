@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { KvmLike, kvm_like_fault, NO_PROGRESS } from '../../src/devices/kvm-like.js';
 import { OdpLike } from '../../src/devices/odp-like.js';
 import { mutex_lock, mutex_unlock } from '../../src/locking/mutex.js';
-import { mmu_notifier_register } from '../../src/notifier/classic.js';
-import { DEVICE_MAPS_FREED_PAGE, device_map, MAP_IN_INVALIDATION_WINDOW, STALE_DEVICE_MAPPING } from '../../src/notifier/coherence.js';
+import { mmu_notifier_register, MmuNotifier } from '../../src/notifier/classic.js';
+import { DEVICE_MAPS_FREED_PAGE, device_map, device_shadow_create, device_unmap_range, MAP_IN_INVALIDATION_WINDOW, STALE_DEVICE_MAPPING, type DeviceShadow } from '../../src/notifier/coherence.js';
 import { cpu_stub_attach, cpu_stub_migrate, cpu_stub_oom_reap, type CpuStub } from '../../src/notifier/cpu-stub.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../../src/notifier/invalidate.js';
 import { QUIESCENCE, UNPAIRED_INVALIDATE } from '../../src/notifier/kinds.js';
@@ -229,5 +229,42 @@ describe('INV-C5: no new device mapping inside the subscriber\'s own invalidatio
       },
     }, { legs: [{ name: 'dfs', preemptionBound: 2 }] });
     expect(kinds(r).filter((k) => k !== NO_PROGRESS)).toEqual([]);
+  });
+});
+
+describe('INV-C5: the window closes when end is called', () => {
+  it('a subscriber may map from inside its own end callback (the CPU tables are final by then), as KVM allows', () => {
+    const r = run<St & { sub: MmuNotifier; shadow: DeviceShadow }>({
+      setup(w) {
+        const s = setup(w);
+        let shadow: DeviceShadow | null = null;
+        const sub = new MmuNotifier(
+          {
+            *invalidate_range_start(_sub, range) {
+              device_unmap_range(shadow!, range.start, range.end);
+              return 0;
+            },
+            *invalidate_range_end(_sub, range) {
+              yield w.point('map again');
+              device_map(shadow!, range.start, s.cpu.lookup(range.start)!.pfn, false);
+            },
+          },
+          'remapper',
+        );
+        shadow = device_shadow_create(s.mm, 'remapper', 'mirror', sub);
+        return { ...s, sub, shadow };
+      },
+      *init(s) {
+        yield* mmu_notifier_register(s.sub, s.mm);
+      },
+      tasks: {
+        *t(s) {
+          const rg = rangeOf(s.mm, A, A + P);
+          yield* mmu_notifier_invalidate_range_start(rg);
+          yield* mmu_notifier_invalidate_range_end(rg);
+        },
+      },
+    });
+    expect(kinds(r)).toEqual([]);
   });
 });
