@@ -16,8 +16,8 @@ commands:
         --workers N     portfolio worker threads (default: number of cores)
         --depth D       PCT bug depth (default 3)
         --preemptions P DFS preemption bound (default 2)
-        --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, current (default),
-                        what-if-itree-fix
+        --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, v5.14, v6.15,
+                        current (default), what-if-itree-fix
         --no-shrink     report schedules as found, unshrunk
         --json          one JSON document on stdout
         --quiet         no progress line

@@ -27,6 +27,11 @@ export function might_lock(lock: { readonly dep: LockdepMap }): void {
   const k = currentKernel();
   if (k.validating) k.lockdep.mightLock(k.current.id, lock.dep, k.where);
 }
+/** `might_lock_read(lock)`: this path may take `lock` for read. */
+export function might_lock_read(lock: { readonly dep: LockdepMap }): void {
+  const k = currentKernel();
+  if (k.validating) k.lockdep.mightLockRead(k.current.id, lock.dep, k.where);
+}
 /** `lockdep_assert_held(lock)`: a WARN finding unless the running task holds `lock`. */
 export function lockdep_assert_held(lock: { readonly dep: LockdepMap; readonly name: string }): void {
   const k = currentKernel();

@@ -4,6 +4,8 @@
  */
 import { FindingKind } from '../sim/finding.js';
 import type { World } from '../sim/world.js';
+import { might_lock_read } from './lockdep-maps.js';
+import { might_sleep } from './sleep.js';
 import { down_read, down_read_trylock, down_write, down_write_trylock, downgrade_write, rwsem_is_held, RwSemaphore, up_read, up_write } from './rwsem.js';
 
 /** What the mmap_lock helpers need of an mm. */
@@ -43,6 +45,16 @@ export function mmap_write_unlock(mm: HasMmapLock): Generator<unknown, void, unk
 /** `mmap_write_downgrade`. */
 export function mmap_write_downgrade(mm: HasMmapLock): Generator<unknown, void, unknown> {
   return downgrade_write(mm.mmap_lock);
+}
+
+/**
+ * `might_fault()` for an access to `mm`'s user memory (copy_from_user, copy_to_user, get_user):
+ * the access may sleep and may take the mmap lock for read to fault a page in, so lockdep learns
+ * both on every call, even when the page is present and nothing faults.
+ */
+export function might_fault(mm: HasMmapLock): void {
+  might_sleep();
+  might_lock_read(mm.mmap_lock);
 }
 
 /** `mmap_assert_locked`: a WARN finding unless the running task holds the mmap_lock. */

@@ -35,6 +35,22 @@ export interface KernelContract {
    * fix the spec proposes: close the interval step before returning -EAGAIN.
    */
   readonly itreeLeakOnHlistEagain: boolean;
+  /**
+   * v4.20+: munmap downgrades the mmap lock to read after detaching the VMAs, so the UNMAP
+   * invalidation, the zap and free_pgtables run under the read lock.
+   */
+  readonly munmapDowngrade: boolean;
+  /**
+   * v5.9+ (copy_present_page): fork copies an anonymous page that may be DMA-pinned in a COW
+   * mapping of an mm that has pinned pages, instead of sharing it; the parent keeps its writable PTE.
+   */
+  readonly forkCopiesPinned: boolean;
+  /**
+   * Device-exclusive access: `none` (before v5.14), `range` (v5.14–v6.14:
+   * make_device_exclusive_range over the reverse map, entries not counted in the mapcount) or
+   * `single` (v6.15+: make_device_exclusive of one page, mapcount kept).
+   */
+  readonly deviceExclusiveApi: 'none' | 'range' | 'single';
 }
 
 /** Every version, oldest first. */
@@ -48,6 +64,9 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    munmapDowngrade: false,
+    forkCopiesPinned: false,
+    deviceExclusiveApi: 'none',
   },
   {
     name: 'v5.4',
@@ -58,6 +77,9 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: false,
+    deviceExclusiveApi: 'none',
   },
   {
     name: 'v5.5',
@@ -68,6 +90,9 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: false,
+    deviceExclusiveApi: 'none',
   },
   {
     name: 'v5.9',
@@ -78,16 +103,48 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: true,
+    deviceExclusiveApi: 'none',
   },
   {
-    name: 'current',
-    summary: 'v5.12 and later: after an -EAGAIN, end is called on every subscription with an end op',
+    name: 'v5.14',
+    summary: 'current (end for all after -EAGAIN) plus make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: true,
+    deviceExclusiveApi: 'range',
+  },
+  {
+    name: 'v6.15',
+    summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries',
+    notifierAnnotations: true,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: true,
+    intervalNotifiers: true,
+    eagainEndPairing: 'all-with-end',
+    itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: true,
+    deviceExclusiveApi: 'single',
+  },
+  {
+    name: 'current',
+    summary: 'the latest kernel (v6.15 and later): after an -EAGAIN, end is called on every subscription with an end op (since v5.12); single-page device-exclusive',
+    notifierAnnotations: true,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: true,
+    intervalNotifiers: true,
+    eagainEndPairing: 'all-with-end',
+    itreeLeakOnHlistEagain: true,
+    munmapDowngrade: true,
+    forkCopiesPinned: true,
+    deviceExclusiveApi: 'single',
   },
   {
     name: 'what-if-itree-fix',
@@ -98,6 +155,9 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    munmapDowngrade: true,
+    forkCopiesPinned: true,
+    deviceExclusiveApi: 'single',
   },
 ];
 

@@ -11,11 +11,15 @@
  *     read32(mm, a):  [PTE present, accessible] -> value
  *                     otherwise fault_in(read) -> retry; -EFAULT (SIGSEGV) if the fault fails
  *
+ * Both announce might_fault first, as the kernel's user-copy helpers do: lockdep learns "may sleep,
+ * may take the mmap lock for read" on every access, not only on the ones that happen to fault.
+ *
  * Values are unsigned 32-bit words; errors are negative errnos, so the two never collide.
  * (Accesses to one frame through two different mms name different locks: the explorer treats
  * them as independent, which is exact for private memory and an approximation for shared.)
  */
 import { EFAULT, EINTR } from '../locking/errno.js';
+import { might_fault } from '../locking/mmap-lock.js';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from './constants.ts';
 import { fault_in } from './fault.ts';
@@ -32,6 +36,7 @@ function badAddress(addr: number): boolean {
 /** Loads the 32-bit word at `addr` (4-aligned). @returns the value, or -EFAULT / -EINTR. */
 export function* read32(mm: Mm, addr: number): Gen<number> {
   if (badAddress(addr)) return -EFAULT;
+  might_fault(mm);
   const page = addr - (addr % PAGE_SIZE);
   const label = `read32 ${mm.name}:0x${addr.toString(16)}`;
   for (;;) {
@@ -50,6 +55,7 @@ export function* read32(mm: Mm, addr: number): Gen<number> {
 /** Stores `value` (as unsigned 32-bit) at `addr` (4-aligned). @returns 0, or -EFAULT / -EINTR. */
 export function* write32(mm: Mm, addr: number, value: number): Gen<number> {
   if (badAddress(addr)) return -EFAULT;
+  might_fault(mm);
   const page = addr - (addr % PAGE_SIZE);
   const label = `write32 ${mm.name}:0x${addr.toString(16)}`;
   for (;;) {

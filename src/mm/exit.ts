@@ -20,6 +20,7 @@ import { MMU_NOTIFY_UNMAP, ULONG_MAX } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { FindingKind } from '../sim/finding.js';
+import { Access } from '../sim/point.js';
 import { VA_SPACE_SIZE } from './constants.ts';
 import { mmdrop, type Mm } from './mm-struct.ts';
 import { freePgtables } from './mmap.ts';
@@ -27,8 +28,12 @@ import { TlbGather, zapRange } from './zap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
-/** `mmput(mm)`: drops a user; the last one tears the address space down. */
+/**
+ * `mmput(mm)`: drops a user at a point naming the mm; the task that drops the last one tears the
+ * address space down, there and then.
+ */
 export function* mmput(mm: Mm): Gen<void> {
+  yield mm.world.point(`mmput ${mm.name}`, mm, Access.Write);
   if (mm.mm_users <= 0) {
     mm.world.report(FindingKind.Warn, `WARNING: mmput(${mm.name}) with mm_users already 0`, `mmput:${mm.name}`);
     return;

@@ -22,6 +22,7 @@ import { setAllocator } from '../locking/alloc.js';
 import type { CpuMapping, CpuView, MmStruct } from '../notifier/mm.js';
 import type { MmuNotifierSubscriptions } from '../notifier/subscriptions.js';
 import { FindingKind } from '../sim/finding.js';
+import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PMD_SIZE, PAGE_SIZE, hexAddr } from './constants.ts';
 import { createMemory, memoryOf, type MemoryOptions, type MemorySystem } from './memory.ts';
@@ -138,13 +139,19 @@ export function mm_create(world: World, options: MmOptions = {}): Mm {
   return new Mm(world, sys, options.name);
 }
 
-/** `mmget(mm)`: one more user of the address space. */
-export function mmget(mm: Mm): void {
+/**
+ * `mmget(mm)`: one more user of the address space. mm_users is shared by every holder, so the
+ * change happens at a point naming the mm: the explorer orders it against the other users' gets
+ * and puts, and so sees who drops the last reference (and runs the teardown).
+ */
+export function* mmget(mm: Mm): Generator<unknown, void, unknown> {
+  yield mm.world.point(`mmget ${mm.name}`, mm, Access.Write);
   mm.mm_users++;
 }
 
 /** `mmget_not_zero(mm)`: a user reference unless the address space is already going away. */
-export function mmget_not_zero(mm: Mm): boolean {
+export function* mmget_not_zero(mm: Mm): Generator<unknown, boolean, unknown> {
+  yield mm.world.point(`mmget_not_zero ${mm.name}`, mm, Access.Write);
   if (mm.mm_users <= 0) return false;
   mm.mm_users++;
   return true;

@@ -1,20 +1,26 @@
 /**
  * mmap and munmap (mm/mmap.c, mm/vma.c).
  *
- * munmap holds the mmap lock for write, detaches the VMAs in the range (splitting the ones that
- * straddle its ends), then unmaps them under one UNMAP invalidation over the whole requested
- * range, holes included, as unmap_vmas does; page tables are freed next, under the rmap locks,
- * and the pages last, after the invalidation ended:
+ * munmap takes the mmap lock for write and detaches the VMAs in the range (splitting the ones
+ * that straddle its ends). Since v4.20 it then downgrades the lock to read: nobody can find the
+ * detached VMAs any more, so faults and other readers may run beside the unmap. It unmaps them
+ * under one UNMAP invalidation over the whole requested range, holes included, as unmap_vmas
+ * does; page tables are freed next, under the rmap locks, and the pages last, after the
+ * invalidation ended:
  *
  *     mmap_write_lock
- *     detach VMAs ── start(UNMAP [start, end)) ── zap each VMA's part ── end
+ *     detach VMAs ── mmap_write_downgrade (v4.20+)
+ *     start(UNMAP [start, end)) ── zap each VMA's part ── end
  *     free_pgtables (anon_vma / i_mmap locks for write) ── free the pages
- *     mmap_write_unlock
+ *     mmap_read_unlock (mmap_write_unlock before v4.20)
+ *
+ * mmap's MAP_FIXED replacement and mremap unmap without downgrading (the caller goes on writing).
  *
  * Shared anonymous memory is shmem: a file of the mapping's size, made at mmap time.
  */
 import { EBADF, EEXIST, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
-import { mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
+import { mmap_read_unlock, mmap_write_downgrade, mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
+import { contractOf } from '../locking/version.js';
 import { down_write, up_write } from '../locking/rwsem.js';
 import { MMU_NOTIFY_UNMAP } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
@@ -102,8 +108,20 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
   const len = pageAlignUp(length);
   if (addr + len > TASK_SIZE) return -EINVAL;
   yield* mmap_write_lock(mm);
-  yield* do_munmap(mm, addr, addr + len);
-  yield* mmap_write_unlock(mm);
+  if (!contractOf(mm.world).munmapDowngrade) {
+    yield* do_munmap(mm, addr, addr + len);
+    yield* mmap_write_unlock(mm);
+    return 0;
+  }
+  const end = addr + len;
+  if (mm.vmas.findIntersection(addr, end) === undefined) {
+    yield* mmap_write_unlock(mm);
+    return 0;
+  }
+  const removed = mm.vmas.removeRange(addr, end);
+  yield* mmap_write_downgrade(mm);
+  yield* unmapRegion(mm, removed, addr, end);
+  yield* mmap_read_unlock(mm);
   return 0;
 }
 

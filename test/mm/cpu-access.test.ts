@@ -8,6 +8,9 @@ import { pteDirty } from '../../src/mm/pte.ts';
 import { Trace } from '../../src/sim/trace.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { run1 } from './helpers.ts';
+import { Mutex, mutex_lock, mutex_unlock } from '../../src/locking/mutex.js';
+import { Spinlock, spin_lock, spin_unlock } from '../../src/locking/spinlock.js';
+import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 
 describe('read32 / write32', () => {
   it('stores unsigned words, rejects unaligned addresses, and sets the dirty bit on the first store', () => {
@@ -35,5 +38,39 @@ describe('read32 / write32', () => {
     const lines = w.trace!.format(w.tasks.map((t) => t.name)).split('\n');
     expect(lines.some((l) => l.includes('write32 m:0x400000') && l.includes('[m->ptl@0x400000 W]'))).toBe(true);
     expect(lines.some((l) => l.includes('read32 m:0x400000') && l.includes('[m->ptl@0x400000 R]'))).toBe(true);
+  });
+});
+
+describe('might_fault', () => {
+  it('a user copy under a lock the fault path nests inside is a lockdep cycle, even when the page is present', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const m = new Mutex(w, 'drv->lock');
+      const a = yield* sys_mmap(mm, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      yield* write32(mm, a, 7); // present from here on: the copy below never faults
+      yield* mmap_read_lock(mm);
+      yield* mutex_lock(m); // mmap_lock -> drv->lock, as a driver's fault path takes it
+      yield* mutex_unlock(m);
+      yield* mmap_read_unlock(mm);
+      yield* mutex_lock(m);
+      const v = yield* read32(mm, a); // copy_from_user under drv->lock: drv->lock -> mmap_lock
+      yield* mutex_unlock(m);
+      return v;
+    });
+    expect(value).toBe(7);
+    expect(w.findings.map((f) => f.kind)).toEqual(['lockdep-circular']);
+  });
+
+  it('a user copy under a spinlock is sleeping in atomic context', () => {
+    const { w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const l = new Spinlock(w, 'drv->spin');
+      const a = yield* sys_mmap(mm, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      yield* write32(mm, a, 7);
+      yield* spin_lock(l);
+      yield* read32(mm, a);
+      yield* spin_unlock(l);
+    });
+    expect(w.findings.map((f) => f.kind)).toEqual(['sleep-in-atomic']);
   });
 });

@@ -1,6 +1,10 @@
 /** exit: mmput, and exit_mmap's release-then-unmap teardown. */
 import { describe, expect, it } from 'vitest';
-import { mm_create, mmget } from '../../src/mm/mm-struct.ts';
+import { explore } from '../../src/sim/explore.js';
+import { Access } from '../../src/sim/point.js';
+import type { Program } from '../../src/sim/program.js';
+import { DfsStrategy } from '../../src/sim/strategies/dfs.js';
+import { mm_create, mmget, mmget_not_zero } from '../../src/mm/mm-struct.ts';
 import { sys_mmap } from '../../src/mm/mmap.ts';
 import { write32 } from '../../src/mm/cpu-access.ts';
 import { mmput, sys_exit } from '../../src/mm/exit.ts';
@@ -43,7 +47,7 @@ describe('exit', () => {
     const { value, w } = run1(function* (w) {
       const mm = mm_create(w);
       yield* sys_mmap(mm, 0, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
-      mmget(mm);
+      yield* mmget(mm);
       yield* mmput(mm);
       const alive = !mm.dead;
       yield* mmput(mm);
@@ -52,5 +56,33 @@ describe('exit', () => {
     });
     expect(value).toEqual({ alive: true, dead: true });
     expect(kinds(w)).toEqual(['warn']);
+  });
+});
+
+describe('mm_users changes are points naming the mm', () => {
+  it('the explorer sees both orders of an mmget_not_zero racing the last mmput, and the last put tears down in its own task', () => {
+    const outcomes = new Set<string>();
+    const program: Program = {
+      start(w) {
+        const mm = mm_create(w);
+        const a = { name: 'a-private' };
+        const b = { name: 'b-private' };
+        w.spawn('getter', function* () {
+          yield w.point('getter work', a, Access.Write);
+          const got = yield* mmget_not_zero(mm);
+          if (got) yield* mmput(mm);
+          outcomes.add(`got=${got}`);
+        });
+        w.spawn('exiter', function* () {
+          yield w.point('exiter work', b, Access.Write);
+          yield* mmput(mm);
+          outcomes.add(`exiter saw dead=${mm.dead}`);
+        });
+      },
+    };
+    const r = explore(program, new DfsStrategy(2), { seed: 1, maxRuns: 1000 });
+    expect(r.exhausted).toBe(true);
+    // got=true: the getter's put is the last and tears down in the getter, so the exiter sees it alive.
+    expect([...outcomes].sort()).toEqual(['exiter saw dead=false', 'exiter saw dead=true', 'got=false', 'got=true']);
   });
 });
