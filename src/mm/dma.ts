@@ -1,6 +1,11 @@
 /**
- * What devices do with physical pages: pin a user page (pin_user_pages / get_user_pages with a
- * reference held), DMA to and from a page by pfn, and unpin.
+ * What devices do with physical pages: pin a user page (pin_user_pages, FOLL_PIN), DMA to and
+ * from a page by pfn, and unpin.
+ *
+ * A pin is counted as the kernel counts it for a small folio: GUP_PIN_COUNTING_BIAS references,
+ * so `folio_maybe_dma_pinned` can tell pins from plain references, and the mm is marked as having
+ * pinned pages (MMF_HAS_PINNED). fork reads both: since v5.9 it copies a maybe-pinned anonymous
+ * page for the child instead of sharing it (fork.ts).
  *
  * A pinned page cannot be freed: unmapping it drops the mappings' references, the pin's stays.
  * DMA is by pfn, so nothing stops a device from touching a page the kernel already freed; that is
@@ -25,8 +30,8 @@ import { vmaAllows } from './vma-ops.ts';
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /**
- * `pin_user_pages` of one page: faults it in (for write: breaking COW first) and takes a
- * reference. @returns the pfn, or -EFAULT (no VMA, or an access it forbids) / -EINTR / -ENOMEM.
+ * `pin_user_pages` of one page: faults it in (for write: breaking COW first) and pins it.
+ * @returns the pfn, or -EFAULT (no VMA, or an access it forbids) / -EINTR / -ENOMEM.
  */
 export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number> {
   if (mm.killed) return -EINTR;
@@ -42,7 +47,8 @@ export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number
       const ok = (pte & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pte & PTE_PROTNONE) === 0 && (!write || (pte & PTE_WRITE) !== 0);
       if (ok) {
         ret = ptePfn(pte);
-        mm.sys.frames.get(ret);
+        mm.sys.frames.pin(ret);
+        mm.hasPinned = true;
       }
       yield* spin_unlock(ptl);
       if (ok) break;
@@ -57,9 +63,10 @@ export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number
   return ret;
 }
 
-/** `unpin_user_page`: drops the pin's reference (freeing the page if it was the last). */
+/** `unpin_user_page`: drops the pin (freeing the page if nothing else holds it). */
 export function unpin_user_page(world: World, pfn: number): void {
-  memoryOf(world)?.putPage(pfn);
+  const sys = memoryOf(world);
+  if (sys !== undefined && sys.frames.unpin(pfn)) sys.putPage(pfn);
 }
 
 /** What a DMA step names: the frame's memory (one object per pfn, for the explorer). */

@@ -40,6 +40,9 @@ import { mmProblem, type MmProblemKind, type MmProblemSink } from './problems.ts
 
 export * from './frame-flags.ts';
 
+/** What one FOLL_PIN pin adds to a small folio's refcount (include/linux/mm.h). */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
 /** Options for {@link FrameTable}. */
 export interface FrameTableOptions {
   /** Most RAM frames allocated at once (the zero page is not counted). Default: unlimited. */
@@ -232,6 +235,38 @@ export class FrameTable extends FrameStore {
     if ((f & PG_LOCKED) !== 0) this.report('frame-freed-while-locked', pfn, 'page freed while locked');
     this.release(pfn, c, i, f);
     return true;
+  }
+
+  /**
+   * `try_grab_folio(FOLL_PIN)` of a small folio: a DMA pin, counted as GUP_PIN_COUNTING_BIAS
+   * references, so pins stay distinct from plain references (see {@link maybeDmaPinned}).
+   */
+  pin(pfn: number): void {
+    this.touched?.();
+    if (this.live(pfn, 'pin of')) this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += GUP_PIN_COUNTING_BIAS;
+  }
+
+  /**
+   * The first half of `unpin_user_page`: turns one pin back into a plain reference, which the
+   * caller then puts (through the memory system, so a freed page is reported as freed).
+   * @returns false (and reports) if the frame holds no pin.
+   */
+  unpin(pfn: number): boolean {
+    this.touched?.();
+    if (!this.live(pfn, 'unpin of')) return false;
+    const c = pfn >>> CHUNK_SHIFT;
+    const i = pfn & CHUNK_MASK;
+    if (this.refc[c]![i]! < GUP_PIN_COUNTING_BIAS) {
+      this.report('frame-unpin-unpinned', pfn, 'unpin of a page that is not pinned');
+      return false;
+    }
+    this.refc[c]![i]! -= GUP_PIN_COUNTING_BIAS - 1;
+    return true;
+  }
+
+  /** `folio_maybe_dma_pinned` of a small folio: at least a pin's worth of references. */
+  maybeDmaPinned(pfn: number): boolean {
+    return this.refcount(pfn) >= GUP_PIN_COUNTING_BIAS;
   }
 
   /** Current refcount (0 for a free frame). */

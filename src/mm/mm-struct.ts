@@ -61,6 +61,8 @@ export class Mm implements MmStruct, CpuView {
   unstable = false;
   /** MMF_OOM_SKIP: the OOM killer and reaper leave it alone. */
   oomSkip = false;
+  /** MMF_HAS_PINNED: some page of this mm was pinned with FOLL_PIN (sticky, as in the kernel). */
+  hasPinned = false;
   private readonly ptls = new Map<number, Spinlock>();
 
   constructor(

@@ -24,6 +24,8 @@ export type MmProblemKind =
   | 'frame-freed-while-locked'
   /** Mapcount decremented below 0. */
   | 'frame-mapcount-underflow'
+  /** unpin_user_page of a frame that holds no pin. */
+  | 'frame-unpin-unpinned'
   /** Something tried to write the shared zero page. */
   | 'zero-page-write'
   /** A swap slot was duplicated, freed or accessed while free. */
