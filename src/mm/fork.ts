@@ -9,12 +9,21 @@
  *
  *     start(PROTECTION_PAGE [vm_start, vm_end) of the parent)
  *       per 2 MiB region: child PTL, then parent PTL (nested)
- *         present page:  both share it read-only (refcount and mapcount +1, no longer exclusive)
+ *         present page:  both share it read-only (refcount and mapcount +1, no longer exclusive);
+ *                        since v5.9, an anonymous page that may be DMA-pinned (FOLL_PIN) in an
+ *                        mm that has pinned pages is copied for the child instead
+ *                        (copy_present_page), and the parent keeps its writable PTE; the copy is
+ *                        allocated with the PTLs dropped, then the region is redone
  *         swap entry:    one more swap reference; the exclusive marker cleared
  *         device-private: shared, read-only in both for a COW mapping
- *         device-exclusive: restored to a present entry first (backing off while the device
- *                           holder keeps the page locked), then copied as present
+ *         device-exclusive: try-lock the folio; on success restore the parent's PTE and copy it
+ *                        as present; on failure (a device holds the folio locked) the copy
+ *                        fails with -EBUSY, which copy_pmd_range turns into -ENOMEM: fork fails
+ *                        (no wait, no retry; v5.14 to the v6.15 rework alike)
  *     end
+ *
+ * A failed copy ends the invalidation, stops copying, and the half-built child is torn down by
+ * mmput, as dup_mm does.
  */
 import { mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
 import { down_write_nested, up_write } from '../locking/rwsem.js';
@@ -24,9 +33,14 @@ import { MMU_NOTIFY_PROTECTION_PAGE } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
-import { folio_wait_locked } from './folio-lock.ts';
-import { PG_ANON_EXCLUSIVE, PG_LOCKED } from './frame-flags.ts';
-import { EINTR } from './mm-errno.ts';
+import { PG_ANON, PG_ANON_EXCLUSIVE } from './frame-flags.ts';
+import { restoreExclusivePte } from './device-exclusive-entry.ts';
+import { mmput } from './exit.ts';
+import { alloc_user_page } from './reclaim.ts';
+import { addNewAnonPage } from './rmap.ts';
+import { protBits } from './vma-ops.ts';
+import { contractOf } from '../locking/version.js';
+import { EINTR, ENOMEM } from './mm-errno.ts';
 import { Mm } from './mm-struct.ts';
 import {
   KIND_MASK_ANY,
@@ -45,7 +59,7 @@ import {
   ptePfn,
 } from './pte.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
-import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';
+import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, VM_WRITE, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -73,15 +87,21 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
     });
     if (wipe) continue;
     if (vma.anonVma < 0 && (vma.flags & (VM_PFNMAP | VM_MIXEDMAP)) === 0) continue; // vma_needs_copy
-    yield* copy_page_range(child, parent, vma);
+    const err = yield* copy_page_range(child, parent, vma);
+    if (err < 0) {
+      yield* up_write(child.mmap_lock);
+      yield* mmap_write_unlock(parent);
+      yield* mmput(child);
+      return err;
+    }
   }
   yield* up_write(child.mmap_lock);
   yield* mmap_write_unlock(parent);
   return child;
 }
 
-/** `copy_page_range` of one VMA. */
-function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
+/** `copy_page_range` of one VMA. @returns 0, or -ENOMEM when the copy failed. */
+function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<number> {
   const cow = isCowMapping(vma.flags);
   let range: MmuNotifierRange | null = null;
   if (cow) {
@@ -90,6 +110,8 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
     yield* mmu_notifier_invalidate_range_start(range);
   }
   const pt = src.pt;
+  const ctx: CopyContext = { dst, src, vma, dstVma: dst.vmas.find(vma.start)!, cow, copiesPinned: cow && src.hasPinned && contractOf(src.world).forkCopiesPinned, prealloc: -1 };
+  let ret = 0;
   let addr = pt.nextEntry(vma.start, vma.end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);
@@ -98,46 +120,86 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
     const srcPtl = src.ptl(addr);
     yield* spin_lock(dstPtl);
     yield* spin_lock_nested(srcPtl, 1);
-    let busy = -1;
+    let r = COPIED;
     for (let a = pt.nextEntry(Math.max(vma.start, base), stop, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, stop, KIND_MASK_ANY)) {
       if (dst.pt.get(a) !== 0) continue; // copied on an earlier pass over this region
-      if (!copyOne(dst, src, a, cow)) {
-        busy = ptePfn(pt.get(a));
-        src.sys.frames.get(busy); // keeps the page while we wait for it without the PTLs
-        break;
-      }
+      r = copyOne(ctx, a);
+      if (r !== COPIED) break;
     }
     yield* spin_unlock(srcPtl);
     yield* spin_unlock(dstPtl);
-    if (busy >= 0) {
-      // A device holds the page of an exclusive entry locked: sleep until it lets go, then redo
-      // the region (the kernel spins here; a wait is the same without burning the explorer).
-      yield* folio_wait_locked(busy);
-      src.sys.putPage(busy);
+    if (r === BUSY) {
+      ret = -ENOMEM;
+      break;
+    }
+    if (r === NEED_PAGE) {
+      // copy_present_page needs a page: allocate it without the PTLs, then redo the region.
+      const pfn = yield* alloc_user_page(src);
+      if (pfn < 0) {
+        ret = -ENOMEM;
+        break;
+      }
+      ctx.prealloc = pfn;
       continue;
     }
     addr = stop < vma.end ? pt.nextEntry(stop, vma.end, KIND_MASK_ANY) : -1;
   }
+  if (ctx.prealloc >= 0) src.sys.putPage(ctx.prealloc);
   if (range !== null) yield* mmu_notifier_invalidate_range_end(range);
+  return ret;
 }
 
-/** Copies the entry at `a` (both PTLs held). @returns false if it must be retried later. */
-function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
+/** What one copy step needs: both mms, the parent's and the child's VMA, and a preallocated page. */
+interface CopyContext {
+  readonly dst: Mm;
+  readonly src: Mm;
+  readonly vma: Vma;
+  readonly dstVma: Vma;
+  readonly cow: boolean;
+  /** v5.9+, COW mapping, parent has pinned pages: maybe-pinned anonymous pages are copied. */
+  readonly copiesPinned: boolean;
+  /** A page allocated for copy_present_page, or -1. */
+  prealloc: number;
+}
+
+/** copyOne results. */
+const COPIED = 0;
+/** A device holds the folio of an exclusive entry locked (copy_nonpresent_pte's -EBUSY). */
+const BUSY = 1;
+/** copy_present_page needs a preallocated page (copy_present_pte's -EAGAIN). */
+const NEED_PAGE = 2;
+
+/** Copies the entry at `a` (both PTLs held). */
+function copyOne(ctx: CopyContext, a: number): number {
+  const { dst, src, cow } = ctx;
   const f = src.sys.frames;
   let pte = src.pt.get(a);
   let kind = pte & PTE_KIND_BITS;
   if (kind === PTE_KIND_DEVICE_EXCLUSIVE) {
+    // try_restore_exclusive_pte: the bit is taken and dropped inside this one step, so no folio
+    // waiter can be queued meanwhile (waiters only queue while it is held).
     const pfn = ptePfn(pte);
-    if (f.testFlags(pfn, PG_LOCKED)) return false;
-    // Restore the CPU entry the device-exclusive one replaced (same page, same mapcount).
-    pte = pfnPte(pfn, PTE_YOUNG | (pte & PTE_WRITE ? PTE_WRITE | PTE_DIRTY : 0));
-    src.pt.set(a, pte);
+    if (!f.trylock(pfn)) return BUSY;
+    pte = restoreExclusivePte(src, ctx.vma, a, pte);
+    f.unlock(pfn);
     kind = PTE_KIND_PRESENT;
   }
   if (kind === PTE_KIND_PRESENT) {
+    const special = (pte & PTE_SPECIAL) !== 0;
+    const pfn = ptePfn(pte);
+    if (!special && ctx.copiesPinned && f.testFlags(pfn, PG_ANON) && f.maybeDmaPinned(pfn)) {
+      // copy_present_page: the child gets its own copy now; the parent's PTE stays as it is.
+      if (ctx.prealloc < 0) return NEED_PAGE;
+      const copy = ctx.prealloc;
+      ctx.prealloc = -1;
+      f.copyPage(copy, pfn);
+      const bits = PTE_DIRTY | ((ctx.dstVma.flags & VM_WRITE) !== 0 ? PTE_WRITE : 0) | protBits(ctx.dstVma);
+      dst.pt.set(a, pfnPte(copy, bits));
+      addNewAnonPage(dst.sys, copy, ctx.dstVma, a);
+      return COPIED;
+    }
     let child = pte - (pte & PTE_YOUNG);
-    if ((pte & PTE_SPECIAL) === 0) {
-      const pfn = ptePfn(pte);
+    if (!special) {
       f.get(pfn);
       f.incMapcount(pfn);
       f.clearFlags(pfn, PG_ANON_EXCLUSIVE);
@@ -148,7 +210,7 @@ function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
       child -= PTE_WRITE;
     }
     dst.pt.set(a, child);
-    return true;
+    return COPIED;
   }
   if (kind === PTE_KIND_SWAP) {
     src.sys.swap.dup(ptePfn(pte));
@@ -157,7 +219,7 @@ function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
       src.pt.set(a, pte);
     }
     dst.pt.set(a, pte);
-    return true;
+    return COPIED;
   }
   if (kind === PTE_KIND_DEVICE_PRIVATE) {
     const pfn = ptePfn(pte);
@@ -169,7 +231,7 @@ function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
       src.pt.set(a, pte);
     }
     dst.pt.set(a, pte);
-    return true;
+    return COPIED;
   }
   if (kind === PTE_KIND_MIGRATION) {
     if (cow && (pte & PTE_WRITE) !== 0) {
@@ -178,5 +240,5 @@ function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
     }
     dst.pt.set(a, pte - (pte & PTE_EXCLUSIVE));
   }
-  return true;
+  return COPIED;
 }

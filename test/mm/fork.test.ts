@@ -6,7 +6,10 @@ import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
 import { try_to_free_pages } from '../../src/mm/reclaim.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
-import { isSwapEntry, pteWrite } from '../../src/mm/pte.ts';
+import { isSwapEntry, ptePfn, pteWrite } from '../../src/mm/pte.ts';
+import { dma_write32, pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
+import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/frames.ts';
+import { setKernelContract } from '../../src/locking/version.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { consistency, kinds, recordInvalidations, rng, run1, starts } from './helpers.ts';
 
@@ -73,5 +76,62 @@ describe('fork', () => {
     expect(value.same).toBe(true);
     expect(value.ram).toBe(1);
     expect(value.cons).toEqual([]);
+  });
+});
+
+describe('fork of pinned anonymous pages (copy_present_page)', () => {
+  const cases: [string, boolean][] = [
+    ['v5.4', false],
+    ['v5.9', true],
+    ['current', true],
+  ];
+  for (const [kernel, copies] of cases) {
+    it(`${kernel}: a FOLL_PIN-pinned page is ${copies ? 'copied for the child, and the parent keeps its writable PTE' : 'shared read-only, as any other'}`, () => {
+      const { value, w } = run1(function* (w) {
+        setKernelContract(w, kernel);
+        const mm = mm_create(w, { name: 'parent' });
+        const a = yield* sys_mmap(mm, 0x400000, 2 * P, RW, ANON);
+        yield* write32(mm, a, 11);
+        yield* write32(mm, a + P, 22);
+        const pfn = yield* pin_user_page(mm, a, true);
+        const pinnedRefs = mm.sys.frames.refcount(pfn);
+        const child = (yield* sys_fork(mm)) as Mm;
+        const out = {
+          pinnedRefs,
+          parentWritable: pteWrite(mm.pt.get(a)),
+          samePage: ptePfn(child.pt.get(a)) === pfn,
+          childWritable: pteWrite(child.pt.get(a)),
+          // the unpinned neighbour is shared COW as usual
+          neighbourShared: ptePfn(child.pt.get(a + P)) === ptePfn(mm.pt.get(a + P)),
+          childReads: yield* read32(child, a),
+        };
+        // The device writes through its pin: the parent sees it; the child only if it shares the page.
+        yield* dma_write32(w, pfn, 0, 99);
+        const seen = { parent: yield* read32(mm, a), child: yield* read32(child, a) };
+        unpin_user_page(w, pfn);
+        return { ...out, seen, inconsistent: consistency(w) };
+      });
+      expect(value.pinnedRefs).toBe(1 + GUP_PIN_COUNTING_BIAS);
+      expect(value.neighbourShared).toBe(true);
+      expect(value.childReads).toBe(11);
+      expect(value.inconsistent).toEqual([]);
+      if (copies) {
+        expect(value).toMatchObject({ parentWritable: true, samePage: false, childWritable: true, seen: { parent: 99, child: 11 } });
+      } else {
+        expect(value).toMatchObject({ parentWritable: false, samePage: true, childWritable: false, seen: { parent: 99, child: 99 } });
+      }
+      expect(kinds(w)).toEqual([]);
+    });
+  }
+
+  it('an unpinned mm copies nothing even if a page has many plain references', () => {
+    const { value } = run1(function* (w) {
+      const mm = mm_create(w);
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON);
+      yield* write32(mm, a, 1);
+      const child = (yield* sys_fork(mm)) as Mm;
+      return ptePfn(child.pt.get(a)) === ptePfn(mm.pt.get(a));
+    });
+    expect(value).toBe(true);
   });
 });
