@@ -24,6 +24,23 @@ import { PTE_DIRTY, PTE_WRITE, pfnPte, ptePfn, type Pte } from './pte.ts';
 import { protBits } from './vma-ops.ts';
 import { VM_WRITE } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
+import type { World } from '../sim/world.js';
+
+/** Told when a device-exclusive entry of `mm` at `addr` for `pfn` goes away; installed by the hmm layer. */
+export type ExclusiveEntryHook = (mm: Mm, addr: number, pfn: number) => void;
+
+const HOOK_KEY = 'mm.exclusiveEntryGone';
+
+/** Installs the hook told of every device-exclusive entry that is restored, zapped or unmapped (per run). */
+export function setExclusiveEntryHook(world: World, h: ExclusiveEntryHook): void {
+  world.locals.set(HOOK_KEY, h);
+}
+
+/** A device-exclusive entry went away (restored, zapped, unmapped by reclaim or migration). */
+export function exclusiveEntryGone(mm: Mm, addr: number, pfn: number): void {
+  const h = mm.world.locals.get(HOOK_KEY) as ExclusiveEntryHook | undefined;
+  if (h !== undefined) h(mm, addr, pfn);
+}
 
 /** True while exclusive entries are left out of the folio's mapcount (v5.14–v6.14). */
 export function exclusiveEntriesUncounted(mm: Mm): boolean {
@@ -49,6 +66,7 @@ export function restoreExclusivePte(mm: Mm, vma: Vma, addr: number, entry: Pte):
     if (f.testFlags(pfn, PG_DIRTY)) bits |= PTE_DIRTY;
     if (vmaWritable && f.testFlags(pfn, PG_ANON_EXCLUSIVE)) bits |= PTE_WRITE;
   }
+  exclusiveEntryGone(mm, addr, pfn);
   const pte = pfnPte(pfn, bits);
   mm.pt.set(addr, pte);
   cpu_mapping_changed(mm, addr);

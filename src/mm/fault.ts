@@ -25,11 +25,12 @@ import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
-import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
+import { MmuNotifierRange, mmu_notifier_range_init, mmu_notifier_range_init_owner } from '../notifier/range.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
-import { folio_lock, folio_unlock } from './folio-lock.ts';
+import { folio_lock, folio_trylock, folio_unlock, folio_wait_locked } from './folio-lock.ts';
+import { restoreExclusivePte } from './device-exclusive-entry.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LOCKED, PG_SWAPCACHE, ZERO_PFN } from './frame-flags.ts';
 import type { Mm } from './mm-struct.ts';
 import {
@@ -68,7 +69,15 @@ export function setSpecialFaultHandler(world: World, h: SpecialFaultHandler): vo
 }
 
 /**
- * The user fault path: mmap_read_lock, find the VMA, check the access, handle it, unlock.
+ * VM_FAULT_RETRY: the fault dropped the mmap lock to wait (folio_lock_or_retry) and must be
+ * retried from the start. Only returned to callers that allowed it (`allowRetry`).
+ */
+export const VM_FAULT_RETRY = 1;
+
+/**
+ * The user fault path: mmap_read_lock, find the VMA, check the access, handle it, unlock. A
+ * user fault allows retry (FAULT_FLAG_ALLOW_RETRY): a fault that must wait for a folio lock
+ * drops the mmap lock, sleeps, and the access faults again.
  * @returns 0, or -EFAULT for an address with no VMA or an access the VMA forbids (SIGSEGV).
  */
 export function* fault_in(mm: Mm, addr: number, write: boolean): Gen<number> {
@@ -78,13 +87,18 @@ export function* fault_in(mm: Mm, addr: number, write: boolean): Gen<number> {
   const vma = mm.vmas.find(page);
   let ret: number;
   if (vma === undefined || !vmaAllows(vma, write)) ret = -EFAULT;
-  else ret = yield* handle_mm_fault(mm, vma, page, write);
+  else ret = yield* handle_mm_fault(mm, vma, page, write, true);
+  if (ret === VM_FAULT_RETRY) return 0; // the lock is already dropped
   yield* mmap_read_unlock(mm);
   return ret;
 }
 
-/** `handle_mm_fault` for a page-aligned `addr` in `vma`; the caller holds the mmap lock. */
-export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean): Gen<number> {
+/**
+ * `handle_mm_fault` for a page-aligned `addr` in `vma`; the caller holds the mmap lock. With
+ * `allowRetry` (FAULT_FLAG_ALLOW_RETRY) a wait drops the mmap lock and returns VM_FAULT_RETRY;
+ * without it (GUP, hmm_range_fault, kernel faults) the fault sleeps holding the lock.
+ */
+export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean, allowRetry = false): Gen<number> {
   const ptl = mm.ptl(addr);
   yield mm.world.point(`fault ${write ? 'write' : 'read'} ${mm.name}:0x${addr.toString(16)}`, ptl, Access.Read);
   const pte = mm.pt.get(addr);
@@ -94,7 +108,7 @@ export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean)
     return yield* do_fault(mm, vma, addr, write, pte);
   }
   if (kind === PTE_KIND_SWAP) return yield* swapIn(mm, vma, addr, pte, write);
-  if (kind === PTE_KIND_DEVICE_EXCLUSIVE) return yield* restoreExclusive(mm, addr, pte);
+  if (kind === PTE_KIND_DEVICE_EXCLUSIVE) return yield* remove_device_exclusive_entry(mm, vma, addr, pte, allowRetry);
   if (kind !== PTE_KIND_PRESENT) {
     const h = mm.world.locals.get(HANDLER_KEY) as SpecialFaultHandler | undefined;
     if (h !== undefined) return yield* h(mm, vma, addr, pte, write);
@@ -264,27 +278,39 @@ function* wp_page_copy(mm: Mm, vma: Vma, addr: number, orig: Pte): Gen<number> {
 }
 
 /**
- * Restores a device-exclusive entry to the PTE it replaced (remove_device_exclusive_entry):
- * an EXCLUSIVE invalidation with a null owner, so every device, the holder included, drops its
- * exclusive mapping. Sleeps on the folio lock while the holder keeps the page locked (the fault
- * keeps the mmap lock, as a remote fault without FAULT_FLAG_ALLOW_RETRY does).
+ * `remove_device_exclusive_entry` (spec §6.2.1): a CPU access met a device-exclusive entry.
+ *
+ *     folio_try_get            the folio is already gone: the entry went with it, retry the access
+ *     folio_lock_or_retry      held (a driver between make_device_exclusive and its unlock):
+ *                              drop the mmap lock, wait for the unlock, VM_FAULT_RETRY; without
+ *                              retry allowed, sleep for the lock holding the mmap lock
+ *     start(EXCLUSIVE, owner null)   every device, the holder included, drops its atomic mapping
+ *     PTE lock: unchanged? restore the present PTE (device-exclusive-entry.ts)
+ *     folio_unlock, folio_put, then end
  */
-function* restoreExclusive(mm: Mm, addr: number, orig: Pte): Gen<number> {
+function* remove_device_exclusive_entry(mm: Mm, vma: Vma, addr: number, orig: Pte, allowRetry: boolean): Gen<number> {
   const sys = mm.sys;
   const pfn = ptePfn(orig);
   if (!sys.frames.tryGet(pfn)) return 0;
-  yield* folio_lock(pfn);
+  if (allowRetry) {
+    if (!(yield* folio_trylock(pfn))) {
+      yield* mmap_read_unlock(mm);
+      yield* folio_wait_locked(pfn);
+      sys.putPage(pfn);
+      return VM_FAULT_RETRY;
+    }
+  } else {
+    yield* folio_lock(pfn);
+  }
   const range = new MmuNotifierRange();
-  mmu_notifier_range_init(range, MMU_NOTIFY_EXCLUSIVE, 0, mm, addr, addr + PAGE_SIZE);
+  mmu_notifier_range_init_owner(range, MMU_NOTIFY_EXCLUSIVE, 0, mm, addr, addr + PAGE_SIZE, null);
   yield* mmu_notifier_invalidate_range_start(range);
   const ptl = mm.ptl(addr);
   yield* spin_lock(ptl);
-  if (mm.pt.get(addr) === orig) {
-    mm.pt.set(addr, pfnPte(pfn, PTE_YOUNG | (orig & PTE_WRITE ? PTE_WRITE | PTE_DIRTY : 0)));
-  }
+  if (mm.pt.get(addr) === orig) restoreExclusivePte(mm, vma, addr, orig);
   yield* spin_unlock(ptl);
-  yield* mmu_notifier_invalidate_range_end(range);
   yield* folio_unlock(pfn);
   sys.putPage(pfn);
+  yield* mmu_notifier_invalidate_range_end(range);
   return 0;
 }

@@ -39,7 +39,8 @@ import { PG_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_DEVICE_PRIVATE, PG_DIRTY, PG_L
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { out_of_memory, wait_for_memory } from './oom.ts';
-import { PTE_DIRTY, PTE_EXCLUSIVE, PTE_SOFT_DIRTY, PTE_SPECIAL, ptePfn, ptePresent, swapPte } from './pte.ts';
+import { PTE_DIRTY, PTE_EXCLUSIVE, PTE_SOFT_DIRTY, PTE_SPECIAL, isDeviceExclusiveEntry, ptePfn, ptePresent, swapPte } from './pte.ts';
+import { exclusiveEntriesUncounted, exclusiveEntryGone } from './device-exclusive-entry.ts';
 import { deleteFromSwapCache, freeSwapCacheIfOrphan, rmapLockOf, rmapTargets, type RmapTarget } from './rmap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -227,7 +228,12 @@ function* try_to_unmap_one(sys: MemorySystem, t: RmapTarget, pfn: number): Gen<b
 function unmapLocked(sys: MemorySystem, mm: Mm, addr: number, pfn: number): boolean {
   const f = sys.frames;
   const pte = mm.pt.get(addr);
-  if (!ptePresent(pte) || (pte & PTE_SPECIAL) !== 0 || ptePfn(pte) !== pfn) return true;
+  if (ptePfn(pte) !== pfn) return true;
+  // Since v6.15 the reverse-map walkers handle device-exclusive entries as mappings (clean and
+  // old); before, the walk did not see them, so a folio with one stayed mapped and busy.
+  const exclusive = isDeviceExclusiveEntry(pte) && !exclusiveEntriesUncounted(mm);
+  if (!exclusive && (!ptePresent(pte) || (pte & PTE_SPECIAL) !== 0)) return true;
+  if (exclusive) exclusiveEntryGone(mm, addr, pfn);
   const dirty = (pte & PTE_DIRTY) !== 0;
   if (f.testFlags(pfn, PG_ANON) && !f.testFlags(pfn, PG_SWAPBACKED)) {
     // A lazily freed page written since MADV_FREE is live data again: keep it (and all of it).

@@ -14,6 +14,7 @@
  * A zap takes the split PTL of each 2 MiB region it touches once, and handles every entry of the
  * region inside that one critical section, as zap_pte_range does.
  */
+import { exclusiveEntriesUncounted, exclusiveEntryGone } from './device-exclusive-entry.ts';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
@@ -108,10 +109,15 @@ export function zapOne(mm: Mm, addr: number, tlb: TlbGather): void {
     tlb.add(pfn);
   } else if (kind === PTE_KIND_SWAP) {
     freeSwapEntry(sys, ptePfn(pte));
-  } else if (kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE) {
-    // Both hold a reference and count in the mapcount (device-exclusive: the v6.15 rules).
+  } else if (kind === PTE_KIND_DEVICE_PRIVATE) {
     const pfn = ptePfn(pte);
     sys.frames.decMapcount(pfn);
+    tlb.add(pfn);
+  } else if (kind === PTE_KIND_DEVICE_EXCLUSIVE) {
+    // The entry holds a reference; it counts in the mapcount only since v6.15.
+    const pfn = ptePfn(pte);
+    exclusiveEntryGone(mm, addr, pfn);
+    if (!exclusiveEntriesUncounted(mm)) sys.frames.decMapcount(pfn);
     tlb.add(pfn);
   }
   // Migration entries hold no reference: clearing them is all.
