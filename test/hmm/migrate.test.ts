@@ -144,7 +144,7 @@ describe('migration to device memory and back (§5.3, §5.4)', () => {
   });
 
   it('a file-backed private page is not selected (no device copy of page cache); a shared file VMA collects no empty entries', () => {
-    const { value, w } = run1(function* (w) {
+    const { value } = run1(function* (w) {
       const mm = mm_create(w);
       const dev = new HmmMirror(w, mm, 'correct', 'dmirror', 4);
       const f = file_create(w, 2 * P);
