@@ -62,6 +62,11 @@ function shadows(world: World): DeviceShadow[] {
   return list;
 }
 
+/** Every device shadow of the run (for oracles in higher layers). */
+export function device_shadows(world: World): readonly DeviceShadow[] {
+  return (world.locals.get(REGISTRY_KEY) as DeviceShadow[] | undefined) ?? [];
+}
+
 /** Creates and registers a device's shadow of `mm`. */
 export function device_shadow_create(mm: MmStruct, name: string, contract: CoherenceContract = 'mirror', notifier: object | null = null): DeviceShadow {
   const d = new DeviceShadow(name, mm, contract, notifier);
@@ -85,7 +90,7 @@ function hex(n: number): string {
 function checkOne(d: DeviceShadow, addr: number, m: DeviceMapping, why: string): void {
   if (d.contract === 'pinned') return;
   const cpu = d.mm.cpuView;
-  if (cpu === null || invalidationOpenAt(d.mm, addr)) return;
+  if (cpu === null || invalidationOpenAt(d.mm, addr) || cpu.inFlux?.(addr) === true) return;
   const c = cpu.lookup(addr);
   let problem: string | null = null;
   if (c === null) problem = `the CPU maps nothing there`;
