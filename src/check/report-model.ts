@@ -8,8 +8,10 @@ import { verdictOf } from './scenario.js';
 /** What `hmmsim check` reports for one scenario. */
 export interface ScenarioReport {
   readonly name: string;
-  /** `pass` when the findings are exactly the expected kinds. */
-  readonly verdict: 'pass' | 'fail';
+  /** `pass` when the findings are exactly the expected kinds; `skip` when it did not run. */
+  readonly verdict: 'pass' | 'fail' | 'skip';
+  /** Why it was skipped (verdict `skip`). */
+  readonly skipReason?: string;
   readonly expected: readonly string[];
   /** Expected kinds not found. */
   readonly missing: readonly string[];
@@ -64,5 +66,23 @@ export function mergeResults(name: string, expect: readonly string[], legs: read
     strategies: legs.map((l) => l.strategy),
     exhausted,
     problems,
+  };
+}
+
+/** The report of a scenario that was not run: `reason` says which feature is missing. */
+export function skippedReport(name: string, reason: string): ScenarioReport {
+  return {
+    name,
+    verdict: 'skip',
+    skipReason: reason,
+    expected: [],
+    missing: [],
+    unexpected: [],
+    runs: 0,
+    runsPerSecond: 0,
+    elapsedMs: 0,
+    strategies: [],
+    exhausted: false,
+    problems: [],
   };
 }

@@ -5,7 +5,7 @@
  */
 import { explore, type ExploreResult, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
-import { mergeResults, type ScenarioReport } from './report-model.js';
+import { mergeResults, skippedReport, type ScenarioReport } from './report-model.js';
 import { kernelContract, setKernelContract } from '../locking/version.js';
 import type { World } from '../sim/world.js';
 import type { Scenario } from './scenario.js';
@@ -69,10 +69,13 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
 
 /** Checks a scenario in this thread. */
 export function checkScenario(scenario: Scenario, options: CheckOptions): ScenarioReport {
+  const skip = scenario.skipFor(options.kernel);
+  if (skip !== null) return skippedReport(scenario.name, skip);
+  const runs = Math.min(options.runs, scenario.maxRuns);
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
   const results = options.legs.map((spec, i) =>
-    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
+    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
   );
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

@@ -53,6 +53,17 @@ export interface ScenarioDefinition<S> {
   readonly allow?: readonly string[] | ((kernel: KernelContract) => readonly string[]);
   /** The step budget of one run (default 100,000); exceeding it is a finding. */
   readonly maxSteps?: number;
+  /**
+   * Why this scenario cannot run under a contract version (a feature the kernel or the model
+   * lacks), or null when it can: a skipped scenario is reported as SKIP with this reason and
+   * is not explored (kselftest's SKIP).
+   */
+  readonly skip?: (kernel: KernelContract) => string | null;
+  /**
+   * Runs that cover every interleaving (a scenario with a single task has one): the budget of
+   * a check is capped at this many runs.
+   */
+  readonly maxRuns?: number;
 }
 
 /** A scenario ready to explore. */
@@ -65,6 +76,10 @@ export interface Scenario extends Program {
   expectFor(kernel: string | undefined): readonly string[];
   /** What it may also find under a given contract version. */
   allowFor(kernel: string | undefined): readonly string[];
+  /** Why it is skipped under a given contract version, or null. */
+  skipFor(kernel: string | undefined): string | null;
+  /** The cap on a check's runs (Infinity when unbounded). */
+  readonly maxRuns: number;
   readonly definition: ScenarioDefinition<unknown>;
 }
 
@@ -87,6 +102,10 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
   }
   if (def.check !== undefined && typeof def.check !== 'function') throw new ScenarioError(`${where}: check must be a function`);
   if (def.init !== undefined && typeof def.init !== 'function') throw new ScenarioError(`${where}: init must be a generator function (function*)`);
+  if (def.skip !== undefined && typeof def.skip !== 'function') throw new ScenarioError(`${where}: skip must be a function (kernel) => reason | null`);
+  if (def.maxRuns !== undefined && !(Number.isInteger(def.maxRuns) && def.maxRuns > 0)) {
+    throw new ScenarioError(`${where}: maxRuns must be a positive integer`);
+  }
   if (def.maxSteps !== undefined && !(Number.isInteger(def.maxSteps) && def.maxSteps > 0)) {
     throw new ScenarioError(`${where}: maxSteps must be a positive integer`);
   }
@@ -126,6 +145,8 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
     expect: expectFor(undefined),
     expectFor,
     allowFor,
+    skipFor: (kernel) => def.skip?.(kernelContract(kernel ?? DEFAULT_KERNEL)) ?? null,
+    maxRuns: def.maxRuns ?? Infinity,
     definition: def as ScenarioDefinition<unknown>,
     start(world: World): void {
       if (def.maxSteps !== undefined) world.maxSteps = def.maxSteps;

@@ -4,12 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { ScenarioReport } from '../check/report-model.js';
+import { skippedReport, type ScenarioReport } from '../check/report-model.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
 import { KERNEL_VERSIONS } from '../locking/version.js';
 import { traceToHtml } from '../report/html.js';
 import { jsonDocument } from '../report/json.js';
+import { formatTap } from '../report/tap.js';
 import { formatComparison, formatScenario, formatSummary } from '../report/text.js';
 import { replaySchedule } from '../sim/run-once.js';
 import { ScheduleError } from '../sim/schedule.js';
@@ -40,6 +41,7 @@ const CHECK_OPTIONS = {
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   'no-shrink': { kind: 'flag' },
   json: { kind: 'flag' },
+  tap: { kind: 'flag' },
   quiet: { kind: 'flag' },
   debug: { kind: 'flag' },
 } as const;
@@ -55,7 +57,9 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
   const preemptions = (options.get('preemptions') as number | undefined) ?? 2;
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
-  const quiet = options.get('quiet') === true || json;
+  const tap = options.get('tap') === true;
+  if (json && tap) throw new UsageError(`hmmsim check: --json and --tap both choose the output format; pick one`);
+  const quiet = options.get('quiet') === true || json || tap;
   if (strategy !== 'portfolio' && options.has('workers')) {
     throw new UsageError(`hmmsim check: --workers goes with --strategy portfolio (a single strategy runs in one thread)`);
   }
@@ -70,6 +74,13 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
   const reports: ScenarioReport[] = [];
   try {
     for (const { scenario, source } of targets) {
+      const skip = scenario.skipFor(options.get('kernel') as string | undefined);
+      if (skip !== null) {
+        const r = skippedReport(scenario.name, skip);
+        reports.push(r);
+        if (!json && !tap) io.out(`${formatScenario(r, sourceWord(source))}\n`);
+        continue;
+      }
       const t0 = performance.now();
       const show = (runsSoFar: number, findings: number): void => {
         const el = performance.now() - t0;
@@ -86,7 +97,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         report = await checkWithPortfolio(scenario, source, pool, {
           legs,
           seed,
-          runs,
+          runs: Math.min(runs, scenario.maxRuns),
           timeLimitMs: time * 1000,
           shrink: options.get('no-shrink') !== true,
           kernel: options.get('kernel') as string | undefined,
@@ -97,14 +108,15 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         progress.clear();
       }
       reports.push(report);
-      if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);
+      if (!json && !tap) io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
     await pool?.close();
   }
   if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
+  else if (tap) io.out(formatTap(reports, targets.map((t) => sourceWord(t.source))));
   else io.out(`${formatSummary(reports)}\n`);
-  return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
+  return reports.every((r) => r.verdict !== 'fail') ? 0 : 1;
 }
 
 const REPLAY_OPTIONS = {

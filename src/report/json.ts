@@ -12,6 +12,7 @@ export function jsonDocument(reports: readonly ScenarioReport[], replayWords: re
     scenarios: reports.map((r, i) => ({
       name: r.name,
       verdict: r.verdict,
+      ...(r.skipReason === undefined ? {} : { skipReason: r.skipReason }),
       expected: r.expected,
       missing: r.missing,
       unexpected: r.unexpected,
@@ -34,6 +35,6 @@ export function jsonDocument(reports: readonly ScenarioReport[], replayWords: re
         replay: `hmmsim replay ${replayWords[i]} ${p.schedule} --seed ${p.seed}`,
       })),
     })),
-    pass: reports.every((r) => r.verdict === 'pass'),
+    pass: reports.every((r) => r.verdict !== 'fail'),
   };
 }

@@ -15,6 +15,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
 
 /** Why a verdict is what it is, in a few words. */
 export function verdictReason(r: ScenarioReport): string {
+  if (r.verdict === 'skip') return `skipped: ${r.skipReason ?? ''}`;
   if (r.verdict === 'pass') {
     const extras = [...new Set(r.problems.map((p) => p.kind))].filter((k) => !r.expected.includes(k));
     const also = extras.length === 0 ? '' : ` (also found, which the scenario allows: ${extras.join(', ')})`;
@@ -30,7 +31,8 @@ export function verdictReason(r: ScenarioReport): string {
 /** The text block for one scenario. `replayWord` names the scenario on a replay line. */
 export function formatScenario(r: ScenarioReport, replayWord: string, invocation = 'hmmsim'): string {
   const out: string[] = [];
-  out.push(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
+  out.push(`${r.verdict === 'pass' ? 'PASS' : r.verdict === 'skip' ? 'SKIP' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
+  if (r.verdict === 'skip') return out.join('\n');
   out.push(`      ${thousands(r.runs)} runs in ${(r.elapsedMs / 1000).toFixed(2)} s (${thousands(r.runsPerSecond)} runs/s)`);
   for (const s of r.strategies) out.push(`      ${s}`);
   for (const p of r.problems) {
@@ -45,9 +47,11 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
 /** The closing line of a check. */
 export function formatSummary(reports: readonly ScenarioReport[]): string {
   const failed = reports.filter((r) => r.verdict === 'fail').length;
+  const skipped = reports.filter((r) => r.verdict === 'skip').length;
+  const skips = skipped === 0 ? '' : ` (${skipped} skipped)`;
   return failed === 0
-    ? `all ${plural(reports.length, 'scenario')} as expected`
-    : `${failed} of ${plural(reports.length, 'scenario')} not as expected`;
+    ? `all ${plural(reports.length, 'scenario')} as expected${skips}`
+    : `${failed} of ${plural(reports.length, 'scenario')} not as expected${skips}`;
 }
 
 /** One cell of a comparison: what one scenario found under one kernel version. */

@@ -52,7 +52,7 @@ export function* dmirror_exclusive(dmirror: Dmirror, cmd: HmmDmirrorCmd, bounce:
   const end = start + cmd.npages * PAGE_SIZE;
   const api = contractOf(dmirror.world).deviceExclusiveApi;
   if (api === 'none') return -EOPNOTSUPP;
-  if (!mmget_not_zero(mm)) return -EINVAL;
+  if (!(yield* mmget_not_zero(mm))) return -EINVAL;
   yield* mmap_read_lock(mm);
   let ret = 0;
   if (api === 'single') {

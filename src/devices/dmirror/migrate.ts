@@ -172,7 +172,7 @@ function pfnArray(n: number): MigratePfnArray {
 /** Walks [start, end) in migration windows under the mmap read lock. @returns 0 or an errno. */
 function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice: boolean): Gen<number> {
   const mm = dmirror.mm;
-  if (!mmget_not_zero(mm)) return -EINVAL;
+  if (!(yield* mmget_not_zero(mm))) return -EINVAL;
   yield* mmap_read_lock(mm);
   let ret = 0;
   for (let addr = start; addr < end; ) {

@@ -135,7 +135,7 @@ function dmirror_do_fault(dmirror: Dmirror, range: HmmRange): number {
 /** The fault helper (dmirror_fault) over [start, end). @returns 0 or an errno. */
 export function* dmirror_fault(dmirror: Dmirror, start: number, end: number, write: boolean): Gen<number> {
   const mm = dmirror.mm;
-  if (!mmget_not_zero(mm)) return 0;
+  if (!(yield* mmget_not_zero(mm))) return 0;
   let ret = 0;
   for (let addr = start; addr < end; ) {
     const next = Math.min(addr + DMIRROR_RANGE_FAULT_PAGES * PAGE_SIZE, end);

@@ -105,7 +105,7 @@ export function* dmirror_snapshot(dmirror: Dmirror, cmd: HmmDmirrorCmd, perm: Ui
   const mm = dmirror.mm;
   const start = cmd.addr;
   const end = start + cmd.npages * PAGE_SIZE;
-  if (!mmget_not_zero(mm)) return -EINVAL;
+  if (!(yield* mmget_not_zero(mm))) return -EINVAL;
   let ret = 0;
   for (let addr = start; addr < end; ) {
     const next = Math.min(addr + DMIRROR_RANGE_FAULT_PAGES * PAGE_SIZE, end);

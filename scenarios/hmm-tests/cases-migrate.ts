@@ -1,0 +1,2 @@
+import type { CaseSpec } from './harness.ts';
+export const migrateCases: readonly CaseSpec[] = [];

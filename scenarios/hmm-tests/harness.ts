@@ -1,0 +1,296 @@
+/**
+ * The kselftest harness of tools/testing/selftests/mm/hmm-tests.c, as the port needs it
+ * (dmirror.md §2.1, §2.2): fixtures and variants, the command helper, the buffer record,
+ * ASSERT/EXPECT/SKIP, and the user-space loops that fill and check memory.
+ *
+ * Each case and variant is one scenario (one process per case, as the kernel forks one): setup
+ * makes the address space and loads dmirror; `init` opens the fixture's devices (a coherent
+ * device that does not exist is the kernel's SKIP "DEVICE_COHERENT not available", decided
+ * before the run); the task `test` runs the case body and the teardown (close, asserted 0).
+ * A failed ASSERT is a `selftest-assert` finding and ends the case, as the kernel's aborts it;
+ * a failed EXPECT is the same finding and the case goes on.
+ *
+ * User-space loops over 4 MiB of ints are done a page per step: the first word through a real
+ * CPU access (which faults, COWs, or migrates a device page back), the rest of the page in the
+ * same step. A store loop in C is no more atomic than that towards the device, and the explorer
+ * would gain nothing from a million scheduling points per run.
+ */
+import { defineScenario, type Scenario } from '../../src/check/scenario.js';
+import type { KernelContract } from '../../src/locking/version.js';
+import type { World } from '../../src/sim/world.js';
+import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
+import { read32, write32 } from '../../src/mm/cpu-access.ts';
+import { sys_pwrite32 } from '../../src/mm/files.ts';
+import { memory_system, mm_create, type Mm } from '../../src/mm/mm-struct.ts';
+import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../src/mm/pte.ts';
+import { errnoName } from '../../src/locking/errno.js';
+import {
+  dmirror_fops_open,
+  dmirror_fops_release,
+  dmirror_fops_unlocked_ioctl,
+  dmirror_module_init,
+  type Dmirror,
+  type DmirrorModule,
+  type DmirrorVariant,
+  type HmmDmirrorCmd,
+} from '../../src/devices/dmirror/index.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+/** The finding kind of a failed ASSERT_* / EXPECT_*. */
+export const SELFTEST_ASSERT = 'selftest-assert';
+
+/** hmm-tests.c constants. */
+export const NTIMES = 10;
+export const TWOMEG = 1 << 21;
+export const HMM_BUFFER_SIZE = 1024 << 12;
+
+/** `struct hmm_buffer`. */
+export interface HmmBuffer {
+  ptr: number;
+  mirror: ArrayBuffer;
+  size: number;
+  fd: number;
+  cpages: number;
+  faults: number;
+}
+
+/** A new buffer record with a mirror of `mirrorBytes`. */
+export function hmmBuffer(size: number, mirrorBytes = size): HmmBuffer {
+  return { ptr: 0, mirror: new ArrayBuffer(mirrorBytes), size, fd: -1, cpages: 0, faults: 0 };
+}
+
+/** Thrown by a failed ASSERT: ends the case (the kernel's harness aborts the child). */
+class AssertAbort extends Error {}
+
+/** What a case body gets. */
+export interface TestContext {
+  readonly world: World;
+  readonly mm: Mm;
+  readonly mod: DmirrorModule;
+  /** The hmm fixture's device (hmm2: fd0). */
+  readonly fd: Dmirror;
+  /** hmm2 only. */
+  readonly fd0: Dmirror;
+  readonly fd1: Dmirror;
+  /** The variant: private or coherent. */
+  readonly coherent: boolean;
+  ASSERT(ok: boolean, what: string): void;
+  ASSERT_EQ(got: number, want: number, what: string): void;
+  EXPECT_EQ(got: number, want: number, what: string): void;
+}
+
+/** The command helper (hmm_dmirror_cmd): record in, counters out on success. @returns 0 or -errno. */
+export function* hmm_dmirror_cmd(fd: Dmirror, request: number, buffer: HmmBuffer, npages: number): Gen<number> {
+  const cmd: HmmDmirrorCmd = { addr: buffer.ptr, ptr: buffer.mirror, npages, cpages: 0, faults: 0 };
+  const ret = yield* dmirror_fops_unlocked_ioctl(fd, request, cmd);
+  if (ret !== 0) return ret;
+  buffer.cpages = cmd.cpages;
+  buffer.faults = cmd.faults;
+  return 0;
+}
+
+/** The PTE's page at `page` if it is present (the CPU just touched it). */
+function presentPfn(mm: Mm, page: number): number {
+  const pte = mm.pt.get(page);
+  return (pte & PTE_KIND_BITS) === PTE_KIND_PRESENT ? ptePfn(pte) : -1;
+}
+
+/**
+ * CPU stores: int k of [from, to) at `addr` gets value(k). A page per step: one real store
+ * (faulting as needed), then the rest of the page. @returns 0 or the fault's -errno.
+ */
+export function* cpuFillInts(mm: Mm, addr: number, from: number, to: number, value: (k: number) => number): Gen<number> {
+  const frames = mm.sys.frames;
+  for (let k = from; k < to; ) {
+    const a = addr + k * 4;
+    const page = a - (a % PAGE_SIZE);
+    const last = Math.min(to, k + (page + PAGE_SIZE - a) / 4);
+    const r = yield* write32(mm, a, value(k));
+    if (r < 0) return r;
+    const pfn = presentPfn(mm, page);
+    const buf = frames.saveContents(pfn) ?? new Uint32Array(WORDS_PER_PAGE);
+    const base = (page - addr) / 4;
+    for (let j = k; j < last; j++) buf[j - base] = value(j) >>> 0;
+    frames.loadContents(pfn, buf);
+    k = last;
+  }
+  return 0;
+}
+
+/**
+ * CPU loads: the first k of [from, to) whose int differs from want(k), or -1 when all match;
+ * a fault's -errno is returned as { error }. A page per step, as cpuFillInts.
+ */
+export function* cpuCheckInts(mm: Mm, addr: number, from: number, to: number, want: (k: number) => number): Gen<number | { error: number }> {
+  const frames = mm.sys.frames;
+  for (let k = from; k < to; ) {
+    const a = addr + k * 4;
+    const page = a - (a % PAGE_SIZE);
+    const last = Math.min(to, k + (page + PAGE_SIZE - a) / 4);
+    const v = yield* read32(mm, a);
+    if (v < 0) return { error: v };
+    const buf = frames.saveContents(presentPfn(mm, page));
+    const base = (page - addr) / 4;
+    for (let j = k; j < last; j++) {
+      const got = buf === null ? 0 : buf[j - base]!;
+      if (got !== want(j) >>> 0) return j;
+    }
+    k = last;
+  }
+  return -1;
+}
+
+/** pwrite of ints [from, to) with value(k) to `file` at byte 0, a page per step. */
+export function* filePwriteInts(mm: Mm, file: number, from: number, to: number, value: (k: number) => number): Gen<number> {
+  const sys = mm.sys;
+  for (let k = from; k < to; ) {
+    const last = Math.min(to, (Math.floor(k / WORDS_PER_PAGE) + 1) * WORDS_PER_PAGE);
+    const r = yield* sys_pwrite32(mm.world, file, k * 4, value(k));
+    if (r < 0) return r;
+    for (let j = k + 1; j < last; j++) sys.cache.pwrite32(file, j * 4, value(j) >>> 0);
+    k = last;
+  }
+  return (to - from) * 4;
+}
+
+/** The first int k < n of `buf` not equal to want(k) (as signed/unsigned 32-bit), or -1. */
+export function mirrorMismatch(buf: ArrayBuffer, n: number, want: (k: number) => number): number {
+  const w = new Uint32Array(buf, 0, n);
+  for (let k = 0; k < n; k++) if (w[k] !== want(k) >>> 0) return k;
+  return -1;
+}
+
+/** Fills ints [0, n) of `buf` with value(k). */
+export function mirrorFill(buf: ArrayBuffer, n: number, value: (k: number) => number): void {
+  const w = new Uint32Array(buf, 0, n);
+  for (let k = 0; k < n; k++) w[k] = value(k) >>> 0;
+}
+
+/** The fixtures. */
+export type FixtureName = 'hmm' | 'hmm2';
+
+/** A case of hmm-tests.c. */
+export interface CaseSpec {
+  readonly fixture: FixtureName;
+  readonly name: string;
+  /** The body; `t` has the open devices. */
+  readonly body: (t: TestContext) => Gen<void>;
+  /**
+   * Why the model cannot run this case (a feature it lacks), or null. Checked after the
+   * kernel's own skips, so a coherent variant still says DEVICE_COHERENT.
+   */
+  readonly modelLacks?: ((kernel: KernelContract) => string | null) | string;
+  /** Kernel versions: the case needs device-exclusive access (v5.14+). */
+  readonly needsExclusive?: boolean;
+  /** More than one task (threads or processes): explore; otherwise one run covers it. */
+  readonly concurrent?: boolean;
+  /** Step budget per run. */
+  readonly maxSteps?: number;
+}
+
+/** The variants of a fixture: [variant name, coherent?]. */
+const VARIANTS: Record<FixtureName, readonly [string, boolean][]> = {
+  hmm: [
+    ['hmm_device_private', false],
+    ['hmm_device_coherent', true],
+  ],
+  hmm2: [
+    ['hmm2_device_private', false],
+    ['hmm2_device_coherent', true],
+  ],
+};
+
+/** Why a case cannot run under `kernel`, the kernel's reasons first. */
+function skipReason(spec: CaseSpec, coherent: boolean, kernel: KernelContract): string | null {
+  if (!kernel.intervalNotifiers) return `test_hmm needs interval notifiers and hmm_range_fault (kernel ${kernel.name} predates them; v5.5+)`;
+  // The model loads dmirror without special-purpose memory: devices 2 and 3 do not exist,
+  // and the fixture's open fails as the kernel's does without spm_addr_dev0/1.
+  if (coherent) return 'DEVICE_COHERENT not available (hmmsim does not model device-coherent memory yet: hmm_dmirror2/3 do not exist)';
+  if (spec.needsExclusive === true && kernel.deviceExclusiveApi === 'none') {
+    return `HMM_DMIRROR_EXCLUSIVE needs make_device_exclusive_range (v5.14+); kernel ${kernel.name} has none`;
+  }
+  const lacks = typeof spec.modelLacks === 'function' ? spec.modelLacks(kernel) : spec.modelLacks ?? null;
+  return lacks;
+}
+
+/** Per-run state of a case. */
+interface CaseState {
+  mm: Mm;
+  mod: DmirrorModule;
+  fds: Dmirror[];
+}
+
+/** The scenarios of one case: one per variant of its fixture. */
+export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'): Scenario[] {
+  return VARIANTS[spec.fixture].map(([vname, coherent]) => {
+    const suffix = variant === 'correct' ? '' : `@${variant}`;
+    return defineScenario<CaseState>({
+      name: `${spec.fixture}.${vname}.${spec.name}${suffix}`,
+      description: `hmm-tests.c ${spec.fixture}.${vname}.${spec.name}${variant === 'correct' ? '' : ` on the ${variant} dmirror`}`,
+      skip: (kernel) => skipReason(spec, coherent, kernel),
+      ...(spec.concurrent === true ? {} : { maxRuns: 1 }),
+      maxSteps: spec.maxSteps ?? 200_000,
+      setup(world) {
+        memory_system(world);
+        const mm = mm_create(world, { name: 'selftest' });
+        return { mm, mod: dmirror_module_init(world, { variant }), fds: [] };
+      },
+      *init(s, world) {
+        const minors = spec.fixture === 'hmm' ? [coherent ? 2 : 0] : coherent ? [2, 3] : [0, 1];
+        for (const m of minors) {
+          const fd = yield* dmirror_fops_open(s.mod, m, s.mm);
+          if (typeof fd === 'number') {
+            world.report(SELFTEST_ASSERT, `${spec.fixture} setup: open hmm_dmirror${m} failed: ${errnoName(fd)}`, 'setup');
+            s.fds.length = 0;
+            return;
+          }
+          s.fds.push(fd);
+        }
+      },
+      tasks: {
+        *test(s, world) {
+          yield world.point('test starts');
+          if (s.fds.length === 0) return;
+          const fail = (what: string): void => world.report(SELFTEST_ASSERT, what, what);
+          const t: TestContext = {
+            world,
+            mm: s.mm,
+            mod: s.mod,
+            fd: s.fds[0]!,
+            fd0: s.fds[0]!,
+            fd1: s.fds[1] ?? s.fds[0]!,
+            coherent,
+            ASSERT(ok, what) {
+              if (ok) return;
+              fail(`ASSERT failed: ${what}`);
+              throw new AssertAbort(what);
+            },
+            ASSERT_EQ(got, want, what) {
+              if (got === want) return;
+              fail(`ASSERT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
+              throw new AssertAbort(what);
+            },
+            EXPECT_EQ(got, want, what) {
+              if (got !== want) fail(`EXPECT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
+            },
+          };
+          try {
+            yield* spec.body(t);
+          } catch (e) {
+            if (!(e instanceof AssertAbort)) throw e;
+            return;
+          }
+          for (const fd of s.fds) {
+            const r = yield* dmirror_fops_release(fd);
+            if (r !== 0) fail(`teardown: close returned ${errnoName(r)}`);
+          }
+        },
+      },
+    });
+  });
+}
+
+function fmt(n: number): string {
+  return n < 0 && n > -200 ? `${n} (${errnoName(n)})` : String(n);
+}
