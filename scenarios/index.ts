@@ -15,6 +15,7 @@ import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
 import sPair1 from './notifier/s-pair-1.js';
 import sSeq from './notifier/s-seq.js';
+import { hmmTestsGroup } from './hmm-tests/index.ts';
 import hmmMirror from './hmm/hmm-mirror.js';
 
 /** Every built-in scenario. */
@@ -36,3 +37,11 @@ export const catalogue: readonly Scenario[] = [
   ...notifierOnMm,
   ...hmmMirror,
 ];
+
+/**
+ * Named groups of built-in scenarios outside the default catalogue (heavy suites run on
+ * request): `hmmsim check hmm-tests` runs the port of the kernel's HMM selftest.
+ */
+export const groups: Readonly<Record<string, readonly Scenario[]>> = {
+  'hmm-tests': hmmTestsGroup,
+};

@@ -139,6 +139,7 @@ export const anonCases: readonly CaseSpec[] = [
   {
     fixture: 'hmm',
     name: 'anon_read_multiple',
+    maxSteps: 2_000_000,
     *body(t) {
       const npages = 1024;
       for (let c = 0; c < NTIMES; c++) {

@@ -8,7 +8,8 @@ import { isUserError } from './user-error.js';
 const USAGE = `usage: hmmsim <command> [options]
 
 commands:
-  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts
+  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts;
+                              a group name (hmm-tests: the kernel's HMM selftest) names all its cases
         --strategy random|pct|dfs|portfolio   (default portfolio)
         --runs N        runs per scenario (default 20000)
         --time SECONDS  time limit per scenario (default 10)
@@ -20,6 +21,7 @@ commands:
                         current (default), what-if-itree-fix
         --no-shrink     report schedules as found, unshrunk
         --json          one JSON document on stdout
+        --tap           kselftest TAP on stdout (ok N name, # SKIP reason)
         --quiet         no progress line
   replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
                               print the full trace of one run and its findings; --html also

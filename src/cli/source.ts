@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { catalogue } from '../../scenarios/index.js';
+import { catalogue, groups } from '../../scenarios/index.js';
 import type { Scenario } from '../check/scenario.js';
 
 /** A serialisable reference to a scenario. */
@@ -19,6 +19,11 @@ export class SourceError extends Error {}
 /** Every built-in scenario. */
 export function builtinScenarios(): readonly Scenario[] {
   return catalogue;
+}
+
+/** A built-in scenario by name: the catalogue first, then the members of the groups. */
+function findBuiltin(name: string): Scenario | undefined {
+  return catalogue.find((s) => s.name === name) ?? Object.values(groups).flat().find((s) => s.name === name);
 }
 
 function isScenario(x: unknown): x is Scenario {
@@ -53,7 +58,12 @@ export async function resolveScenarios(words: readonly string[]): Promise<{ scen
   if (words.length === 0) return catalogue.map((s) => ({ scenario: s, source: { kind: 'builtin', name: s.name } }));
   const out: { scenario: Scenario; source: ScenarioSource }[] = [];
   for (const w of words) {
-    const builtin = catalogue.find((s) => s.name === w);
+    const group = Object.hasOwn(groups, w) ? groups[w] : undefined;
+    if (group !== undefined) {
+      for (const s of group) out.push({ scenario: s, source: { kind: 'builtin', name: s.name } });
+      continue;
+    }
+    const builtin = findBuiltin(w);
     if (builtin !== undefined) {
       out.push({ scenario: builtin, source: { kind: 'builtin', name: w } });
       continue;
@@ -62,7 +72,7 @@ export async function resolveScenarios(words: readonly string[]): Promise<{ scen
     const [file, only] = hash > 0 && /\.[cm]?[tj]s#/.test(w) ? [w.slice(0, hash), w.slice(hash + 1)] : [w, null];
     if (!/\.[cm]?[tj]s$/.test(file)) {
       const names = catalogue.map((s) => s.name).join(', ');
-      throw new SourceError(`unknown scenario '${w}': built-in scenarios are ${names}; a scenario file must end in .ts or .js`);
+      throw new SourceError(`unknown scenario '${w}': built-in scenarios are ${names}; groups are ${Object.keys(groups).join(', ')}; a scenario file must end in .ts or .js`);
     }
     const all = await loadFile(file);
     const picked = only === null ? all : all.filter((s) => s.name === only);
@@ -75,7 +85,7 @@ export async function resolveScenarios(words: readonly string[]): Promise<{ scen
 /** Loads the scenario a source names (in a worker thread). */
 export async function loadSource(src: ScenarioSource): Promise<Scenario> {
   if (src.kind === 'builtin') {
-    const s = catalogue.find((x) => x.name === src.name);
+    const s = findBuiltin(src.name);
     if (s === undefined) throw new SourceError(`unknown built-in scenario '${src.name}'`);
     return s;
   }
