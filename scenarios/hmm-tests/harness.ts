@@ -224,7 +224,7 @@ interface CaseState {
 /** The scenarios of one case: one per variant of its fixture. */
 export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'): Scenario[] {
   return VARIANTS[spec.fixture].map(([vname, coherent]) => {
-    const suffix = variant === 'correct' ? '' : `@${variant}`;
+    const suffix = variant === 'correct' ? '' : `.${variant}`;
     return defineScenario<CaseState>({
       name: `${spec.fixture}.${vname}.${spec.name}${suffix}`,
       description: `hmm-tests.c ${spec.fixture}.${vname}.${spec.name}${variant === 'correct' ? '' : ` on the ${variant} dmirror`}`,
