@@ -9,6 +9,7 @@
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
+ *     refcount(device-private pfn) = device-private entries naming it (none left after exit)
  *
  * Only meaningful between operations (at the end of a run, or in a test between steps).
  */
@@ -72,6 +73,11 @@ export function mm_consistency(sys: MemorySystem): string[] {
       out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache`);
     }
     if (!f.isDevicePrivate(pfn) && m + cached + swapCached === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+    // A device-private page in use belongs to the entries that map it (the driver got it back
+    // through page_free when the last one went); an unmapped one in use leaked.
+    if (f.isDevicePrivate(pfn) && f.refcount(pfn) !== m) {
+      out.push(`${f.describe(pfn)}: device-private page with refcount ${f.refcount(pfn)} but ${m} device-private entries map it`);
+    }
   }
   for (const [slot, n] of swaps) {
     if (sys.swap.count(slot) !== n) out.push(`swap slot ${slot}: count ${sys.swap.count(slot)} but ${n} swap entries`);
@@ -98,6 +104,9 @@ export function mm_check(world: World): void {
   for (const line of mm_consistency(sys)) world.report(MM_INCONSISTENT, line, line.replace(/0x[0-9a-f]+|pfn:\d+.*$/g, ''));
   if (sys.mms.length === 0 && mm_leaked_frames(sys) !== 0) {
     world.report(MM_LEAK, `${mm_leaked_frames(sys)} page(s) still allocated after every address space exited`, 'mm-leak');
+  }
+  if (sys.mms.length === 0 && sys.frames.deviceInUse !== 0) {
+    world.report(MM_LEAK, `${sys.frames.deviceInUse} device-private page(s) still in use after every address space exited`, 'mm-leak:device');
   }
 }
 
