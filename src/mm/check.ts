@@ -22,6 +22,7 @@ import {
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
   PTE_KIND_SWAP,
   PTE_SPECIAL,
@@ -112,7 +113,7 @@ export function mm_check(world: World): void {
 
 /**
  * What a load at `addr` (4-aligned) would return, found without faulting, allocating or taking
- * a lock: from the mapped frame, the swap cache or slot, the page cache or backing store, or
+ * a lock: from the mapped frame (device-private and migrating pages included), the swap cache or slot, the page cache or backing store, or
  * zero for an untouched anonymous page. For oracles comparing memory with a reference model.
  * @returns the word, or null if no VMA covers `addr` or its file page lies past end of file.
  */
@@ -124,7 +125,8 @@ export function peek32(mm: Mm, addr: number): number | null {
   if (vma === undefined) return null;
   const pte = mm.pt.get(page);
   const kind = pte & PTE_KIND_BITS;
-  if (kind === PTE_KIND_PRESENT) return sys.frames.read32(ptePfn(pte), off);
+  // A device-private page and a page under migration hold the data as well as a mapped one.
+  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION) return sys.frames.read32(ptePfn(pte), off);
   if (kind === PTE_KIND_SWAP) {
     const slot = ptePfn(pte);
     const cached = sys.swap.lookupCache(slot);
