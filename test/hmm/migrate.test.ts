@@ -190,3 +190,39 @@ describe('migration to device memory and back (§5.3, §5.4)', () => {
     expect(kinds(w)).toEqual([]);
   });
 });
+
+describe('migrate_device_range (eviction by pfn)', () => {
+  it('brings every in-use device page back to system memory wherever it is mapped, data intact', () => {
+    const { value, w } = run1(function* (w) {
+      const { mm, dev, a } = yield* setupDevice(w, 3);
+      yield* write32(mm, a, 1);
+      yield* write32(mm, a + P, 2);
+      yield* dev.migrateToDevice(a, a + 3 * P);
+      const child = (yield* sys_fork(mm)) as Mm;
+      const { migrate_device_range, migrate_device_pages, migrate_device_finalize } = deviceApi;
+      const first = dev.pgmap.firstPfn;
+      const n = dev.pgmap.npages;
+      const src = new Array<number>(n).fill(0);
+      const dst = new Array<number>(n).fill(0);
+      yield* migrate_device_range(src, first, n);
+      for (let i = 0; i < n; i++) {
+        const sp = migrate_pfn_to_page(src[i]!);
+        if (sp === null || (src[i]! & MIGRATE_PFN_MIGRATE) === 0) continue;
+        const dp = yield* alloc_page_vma(mm);
+        yield* folio_lock(dp!);
+        copy_highpage(dp!, sp);
+        dst[i] = migrate_pfn(dp!);
+      }
+      yield* migrate_device_pages(src, dst, n);
+      yield* migrate_device_finalize(src, dst, n);
+      const present = [0, 1, 2].map((i) => ptePresent(mm.pt.get(a + i * P)) && ptePresent(child.pt.get(a + i * P)));
+      return { present, v: [yield* read32(mm, a), yield* read32(child, a + P)], inUse: mm.sys.frames.deviceInUse, c: consistency(w) };
+    });
+    expect(value).toEqual({ present: [true, true, true], v: [1, 2], inUse: 0, c: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+});
+
+import * as deviceApi from '../../src/hmm/migrate-device.ts';
+import { alloc_page_vma, copy_highpage } from '../../src/mm/page-copy.ts';
+import { folio_lock } from '../../src/mm/folio-lock.ts';
