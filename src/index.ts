@@ -132,3 +132,8 @@ export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-
 
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';
+
+// Device-exclusive access (both API generations) and its oracles.
+export { make_device_exclusive, make_device_exclusive_range, type FolioOut } from './hmm/device-exclusive.js';
+export { DeviceAtomicMap, device_atomic_create, device_atomic_map, device_atomic_unmap, device_atomic_unmap_range, INV_EXCL, INV_EXCL_FORK } from './hmm/device-exclusive-oracle.js';
+export { GpuSvm, gpu_svm_atomic_fault, LIVELOCK, type GpuSvmVariant } from './devices/gpu-svm.js';
