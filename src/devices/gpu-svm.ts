@@ -159,7 +159,8 @@ export function* gpu_svm_atomic_fault(g: GpuSvm, addr: number): Gen<number> {
   const world = g.proc.world;
   const page = addr - (addr % PAGE_SIZE);
   const notifier = new FaultNotifier(g);
-  yield* mmu_interval_notifier_insert(notifier, g.proc, page, PAGE_SIZE);
+  const inserted = yield* mmu_interval_notifier_insert(notifier, g.proc, page, PAGE_SIZE);
+  if (inserted < 0) return inserted;
   let ret = 0;
   let folio = -1;
   let leftover = false;
