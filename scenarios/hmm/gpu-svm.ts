@@ -77,7 +77,7 @@ function gpuScenario(d: GpuScenario) {
     description: d.description,
     setup: (w: World) => {
       const mm = mm_create(w, { name: 'proc', swapPages: 8, ...(d.memoryLimitPages === undefined ? {} : { memoryLimitPages: d.memoryLimitPages }) });
-      return { mm, g: new GpuSvm(w, mm, d.variant, 'gpu', d.retryBound ?? 8), ret: 1, cpuDone: false, read: -1 };
+      return { mm, g: new GpuSvm(w, mm, d.variant, 'gpu', d.retryBound ?? 3), ret: 1, cpuDone: false, read: -1 };
     },
     *init(s) {
       yield* sys_mmap(s.mm, V, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -232,7 +232,7 @@ export const gpuSvmNoOwnerFilter = gpuScenario({
   name: 'gpu-svm-no-owner-filter',
   description: "GPU SVM, broken driver: the fault's interval notifier does not ignore its own EXCLUSIVE event, so read_retry never succeeds: livelock",
   variant: 'no-owner-filter',
-  retryBound: 4,
+  retryBound: 2,
   expect: () => [LIVELOCK],
 });
 

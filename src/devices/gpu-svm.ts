@@ -88,7 +88,7 @@ export class GpuSvm extends MmuNotifier {
     readonly variant: GpuSvmVariant = 'correct',
     name = 'gpu',
     /** Retries before the fault gives up (nouveau: a one-second timeout). */
-    readonly retryBound = 8,
+    readonly retryBound = 3,
   ) {
     super(
       {
