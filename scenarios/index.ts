@@ -17,6 +17,7 @@ import sPair1 from './notifier/s-pair-1.js';
 import sSeq from './notifier/s-seq.js';
 import { hmmTestsGroup } from './hmm-tests/index.ts';
 import hmmMirror from './hmm/hmm-mirror.js';
+import gpuSvm from './hmm/gpu-svm.js';
 
 /** Every built-in scenario. */
 export const catalogue: readonly Scenario[] = [
@@ -36,6 +37,7 @@ export const catalogue: readonly Scenario[] = [
   ...sNonblock1Mm,
   ...notifierOnMm,
   ...hmmMirror,
+  ...gpuSvm,
 ];
 
 /**

@@ -136,3 +136,10 @@ export * from './mm/index.js';
 // HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
 export * from './hmm/index.js';
 export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';
+// Device-exclusive access (both API generations) and its oracles.
+export { make_device_exclusive, make_device_exclusive_range, type FolioOut } from './hmm/device-exclusive.js';
+export { DeviceAtomicMap, device_atomic_create, device_atomic_map, device_atomic_unmap, device_atomic_unmap_range, INV_EXCL, INV_EXCL_FORK } from './hmm/device-exclusive-oracle.js';
+export { GpuSvm, gpu_svm_atomic_fault, LIVELOCK, type GpuSvmVariant } from './devices/gpu-svm.js';
+
+// dmirror, the reference mirror device of the kernel's HMM selftest (lib/test_hmm.c).
+export * from './devices/dmirror/index.ts';

@@ -12,7 +12,8 @@
  *     swap entry               swap the page in (through the swap cache)
  *     present, write to r/o    shared: make writable; private: reuse if exclusively ours,
  *                              else copy (wp_page_copy, under a one-page CLEAR invalidation)
- *     device-exclusive         restore the original PTE (EXCLUSIVE invalidation, owner null)
+ *     device-exclusive         restore the original PTE (owner-null invalidation: EXCLUSIVE before
+ *                              v6.15, CLEAR since)
  *     migration, device-private: handed to a hook the hmm layer installs
  *
  * Results: 0 (done, or retry the access), -EFAULT (SIGSEGV/SIGBUS), -ENOMEM (out of memory),
@@ -30,7 +31,7 @@ import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
 import { folio_lock, folio_trylock, folio_unlock, folio_wait_locked } from './folio-lock.ts';
-import { restoreExclusivePte } from './device-exclusive-entry.ts';
+import { exclusiveEntriesUncounted, restoreExclusivePte } from './device-exclusive-entry.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LOCKED, PG_SWAPCACHE, ZERO_PFN } from './frame-flags.ts';
 import type { Mm } from './mm-struct.ts';
 import {
@@ -284,7 +285,8 @@ function* wp_page_copy(mm: Mm, vma: Vma, addr: number, orig: Pte): Gen<number> {
  *     folio_lock_or_retry      held (a driver between make_device_exclusive and its unlock):
  *                              drop the mmap lock, wait for the unlock, VM_FAULT_RETRY; without
  *                              retry allowed, sleep for the lock holding the mmap lock
- *     start(EXCLUSIVE, owner null)   every device, the holder included, drops its atomic mapping
+ *     start(owner null)        every device, the holder included, drops its atomic mapping:
+ *                              EXCLUSIVE before v6.15, CLEAR since
  *     PTE lock: unchanged? restore the present PTE (device-exclusive-entry.ts)
  *     folio_unlock, folio_put, then end
  */
@@ -302,8 +304,11 @@ function* remove_device_exclusive_entry(mm: Mm, vma: Vma, addr: number, orig: Pt
   } else {
     yield* folio_lock(pfn);
   }
+  // v5.14–v6.14 tell devices with an owner-null EXCLUSIVE; v6.15 keeps EXCLUSIVE for conversions
+  // and restores under CLEAR. Either way the owner is null: every device, the holder included, acts.
+  const event = exclusiveEntriesUncounted(mm) ? MMU_NOTIFY_EXCLUSIVE : MMU_NOTIFY_CLEAR;
   const range = new MmuNotifierRange();
-  mmu_notifier_range_init_owner(range, MMU_NOTIFY_EXCLUSIVE, 0, mm, addr, addr + PAGE_SIZE, null);
+  mmu_notifier_range_init_owner(range, event, 0, mm, addr, addr + PAGE_SIZE, null);
   yield* mmu_notifier_invalidate_range_start(range);
   const ptl = mm.ptl(addr);
   yield* spin_lock(ptl);

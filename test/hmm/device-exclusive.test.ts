@@ -7,7 +7,7 @@ import { EOPNOTSUPP, ENOMEM } from '../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { setKernelContract } from '../../src/locking/version.js';
 import { MmuNotifier, mmu_notifier_register } from '../../src/notifier/classic.js';
-import { MMU_NOTIFY_EXCLUSIVE } from '../../src/notifier/events.js';
+import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE } from '../../src/notifier/events.js';
 import type { MmuNotifierRange } from '../../src/notifier/range.js';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
@@ -94,7 +94,7 @@ describe('make_device_exclusive (v6.15)', () => {
     expect(kinds(w)).toEqual([]);
   });
 
-  it('a CPU access restores the PTE under an owner-null EXCLUSIVE: old, dirty only if the folio is, writable while the page is exclusive to the mm; the data is intact', () => {
+  it('a CPU access restores the PTE under an owner-null CLEAR (v6.15; EXCLUSIVE before): old, dirty only if the folio is, writable while the page is exclusive to the mm; the data is intact', () => {
     const { value, w } = run1(function* (w) {
       setKernelContract(w, 'v6.15');
       const mm = mm_create(w);
@@ -105,7 +105,7 @@ describe('make_device_exclusive (v6.15)', () => {
       return { v, seen, young: pteYoung(pte), dirty: pteDirty(pte), write: pteWrite(pte), inconsistent: consistency(w) };
     });
     expect(value.v).toBe(42);
-    expect(value.seen).toEqual([{ event: MMU_NOTIFY_EXCLUSIVE, owner: null, start: A }]);
+    expect(value.seen).toEqual([{ event: MMU_NOTIFY_CLEAR, owner: null, start: A }]);
     // The anonymous page was written (dirty PTE moved into the folio) and is this mm's alone.
     expect(value).toMatchObject({ young: false, dirty: true, write: true, inconsistent: [] });
     expect(kinds(w)).toEqual([]);
