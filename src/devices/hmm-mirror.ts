@@ -134,7 +134,7 @@ export class HmmMirror {
   /** The device faults [start, end) in (write: writable) and maps it. @returns 0 or an errno. */
   *fault(start: number, end: number, write: boolean): Gen<number> {
     const mm = this.mm;
-    if (!mmget_not_zero(mm)) return -EFAULT;
+    if (!(yield* mmget_not_zero(mm))) return -EFAULT;
     const range = new HmmRange({
       notifier: this.notifier,
       start,
@@ -188,7 +188,7 @@ export class HmmMirror {
   /** Migrates [start, end) of the mm into device memory. @returns 0 or an errno. */
   *migrateToDevice(start: number, end: number): Gen<number> {
     const mm = this.mm;
-    if (!mmget_not_zero(mm)) return -EFAULT;
+    if (!(yield* mmget_not_zero(mm))) return -EFAULT;
     yield* mmap_read_lock(mm);
     const ret = yield* this.migrateLocked(start, end, true);
     yield* mmap_read_unlock(mm);
@@ -199,7 +199,7 @@ export class HmmMirror {
   /** Migrates the device pages of [start, end) back to system memory. @returns 0 or an errno. */
   *migrateToRam(start: number, end: number): Gen<number> {
     const mm = this.mm;
-    if (!mmget_not_zero(mm)) return -EFAULT;
+    if (!(yield* mmget_not_zero(mm))) return -EFAULT;
     yield* mmap_read_lock(mm);
     const ret = yield* this.migrateLocked(start, end, false);
     yield* mmap_read_unlock(mm);
