@@ -3,6 +3,7 @@
  * (dmirror.md §2.3 cases 1, 2, 4, 5, 6, 8, 9, 10, 19, 20, 21).
  */
 import { EPERM } from '../../src/locking/errno.js';
+import { Access } from '../../src/sim/point.js';
 import { file_create } from '../../src/mm/files.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
 import { sys_mprotect } from '../../src/mm/mprotect.ts';
@@ -30,6 +31,9 @@ type Gen<T> = Generator<unknown, T, unknown>;
 const RW = PROT_READ | PROT_WRITE;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const ident = (k: number): number => k;
+
+/** anon_teardown's random sleep: nanoseconds per scheduling point of the sleeping thread. */
+const SLEEP_NS_PER_POINT = 8;
 
 /** mmap a 4 MiB private anonymous buffer (`prot`), asserting success. */
 function* mapAnon(t: TestContext, prot = RW, flags = ANON): Gen<HmmBuffer> {
@@ -165,10 +169,15 @@ export const anonCases: readonly CaseSpec[] = [
         t.ASSERT_EQ(yield* cpuFillInts(t.mm, b.ptr, 0, b.size / 4, (k) => k + c), 0, 'fill');
         const mm = t.mm;
         const world = t.world;
-        // The thread sleeps a random 0..31999 ns, then unmaps the second half: here the
-        // explorer chooses when it runs.
+        // The thread sleeps a random 0..31999 ns, then unmaps the second half. The sleep is
+        // one scheduling point per SLEEP_NS_PER_POINT ns (on a point no other task touches),
+        // so the unmap lands anywhere in the READ, as in the kernel, and the explorer still
+        // chooses the interleaving around it.
+        const naps = Math.floor(world.rng.below(32000) / SLEEP_NS_PER_POINT);
+        const nap = { name: `unmap${c}->sleep` };
         const thread = world.spawn(`unmap${c}`, function* () {
           yield world.point(`unmap${c} starts`);
+          for (let i = 0; i < naps; i++) yield world.point('usleep', nap, Access.Read);
           yield* sys_munmap(mm, b.ptr + b.size / 2, b.size / 2);
           b.ptr = 0;
         });

@@ -59,5 +59,4 @@ describe('the hmm-tests port on the model', () => {
     expect(checkScenario(fixed!, once).problems).toEqual([]);
   });
 
-  it.todo('a dmirror that skips read_retry fails anon_teardown (needs the munmap between hmm_range_fault and the store; at ~1.7 s a run, random and PCT have not hit that window within a test budget)');
 });
