@@ -10,7 +10,7 @@
  */
 import { EFAULT, EINVAL } from '../../locking/errno.js';
 import { Access } from '../../sim/point.js';
-import { PAGE_SIZE, VA_SPACE_SIZE, WORDS_PER_PAGE } from '../../mm/constants.ts';
+import { PAGE_SIZE, WORDS_PER_PAGE } from '../../mm/constants.ts';
 import { dmirror_device_remove_chunks } from './device.ts';
 import { dmirror_check_atomic, dmirror_exclusive } from './exclusive.ts';
 import type { Dmirror } from './mirror.ts';
@@ -49,7 +49,9 @@ export function* dmirror_fops_unlocked_ioctl(dmirror: Dmirror, command: number, 
   yield world.point(`${dmirror.name}: ioctl ${HMM_DMIRROR_NAMES[command] ?? `0x${command.toString(16)}`}`, dmirror, Access.None);
   const cmd: HmmDmirrorCmd = { ...user };
   if (!Number.isSafeInteger(cmd.addr) || cmd.addr < 0 || cmd.addr % PAGE_SIZE !== 0) return -EINVAL;
-  if (!Number.isSafeInteger(cmd.npages) || cmd.npages <= 0 || cmd.addr + cmd.npages * PAGE_SIZE > 2 ** 64 || cmd.addr + cmd.npages * PAGE_SIZE > VA_SPACE_SIZE * 2 ** 16) return -EINVAL;
+  // addr + npages pages must not wrap (u64) or equal addr: npages == 0 is EINVAL.
+  const end = cmd.addr + cmd.npages * PAGE_SIZE;
+  if (!Number.isSafeInteger(cmd.npages) || cmd.npages <= 0 || end >= 2 ** 64) return -EINVAL;
   cmd.cpages = 0;
   cmd.faults = 0;
   let ret: number;

@@ -147,9 +147,8 @@ function* allocAndCopyToSystem(args: MigrateVma, dmirror: Dmirror): Gen<number> 
     const s = src[i]!;
     const spage = migrate_pfn_to_page(s);
     if (spage === null || (s & MIGRATE_PFN_MIGRATE) === 0) continue;
-    if ((dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) !== 0) {
-      // Only a large folio's allocation can "fail" and fall back; order-0 pages are unaffected.
-    }
+    // The fail-alloc flag only affects a large folio's allocation (it falls back to order 0);
+    // there are no large device folios without THP, so order-0 copies ignore it.
     const dpage = yield* alloc_page_vma(dmirror.mm);
     if (dpage === null) return -ENOMEM;
     yield* folio_lock(dpage);
@@ -170,7 +169,7 @@ function pfnArray(n: number): MigratePfnArray {
 }
 
 /** Walks [start, end) in migration windows under the mmap read lock. @returns 0 or an errno. */
-function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice: boolean): Gen<number> {
+function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice: boolean, migrated = { count: 0 }): Gen<number> {
   const mm = dmirror.mm;
   if (!(yield* mmget_not_zero(mm))) return -EINVAL;
   yield* mmap_read_lock(mm);
@@ -201,6 +200,7 @@ function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice:
     } else {
       ret = yield* allocAndCopyToSystem(args, dmirror);
       yield* migrate_vma_pages(args);
+      migrated.count += successfullyMigrated(args);
     }
     yield* migrate_vma_finalize(args);
     if (ret !== 0) break;
@@ -209,6 +209,16 @@ function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice:
   yield* mmap_read_unlock(mm);
   yield* mmput(mm);
   return ret;
+}
+
+/** Entries still marked for migration after migrate_vma_pages (dmirror_successful_migrated_pages). */
+function successfullyMigrated(args: MigrateVma): number {
+  let n = 0;
+  for (let i = 0; i < args.npages; i++) {
+    const s = args.src![i]!;
+    if (migrate_pfn_to_page(s) !== null && (s & MIGRATE_PFN_MIGRATE) !== 0) n++;
+  }
+  return n;
 }
 
 /** HMM_DMIRROR_MIGRATE_TO_DEV. @returns 0, -EINVAL, -ENOENT, -ENOMEM. */
@@ -223,12 +233,13 @@ export function* dmirror_migrate_to_device(dmirror: Dmirror, cmd: HmmDmirrorCmd,
   return r;
 }
 
-/** HMM_DMIRROR_MIGRATE_TO_SYS. @returns 0, -EINVAL or -ENOMEM; cpages = pages in the range. */
+/** HMM_DMIRROR_MIGRATE_TO_SYS. @returns 0, -EINVAL or -ENOMEM; cpages = pages migrated back. */
 export function* dmirror_migrate_to_system(dmirror: Dmirror, cmd: HmmDmirrorCmd): Gen<number> {
   const start = cmd.addr;
   const end = start + cmd.npages * PAGE_SIZE;
-  const ret = yield* migrateWindows(dmirror, start, end, false);
-  if (ret === 0) cmd.cpages = cmd.npages;
+  const migrated = { count: 0 };
+  const ret = yield* migrateWindows(dmirror, start, end, false, migrated);
+  cmd.cpages = migrated.count;
   return ret;
 }
 
