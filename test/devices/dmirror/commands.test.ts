@@ -3,7 +3,7 @@ import { checkScenario } from '../../../src/check/run.js';
 import { defineScenario } from '../../../src/check/scenario.js';
 import { EINVAL, ENOENT, EPERM } from '../../../src/locking/errno.js';
 import { PAGE_SIZE } from '../../../src/mm/constants.ts';
-import { write32 } from '../../../src/mm/cpu-access.ts';
+import { read32, write32 } from '../../../src/mm/cpu-access.ts';
 import { sys_mmap } from '../../../src/mm/mmap.ts';
 import { mm_create, type Mm } from '../../../src/mm/mm-struct.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../src/mm/vma-ops.ts';
@@ -15,6 +15,7 @@ import {
   HMM_DMIRROR_MIGRATE_TO_DEV,
   HMM_DMIRROR_MIGRATE_TO_SYS,
   HMM_DMIRROR_READ,
+  HMM_DMIRROR_RELEASE,
   HMM_DMIRROR_SNAPSHOT,
   dmirror_fops_open,
   dmirror_fops_release,
@@ -128,5 +129,27 @@ describe('dmirror command interface', () => {
     // The CPU store restores page 0 and invalidates [addr, addr + PAGE): the erase reaches one
     // page past the end (the kernel's inclusive loop bound), so page 1's entry goes too.
     expect(log.slice(0, 4)).toEqual([0, -EPERM, 0, 0]);
+  });
+
+  it('the pool: RELEASE removes every chunk (the next migration adds one); closing any file evicts the device memory another file put there', () => {
+    const log = runOnce(function* (mm, mod, log) {
+      const pool = mod.devices[0]!.pool;
+      const a = yield* open(mod, 0, mm);
+      const b = yield* open(mod, 0, mm);
+      const addr = yield* sys_mmap(mm, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      yield* write32(mm, addr, 7);
+      yield* write32(mm, addr + PAGE_SIZE, 8);
+      log.push(pool.chunks.length);
+      yield* dmirror_fops_unlocked_ioctl(a, HMM_DMIRROR_MIGRATE_TO_DEV, cmd(addr, 1));
+      log.push(pool.inUse.size, yield* dmirror_fops_unlocked_ioctl(a, HMM_DMIRROR_RELEASE, cmd(addr, 1)), pool.chunks.length, pool.inUse.size);
+      log.push(yield* read32(mm, addr));
+      yield* dmirror_fops_unlocked_ioctl(a, HMM_DMIRROR_MIGRATE_TO_DEV, cmd(addr + PAGE_SIZE, 1));
+      log.push(pool.chunks.length, pool.inUse.size);
+      yield* dmirror_fops_release(b);
+      log.push(pool.chunks.length, pool.inUse.size, yield* read32(mm, addr + PAGE_SIZE));
+      yield* dmirror_fops_release(a);
+    });
+    expect(log.slice(0, 11)).toEqual([1, 1, 0, 0, 0, 7, 1, 1, 0, 0, 8]);
+    expect(log[11]).toEqual({ findings: [] });
   });
 });
