@@ -74,8 +74,9 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): Scenar
   const runs = Math.min(options.runs, scenario.maxRuns);
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
-  const results = options.legs.map((spec, i) =>
-    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
+  const legs = options.legs.length > scenario.maxRuns ? options.legs.slice(0, scenario.maxRuns) : options.legs;
+  const results = legs.map((spec, i) =>
+    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(runs, legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
   );
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

@@ -95,7 +95,8 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
       let report: ScenarioReport;
       try {
         report = await checkWithPortfolio(scenario, source, pool, {
-          legs,
+          // A scenario whose every interleaving fits in fewer runs than there are legs needs no more legs.
+          legs: legs.length > scenario.maxRuns ? legs.slice(0, scenario.maxRuns) : legs,
           seed,
           runs: Math.min(runs, scenario.maxRuns),
           timeLimitMs: time * 1000,
