@@ -74,6 +74,9 @@ export interface ExploreResult {
   readonly problems: FoundProblem[];
 }
 
+/** A run slower than this (ms) makes exploration read the clock after every run. */
+const SLOW_RUN_MS = 10;
+
 /** Explores `program` under `strategy`. */
 export function explore(program: Program, strategy: Strategy, options: ExploreOptions): ExploreResult {
   const clock = options.clock ?? (() => 0);
@@ -88,9 +91,13 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   let totalSteps = 0;
   let exhausted = false;
   const deadline = options.timeLimitMs === undefined ? Infinity : t0 + options.timeLimitMs;
+  // The clock is read every 64 runs; when one run takes longer than SLOW_RUN_MS (a scenario
+  // over megabytes of simulated memory), every run, so the time limit still holds.
+  let clockEachRun = false;
   for (let run = 0; run < options.maxRuns; run++) {
-    if ((run & 63) === 0 && run > 0) {
+    if (run > 0 && (clockEachRun || run === 1 || (run & 63) === 0)) {
       const now = clock();
+      if (run === 1 && now - t0 > SLOW_RUN_MS) clockEachRun = true;
       if (now >= deadline) break;
       if ((run & 1023) === 0) options.onProgress?.({ runs: run, findings: problems.length, elapsedMs: now - t0 });
     }
