@@ -172,7 +172,7 @@ describe('hmm_range_fault (§4.3)', () => {
     expect(value.v).toBe(7);
   });
 
-  it('a migration entry: 0 for a snapshot; -EFAULT for other unknown entries is not reachable here', () => {
+  it('a migration entry: 0 for a snapshot (nothing waits)', () => {
     const { value } = run1(function* (w) {
       const mm = mm_create(w);
       const sub = yield* plainNotifier(mm);
