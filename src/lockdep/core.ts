@@ -140,6 +140,37 @@ export class LockdepCore {
     return this.findHeld(this.task(task), map) >= 0;
   }
 
+  /**
+   * `lock_is_held_type(map, read)`: held with exactly that read mode (0, 1 or 2). Like `isHeld`,
+   * true while validation is off.
+   */
+  isHeldType(task: number, map: LockdepMap, read: number): boolean {
+    if (!this.enabled) return true;
+    const t = this.task(task);
+    const i = this.findHeld(t, map);
+    return i >= 0 && t.read[i] === read;
+  }
+
+  /**
+   * `DEBUG_LOCKS_WARN_ON(condition)` from a lock implementation's debug checks: reports (once per
+   * place and run) and switches validation off, as debug_locks_off does. Silent if already off.
+   */
+  debugLocksWarn(task: number, condition: string, message: string, where: WhereArg): void {
+    if (!this.enabled) return;
+    const t = this.task(task);
+    const snap = this.snap(t, where);
+    this.emit({
+      kind: 'lockdep-debug-warn',
+      title: `WARNING: DEBUG_LOCKS_WARN_ON(${condition})`,
+      place: condition,
+      where: snap,
+      heldLocks: heldList(this.classes, t),
+      validationOff: this.offMode(),
+      condition,
+      message,
+    });
+  }
+
   /** The task's held locks, outermost first (allocates; for reports and tests). */
   heldLocks(task: number): LockDesc[] {
     return heldList(this.classes, this.task(task));

@@ -21,6 +21,8 @@ export {
 export type { LockClass } from './classes.ts';
 export { DEP_EN, DEP_ER, DEP_SN, DEP_SR, type DepEdge } from './graph.ts';
 export {
+  DMA_FENCE_MAP,
+  DMA_FENCE_NOTE,
   FS_RECLAIM_MAP,
   FS_RECLAIM_NOTE,
   MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP,

@@ -82,6 +82,24 @@ export class Lockdep extends LockdepCore {
     const t = this.task(task);
     if (t.preempt > 0) t.preempt--;
   }
+  /** `in_atomic()`: a spinning lock is held or preemption is disabled. */
+  inAtomic(task: number): boolean {
+    const t = this.task(task);
+    return t.spinDepth > 0 || t.preempt > 0 || t.hardirq > 0;
+  }
+  /** Enters hard interrupt context (`irq_enter`): atomic until `hardirqExit`. */
+  hardirqEnter(task: number): void {
+    this.task(task).hardirq++;
+  }
+  /** Leaves hard interrupt context (`irq_exit`). */
+  hardirqExit(task: number): void {
+    const t = this.task(task);
+    if (t.hardirq > 0) t.hardirq--;
+  }
+  /** `in_hardirq()`. */
+  inHardirq(task: number): boolean {
+    return this.task(task).hardirq > 0;
+  }
   /** `local_irq_disable`. */
   irqDisable(task: number): void {
     this.task(task).irqOff++;

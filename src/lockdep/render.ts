@@ -56,6 +56,11 @@ export function renderReport(r: LockdepReport): string {
       out.push(r.title, r.message, `turning off the locking correctness validator.`);
       heldAndStack(r, out);
       break;
+    case 'lockdep-debug-warn':
+      banner(r, out);
+      out.push(`DEBUG_LOCKS_WARN_ON(${r.condition})`, r.message);
+      heldAndStack(r, out);
+      break;
     case 'sleep-in-atomic':
       renderSleep(r, out);
       break;

@@ -4,7 +4,7 @@
  * run, the graph or the held stacks move on.
  */
 import type { ClassTable } from './classes.ts';
-import { isFsReclaimKey, isNotifierKey } from './fake-maps.ts';
+import { isDmaFenceKey, isFsReclaimKey, isNotifierKey } from './fake-maps.ts';
 import { DEP_EN, DEP_ER, DEP_SN, depKind, type DepPath, kindNames } from './graph.ts';
 import type { LockdepMap } from './map.ts';
 import type { TaskState } from './task-state.ts';
@@ -19,6 +19,7 @@ export type LockdepReportKind =
   | 'lockdep-held-at-exit'
   | 'lockdep-nested-not-taken'
   | 'lockdep-limit'
+  | 'lockdep-debug-warn'
   | 'sleep-in-atomic'
   | 'non-block-imbalance';
 
@@ -148,6 +149,18 @@ export interface LimitReport extends ReportBase {
   readonly message: string;
 }
 
+/**
+ * A `DEBUG_LOCKS_WARN_ON(condition)` of a lock implementation's debug checks (ww_mutex misuse):
+ * like any lockdep report it switches validation off.
+ */
+export interface DebugWarnReport extends ReportBase {
+  readonly kind: 'lockdep-debug-warn';
+  /** The condition that held, as the kernel prints it. */
+  readonly condition: string;
+  /** What it means, in one sentence. */
+  readonly message: string;
+}
+
 /** "BUG: sleeping function called from invalid context". */
 export interface SleepReport extends ReportBase {
   readonly kind: 'sleep-in-atomic';
@@ -181,6 +194,7 @@ export type LockdepReport =
   | HeldAtExitReport
   | NestedNotTakenReport
   | LimitReport
+  | DebugWarnReport
   | SleepReport
   | NonBlockImbalanceReport;
 
@@ -273,6 +287,7 @@ export function describeCycle(
   const fakeNotes: string[] = [];
   let notifier = false;
   let reclaim = false;
+  let fence = false;
   const real: string[] = [];
   for (const c of new Set(cycle)) {
     const k = classes.list[c]!;
@@ -280,16 +295,28 @@ export function describeCycle(
     else real.push(k.name);
     if (isNotifierKey(k.key)) notifier = true;
     if (isFsReclaimKey(k.key)) reclaim = true;
+    if (isDmaFenceKey(k.key)) fence = true;
   }
   const runs = [...new Set([...path.map((e) => e.established.runLabel)])];
   return {
     chainExists: path.length > 1 ? [trying.className, m, holding.className] : null,
     scenario,
     fakeNotes,
-    hint: cycleHint(notifier, reclaim, real),
+    hint: fence ? fenceHint(notifier, reclaim, real) : cycleHint(notifier, reclaim, real),
     runs,
     place: [...new Set(names)].sort().join(' | '),
   };
+}
+
+function fenceHint(notifier: boolean, reclaim: boolean, real: string[]): string {
+  const locks = real.length > 0 ? `${real.join(', ')} is` : 'nothing but annotations is';
+  const via = [reclaim ? 'memory reclaim' : '', notifier ? 'MMU notifier invalidations' : ''].filter((x) => x !== '').join(' and ');
+  return (
+    'A dma_fence signalling section (between dma_fence_begin_signalling and dma_fence_end_signalling, or on ' +
+    `the way to dma_fence_signal) must never wait for something that itself waits for a fence. Here ${locks} on ` +
+    `a cycle with a fence wait${via === '' ? '' : ` through ${via}`}. Allocate with GFP_KERNEL and take such locks ` +
+    'before the fence is published (before dma_fence_begin_signalling), or use GFP_NOWAIT/GFP_ATOMIC inside the section.'
+  );
 }
 
 function cycleHint(notifier: boolean, reclaim: boolean, real: string[]): string | null {

@@ -60,6 +60,8 @@ export class TaskState {
   irqOff = 0;
   /** non_block_start depth. */
   nonBlock = 0;
+  /** Hard interrupt handler nesting (irq_enter .. irq_exit): atomic, irqs off. */
+  hardirq = 0;
   /** PF_MEMALLOC* scope flags. */
   memalloc = 0;
   /** GFP mask of the allocation being annotated right now, or -1. */
@@ -82,6 +84,7 @@ export class TaskState {
     this.preempt = 0;
     this.irqOff = 0;
     this.nonBlock = 0;
+    this.hardirq = 0;
     this.memalloc = 0;
     this.allocGfp = -1;
   }

@@ -35,6 +35,11 @@ export interface KernelContract {
    * fix the spec proposes: close the interval step before returning -EAGAIN.
    */
   readonly itreeLeakOnHlistEagain: boolean;
+  /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
 }
 
 /** Every version, oldest first. */
@@ -48,6 +53,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
   },
   {
     name: 'v5.4',
@@ -58,6 +64,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
   },
   {
     name: 'v5.5',
@@ -68,6 +75,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
   },
   {
     name: 'v5.9',
@@ -78,6 +86,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
   },
   {
     name: 'current',
@@ -88,6 +97,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -98,6 +108,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    dmaFenceAnnotations: true,
   },
 ];
 
