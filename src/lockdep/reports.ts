@@ -309,13 +309,12 @@ export function describeCycle(
 }
 
 function fenceHint(notifier: boolean, reclaim: boolean, real: string[]): string {
-  const locks = real.length > 0 ? `${real.join(', ')} is` : 'nothing but annotations is';
-  const via = [reclaim ? 'memory reclaim' : '', notifier ? 'MMU notifier invalidations' : ''].filter((x) => x !== '').join(' and ');
+  const via = [reclaim ? 'memory reclaim' : '', notifier ? 'an MMU notifier invalidation' : ''].filter((x) => x !== '').join(' and ');
+  const what = real.length > 0 ? `takes ${real.join(', ')}, which is also held while waiting for a fence` : 'may enter memory reclaim';
   return (
-    'A dma_fence signalling section (between dma_fence_begin_signalling and dma_fence_end_signalling, or on ' +
-    `the way to dma_fence_signal) must never wait for something that itself waits for a fence. Here ${locks} on ` +
-    `a cycle with a fence wait${via === '' ? '' : ` through ${via}`}. Allocate with GFP_KERNEL and take such locks ` +
-    'before the fence is published (before dma_fence_begin_signalling), or use GFP_NOWAIT/GFP_ATOMIC inside the section.'
+    'Code that a published dma_fence needs in order to signal (a dma_fence_begin_signalling section) ' +
+    `${what}${via === '' ? '' : `; ${via} may wait for fences`}. Allocate (GFP_KERNEL) and take such locks before ` +
+    'the fence is published, or use GFP_NOWAIT/GFP_ATOMIC inside the section.'
   );
 }
 

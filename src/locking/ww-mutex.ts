@@ -26,7 +26,7 @@
  * a lock whose ctx is stale (unlocked with a plain mutex_unlock), mixing classes, unbalanced
  * unlocks. `_interruptible` variants behave as the plain ones: the model has no signals.
  */
-import { LockdepMap, lockClassKey, type LockClassKey } from '../lockdep/map.js';
+import { LockdepMap, type LockClassKey } from '../lockdep/map.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { Task } from '../sim/task.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
@@ -52,8 +52,9 @@ export class WwClass {
   ) {
     this.acquireName = `${name}_acquire`;
     this.mutexName = `${name}_mutex`;
-    this.acquireKey = lockClassKey(this.acquireName);
-    this.mutexKey = lockClassKey(this.mutexName);
+    // String keys name their class, as the kernel names them after the ww class.
+    this.acquireKey = this.acquireName;
+    this.mutexKey = this.mutexName;
     this.stampSlot = `ww.stamp.${name}`;
   }
 }
@@ -107,7 +108,6 @@ export class WwMutex implements SimObject {
   ) {
     this.k = kernelOf(world);
     this.dep = new LockdepMap(name, { key: wwClass.mutexKey, wait: 'sleep' });
-    this.dep.name = name;
     this.queue = world.waitQueue(name, this);
     this.queue.holder = () => this.owner?.name ?? null;
     this.lockLabel = `ww_mutex_lock(${name})`;
