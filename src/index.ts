@@ -71,6 +71,30 @@ export {
 } from './locking/alloc.js';
 export { lock_map_acquire, lock_map_acquire_read, lock_map_release, might_lock, lockdep_assert_held, FS_RECLAIM_MAP, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from './locking/lockdep-maps.js';
 
+// GPU locking: ww_mutex, dma_resv, dma_fence (with the v5.9+ signalling annotations), interrupt context.
+export {
+  WwClass,
+  WwAcquireCtx,
+  WwMutex,
+  DEFINE_WW_CLASS,
+  DEFINE_WD_CLASS,
+  ww_mutex_init,
+  ww_mutex_destroy,
+  ww_mutex_is_locked,
+  ww_acquire_init,
+  ww_acquire_done,
+  ww_acquire_fini,
+  ww_mutex_lock,
+  ww_mutex_lock_interruptible,
+  ww_mutex_lock_slow,
+  ww_mutex_lock_slow_interruptible,
+  ww_mutex_trylock,
+  ww_mutex_unlock,
+} from './locking/ww-mutex.js';
+export * from './locking/dma-resv.js';
+export * from './locking/dma-fence.js';
+export { local_irq_save, local_irq_restore, local_irq_disable, local_irq_enable, irq_enter, irq_exit, in_hardirq, in_atomic } from './locking/irq.js';
+
 // Errors and kernel contract versions.
 export * from './locking/errno.js';
 export { KERNEL_VERSIONS, DEFAULT_KERNEL, kernelContract, type KernelContract } from './locking/version.js';
@@ -129,6 +153,7 @@ export { KvmLike, kvm_like_fault } from './devices/kvm-like.js';
 export { OdpLike, type OdpVariant } from './devices/odp-like.js';
 export { IntervalMirror, type IntervalMirrorVariant } from './devices/interval-mirror.js';
 export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-notifier.js';
+export { GpuUserptrDevice, GpuBo, UserptrNotifier, type GpuUserptrVariant } from './devices/gpu-userptr.js';
 
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';

@@ -17,13 +17,13 @@
  * and that reclaim and MMU notifier callbacks may wait for fences, so that a single test run
  * exposes a driver breaking those rules.
  */
-import { FS_RECLAIM_MAP, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../lockdep/fake-maps.js';
+import { MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from '../lockdep/fake-maps.js';
 import { GFP_KERNEL } from '../lockdep/gfp.js';
 import { LockdepMap } from '../lockdep/map.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { kmalloc } from './alloc.js';
-import { DmaFence, dma_fence_wait_timeout, MAX_SCHEDULE_TIMEOUT, __dma_fence_might_wait } from './dma-fence.js';
+import { DmaFence, dma_fence_wait_timeout, __dma_fence_might_wait } from './dma-fence.js';
 import { ENOMEM } from './errno.js';
 import { currentKernel, kernelOf, type Kernel } from './kernel.js';
 import { contractOf } from './version.js';
@@ -226,4 +226,3 @@ export function* dma_resv_lockdep(): Generator<unknown, void, unknown> {
   ld.release(id, PRIME_MMAP_LOCK, k.where);
 }
 
-export { MAX_SCHEDULE_TIMEOUT, FS_RECLAIM_MAP };
