@@ -17,7 +17,7 @@ export type { Finding } from './sim/finding.js';
 // Locking: kernel-named primitives (call them with `yield*` from task code).
 export { setLockdepMode, type LockdepMode } from './locking/kernel.js';
 export { Mutex, mutex_init, mutex_destroy, mutex_lock, mutex_lock_nested, mutex_trylock, mutex_unlock, mutex_is_locked } from './locking/mutex.js';
-export { Spinlock, spin_lock_init, spin_lock, spin_lock_nested, spin_trylock, spin_unlock, spin_lock_irqsave, spin_unlock_irqrestore } from './locking/spinlock.js';
+export { Spinlock, spin_lock_init, spin_lock, spin_lock_nested, spin_trylock, spin_unlock, spin_lock_irqsave, spin_unlock_irqrestore, spin_lock_bh, spin_unlock_bh } from './locking/spinlock.js';
 export { RwSemaphore, init_rwsem, down_read, down_read_nested, down_write, down_write_nested, down_read_trylock, down_write_trylock, up_read, up_write, downgrade_write } from './locking/rwsem.js';
 export {
   mmapLockInit,
@@ -93,7 +93,23 @@ export {
 } from './locking/ww-mutex.js';
 export * from './locking/dma-resv.js';
 export * from './locking/dma-fence.js';
-export { local_irq_save, local_irq_restore, local_irq_disable, local_irq_enable, irq_enter, irq_exit, in_hardirq, in_atomic } from './locking/irq.js';
+export {
+  local_irq_save,
+  local_irq_restore,
+  local_irq_disable,
+  local_irq_enable,
+  local_bh_disable,
+  local_bh_enable,
+  irq_enter,
+  irq_exit,
+  softirq_enter,
+  softirq_exit,
+  in_hardirq,
+  in_interrupt,
+  in_atomic,
+} from './locking/irq.js';
+export { RawSpinlock, raw_spin_lock, raw_spin_trylock, raw_spin_unlock } from './locking/raw-spinlock.js';
+export * from './locking/rwlock.js';
 
 // Errors and kernel contract versions.
 export * from './locking/errno.js';

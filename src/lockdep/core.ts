@@ -58,6 +58,7 @@ export class LockdepCore {
   private readonly sFlags = new Uint8Array(MAX_LOCK_DEPTH);
   private readonly sRefs = new Int32Array(MAX_LOCK_DEPTH);
   private readonly sStep = new Float64Array(MAX_LOCK_DEPTH);
+  private readonly sIctx = new Uint8Array(MAX_LOCK_DEPTH);
 
   constructor(opts: LockdepOptions = {}) {
     this.scope = opts.scope ?? 'persistent';
@@ -320,7 +321,7 @@ export class LockdepCore {
       step = where.step;
       t.name = where.taskName; // a reference copy; lets other tasks' reports name us
     }
-    this.acquireCore(t, map, cls, read, trylock, check, nest, where, 0, step);
+    this.acquireCore(t, map, cls, read, trylock, check, nest, where, 0, step, t.irqContext());
   }
 
   private acquireCore(
@@ -334,6 +335,7 @@ export class LockdepCore {
     where: WhereArg,
     refs: number,
     step: number,
+    ictx: number,
   ): void {
     const d = t.depth;
     // Same class on top under a nest lock: merge instead of pushing (spec §3.3).
@@ -345,7 +347,7 @@ export class LockdepCore {
       this.limit(t, where, 'BUG: MAX_LOCK_DEPTH too low!', `depth ${MAX_LOCK_DEPTH} exceeded acquiring ${map.name}`);
       return;
     }
-    const id = chainId(cls, read, trylock, check, nest !== null);
+    const id = chainId(cls, read, trylock, check, nest !== null, ictx);
     const key = chainKeyStep(t.chainKey, id);
     if (nest !== null && t.indexOfInstance(nest) < 0) {
       const snap = this.snap(t, where);
@@ -364,7 +366,7 @@ export class LockdepCore {
     if (check && !trylock) {
       if (!(this.useChainCache && this.chains.lookup(key, t.hid, d, id))) {
         if (!this.useChainCache) this.chains.misses++;
-        if (validateChain(this, t, map, cls, read, nest, where, step)) {
+        if (validateChain(this, t, map, cls, read, nest, where, step, ictx)) {
           if (this.useChainCache) this.chains.add(key, t.hid, d, id);
         } else if (!this.enabled) return;
       }
@@ -376,6 +378,7 @@ export class LockdepCore {
     t.refs[d] = refs;
     t.prevKey[d] = t.chainKey;
     t.step[d] = step;
+    t.ictx[d] = ictx;
     t.maps[d] = map;
     t.nest[d] = nest;
     t.depth = d + 1;
@@ -413,6 +416,7 @@ export class LockdepCore {
       this.sFlags[n] = t.flags[i]!;
       this.sRefs[n] = t.refs[i]!;
       this.sStep[n] = t.step[i]!;
+      this.sIctx[n] = t.ictx[i]!;
     }
     if (!drop) {
       this.sCls[0] = newCls;
@@ -437,6 +441,7 @@ export class LockdepCore {
         where,
         this.sRefs[k]!,
         this.sStep[k]!,
+        this.sIctx[k]!,
       );
     }
     for (let k = 0; k < n; k++) {

@@ -85,16 +85,44 @@ export class Lockdep extends LockdepCore {
   /** `in_atomic()`: a spinning lock is held or preemption is disabled. */
   inAtomic(task: number): boolean {
     const t = this.task(task);
-    return t.spinDepth > 0 || t.preempt > 0 || t.hardirq > 0;
+    return t.spinDepth > 0 || t.preempt > 0 || t.hardirq > 0 || t.softirq > 0 || t.bhOff > 0;
   }
-  /** Enters hard interrupt context (`irq_enter`): atomic until `hardirqExit`. */
-  hardirqEnter(task: number): void {
-    this.task(task).hardirq++;
+  /**
+   * Enters hard interrupt context (`irq_enter`): atomic until `hardirqExit`. `threaded`: the
+   * handler could be force-threaded (ordinary handlers), so spinlock_t is a valid wait context in it.
+   */
+  hardirqEnter(task: number, threaded = true): void {
+    const t = this.task(task);
+    t.hardirq++;
+    t.hardirqThreaded = threaded;
   }
   /** Leaves hard interrupt context (`irq_exit`). */
   hardirqExit(task: number): void {
     const t = this.task(task);
     if (t.hardirq > 0) t.hardirq--;
+  }
+  /** Enters softirq context (what `__do_softirq` does around a handler). */
+  softirqEnter(task: number): void {
+    this.task(task).softirq++;
+  }
+  /** Leaves softirq context. */
+  softirqExit(task: number): void {
+    const t = this.task(task);
+    if (t.softirq > 0) t.softirq--;
+  }
+  /** `local_bh_disable`. */
+  bhDisable(task: number): void {
+    this.task(task).bhOff++;
+  }
+  /** `local_bh_enable`. */
+  bhEnable(task: number): void {
+    const t = this.task(task);
+    if (t.bhOff > 0) t.bhOff--;
+  }
+  /** `in_interrupt()`: in a hard or soft irq handler. */
+  inInterrupt(task: number): boolean {
+    const t = this.task(task);
+    return t.hardirq > 0 || t.softirq > 0;
   }
   /** `in_hardirq()`. */
   inHardirq(task: number): boolean {

@@ -61,6 +61,12 @@ export function renderReport(r: LockdepReport): string {
       out.push(`DEBUG_LOCKS_WARN_ON(${r.condition})`, r.message);
       heldAndStack(r, out);
       break;
+    case 'lockdep-wait-context':
+      banner(r, out);
+      out.push(`${who(r.where)} is trying to lock:`, `${lockLine(r.trying)} ${r.tryingWait}`);
+      out.push(`other info that might help us debug this:`, `context-${r.contextWait} set by ${r.context}`);
+      heldAndStack(r, out);
+      break;
     case 'sleep-in-atomic':
       renderSleep(r, out);
       break;

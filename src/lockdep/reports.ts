@@ -20,6 +20,7 @@ export type LockdepReportKind =
   | 'lockdep-nested-not-taken'
   | 'lockdep-limit'
   | 'lockdep-debug-warn'
+  | 'lockdep-wait-context'
   | 'sleep-in-atomic'
   | 'non-block-imbalance';
 
@@ -161,6 +162,19 @@ export interface DebugWarnReport extends ReportBase {
   readonly message: string;
 }
 
+/** "[ BUG: Invalid wait context ]". */
+export interface WaitContextReport extends ReportBase {
+  readonly kind: 'lockdep-wait-context';
+  /** The lock being acquired. */
+  readonly trying: LockDesc;
+  /** Its outer wait type, `{n:name}`. */
+  readonly tryingWait: string;
+  /** The strictest inner wait type of the context. */
+  readonly contextWait: string;
+  /** The held lock (or irq context) that sets it. */
+  readonly context: string;
+}
+
 /** "BUG: sleeping function called from invalid context". */
 export interface SleepReport extends ReportBase {
   readonly kind: 'sleep-in-atomic';
@@ -195,6 +209,7 @@ export type LockdepReport =
   | NestedNotTakenReport
   | LimitReport
   | DebugWarnReport
+  | WaitContextReport
   | SleepReport
   | NonBlockImbalanceReport;
 

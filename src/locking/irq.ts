@@ -5,6 +5,8 @@
  * "sleeping function called from invalid context", and `dma_fence_begin_signalling` annotates
  * nothing (it relies on that check instead, as in the kernel).
  *
+ * The context is tracked even with lockdep off: it changes how rwlock readers wait.
+ *
  * Not modelled yet (issue 15, visibly unfinished): handlers the explorer injects wherever the
  * interrupted task has interrupts enabled, and lockdep's irq-safe/irq-unsafe usage states with
  * their inversion reports. A handler today is a device task that calls irq_enter/irq_exit itself.
@@ -14,13 +16,13 @@ import { currentKernel } from './kernel.js';
 /** `local_irq_disable()`. */
 export function local_irq_disable(): void {
   const k = currentKernel();
-  if (k.validating) k.lockdep.irqDisable(k.current.id);
+  k.lockdep.irqDisable(k.current.id);
 }
 
 /** `local_irq_enable()`. */
 export function local_irq_enable(): void {
   const k = currentKernel();
-  if (k.validating) k.lockdep.irqEnable(k.current.id);
+  k.lockdep.irqEnable(k.current.id);
 }
 
 /** `local_irq_save()`: disables interrupts; returns the flags for `local_irq_restore`. */
@@ -37,23 +39,53 @@ export function local_irq_restore(_flags: number): void {
 /** `irq_enter()`: the running task now executes a hard interrupt handler. */
 export function irq_enter(): void {
   const k = currentKernel();
-  if (k.validating) k.lockdep.hardirqEnter(k.current.id);
+  k.lockdep.hardirqEnter(k.current.id);
 }
 
 /** `irq_exit()`: the handler returns. */
 export function irq_exit(): void {
   const k = currentKernel();
-  if (k.validating) k.lockdep.hardirqExit(k.current.id);
+  k.lockdep.hardirqExit(k.current.id);
 }
 
 /** `in_hardirq()`. */
 export function in_hardirq(): boolean {
   const k = currentKernel();
-  return k.validating && k.lockdep.inHardirq(k.current.id);
+  return k.lockdep.inHardirq(k.current.id);
 }
 
 /** `in_atomic()`: a spinlock is held, preemption is off, or we are in a handler. */
 export function in_atomic(): boolean {
   const k = currentKernel();
-  return k.validating && k.lockdep.inAtomic(k.current.id);
+  return k.lockdep.inAtomic(k.current.id);
+}
+
+/** `local_bh_disable()`: softirqs off (atomic, like preemption off). */
+export function local_bh_disable(): void {
+  const k = currentKernel();
+  k.lockdep.bhDisable(k.current.id);
+}
+
+/** `local_bh_enable()`. */
+export function local_bh_enable(): void {
+  const k = currentKernel();
+  k.lockdep.bhEnable(k.current.id);
+}
+
+/** Enters softirq context: the running task now executes a softirq handler. */
+export function softirq_enter(): void {
+  const k = currentKernel();
+  k.lockdep.softirqEnter(k.current.id);
+}
+
+/** Leaves softirq context. */
+export function softirq_exit(): void {
+  const k = currentKernel();
+  k.lockdep.softirqExit(k.current.id);
+}
+
+/** `in_interrupt()`: in a hard or soft irq handler. */
+export function in_interrupt(): boolean {
+  const k = currentKernel();
+  return k.lockdep.inInterrupt(k.current.id);
 }
