@@ -110,6 +110,7 @@ export {
 } from './locking/irq.js';
 export { RawSpinlock, raw_spin_lock, raw_spin_trylock, raw_spin_unlock } from './locking/raw-spinlock.js';
 export * from './locking/rwlock.js';
+export { LocalLock, local_lock, local_unlock, local_lock_irqsave, local_unlock_irqrestore } from './locking/local-lock.js';
 
 // Errors and kernel contract versions.
 export * from './locking/errno.js';

@@ -16,6 +16,7 @@ import { LOCKDEP_NO_TRACK, LOCKDEP_NO_VALIDATE, type LockClassKey, type LockdepM
 import type { GraphScope, LockdepOptions, LockdepStats, OffAfterReport } from './options.ts';
 import { heldDesc, heldList, type LockDesc, type LockdepReport, mapDesc } from './reports.ts';
 import { HELD_CHECK, HELD_TRYLOCK, MAX_LOCK_DEPTH, TaskState } from './task-state.ts';
+import { IrqUsage, markUsage, usageBits } from './irq-usage.ts';
 import { validateChain } from './validate.ts';
 import { snapshotWhere, type WhereArg, type WhereSnapshot } from './where.ts';
 
@@ -27,6 +28,8 @@ export class LockdepCore {
   readonly graph = new DepGraph();
   /** Validated chains (graph scope). */
   readonly chains = new ChainCache();
+  /** IRQ usage bits of every class (graph scope). */
+  readonly irq = new IrqUsage();
   /** Graph lifetime chosen at construction. */
   readonly scope: GraphScope;
   /** What a lockdep report does to validation (see `OffAfterReport`). */
@@ -289,6 +292,7 @@ export class LockdepCore {
     this.classes.clear();
     this.graph.clear();
     this.chains.clear();
+    this.irq.clear();
   }
 
   /** Acquire + release without touching spin accounting (might_lock, lock_map_sync). @internal */
@@ -347,6 +351,8 @@ export class LockdepCore {
       this.limit(t, where, 'BUG: MAX_LOCK_DEPTH too low!', `depth ${MAX_LOCK_DEPTH} exceeded acquiring ${map.name}`);
       return;
     }
+    // Usage states are marked on every acquisition (not only on a chain-cache miss), as the kernel does.
+    if (check && !markUsage(this, t, map, cls, read, usageBits(t, read, trylock), where, step)) return;
     const id = chainId(cls, read, trylock, check, nest !== null, ictx);
     const key = chainKeyStep(t.chainKey, id);
     if (nest !== null && t.indexOfInstance(nest) < 0) {

@@ -6,6 +6,7 @@ import * as alloc from './alloc.ts';
 import { LockdepCore } from './core.ts';
 import type { LockdepMap } from './map.ts';
 import type { AcquireOptions } from './options.ts';
+import { ENABLED_HARDIRQ, ENABLED_SOFTIRQ, markHeldLocks, softirqsEnabled } from './irq-usage.ts';
 import * as sleep from './sleep.ts';
 import type { WhereArg } from './where.ts';
 
@@ -114,10 +115,12 @@ export class Lockdep extends LockdepCore {
   bhDisable(task: number): void {
     this.task(task).bhOff++;
   }
-  /** `local_bh_enable`. */
-  bhEnable(task: number): void {
+  /** `local_bh_enable`: when softirqs come back on (with hardirqs on), held locks become softirq-unsafe. */
+  bhEnable(task: number, where?: WhereArg): void {
     const t = this.task(task);
     if (t.bhOff > 0) t.bhOff--;
+    if (where === undefined || !this.enabled || !softirqsEnabled(t) || t.irqOff > 0 || t.hardirq > 0) return;
+    markHeldLocks(this, t, ENABLED_SOFTIRQ, where);
   }
   /** `in_interrupt()`: in a hard or soft irq handler. */
   inInterrupt(task: number): boolean {
@@ -132,10 +135,13 @@ export class Lockdep extends LockdepCore {
   irqDisable(task: number): void {
     this.task(task).irqOff++;
   }
-  /** `local_irq_enable`. */
-  irqEnable(task: number): void {
+  /** `local_irq_enable`: when interrupts come back on, every held lock becomes irq-unsafe (spec §10). */
+  irqEnable(task: number, where?: WhereArg): void {
     const t = this.task(task);
     if (t.irqOff > 0) t.irqOff--;
+    if (where === undefined || !this.enabled || t.irqOff > 0 || t.hardirq > 0) return;
+    markHeldLocks(this, t, ENABLED_HARDIRQ, where);
+    if (softirqsEnabled(t)) markHeldLocks(this, t, ENABLED_SOFTIRQ, where);
   }
 
   // ---- allocation context (spec §12.2), see alloc.ts ------------------------

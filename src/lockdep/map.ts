@@ -44,6 +44,8 @@ export interface LockdepMapOptions {
   waitInner?: number;
   /** Outer wait type (where it may be taken); default: the inner type. */
   waitOuter?: number;
+  /** A per-CPU local_lock (LD_LOCK_PERCPU): skipped by the irq-inversion searches. */
+  percpu?: boolean;
 }
 
 /** Key whose maps are tracked on the held stack but never validated (spec §2.5). */
@@ -75,6 +77,8 @@ export class LockdepMap {
   waitInner: number;
   /** Outer wait type (0 = same as inner). */
   waitOuter: number;
+  /** A per-CPU local_lock. */
+  percpu: boolean;
   /**
    * Class cache: the class id of (key, subclass) in the graph generation
    * `_gen`. Avoids a Map lookup per acquisition; any graph reset bumps the
@@ -93,6 +97,7 @@ export class LockdepMap {
     this.fakeNote = opts.fakeNote;
     this.waitInner = opts.waitInner ?? (this.wait === 'sleep' ? LD_WAIT_SLEEP : this.wait === 'spin' ? LD_WAIT_CONFIG : LD_WAIT_INV);
     this.waitOuter = opts.waitOuter ?? 0;
+    this.percpu = opts.percpu ?? false;
   }
 }
 

@@ -67,6 +67,15 @@ export function renderReport(r: LockdepReport): string {
       out.push(`other info that might help us debug this:`, `context-${r.contextWait} set by ${r.context}`);
       heldAndStack(r, out);
       break;
+    case 'lockdep-inconsistent':
+    case 'lockdep-irq-inversion':
+    case 'lockdep-irq-safe-unsafe':
+      banner(r, out);
+      out.push(`${who(r.where)} is trying to acquire lock:`, lockLine(r.trying), '', r.message, '');
+      out.push(' Possible unsafe locking scenario:', '', '       CPU0', '       ----');
+      out.push(`  lock(${r.trying.className});`, '  <Interrupt>', `    lock(...);`, '', ' *** DEADLOCK ***', '');
+      heldAndStack(r, out);
+      break;
     case 'sleep-in-atomic':
       renderSleep(r, out);
       break;

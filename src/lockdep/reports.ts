@@ -21,6 +21,9 @@ export type LockdepReportKind =
   | 'lockdep-limit'
   | 'lockdep-debug-warn'
   | 'lockdep-wait-context'
+  | 'lockdep-inconsistent'
+  | 'lockdep-irq-inversion'
+  | 'lockdep-irq-safe-unsafe'
   | 'sleep-in-atomic'
   | 'non-block-imbalance';
 
@@ -175,6 +178,17 @@ export interface WaitContextReport extends ReportBase {
   readonly context: string;
 }
 
+/** The irq-state reports (spec §10): inconsistent lock state, irq lock inversion, safe -> unsafe order. */
+export interface IrqReport extends ReportBase {
+  readonly kind: 'lockdep-inconsistent' | 'lockdep-irq-inversion' | 'lockdep-irq-safe-unsafe';
+  /** The lock being acquired (or marked). */
+  readonly trying: LockDesc;
+  /** What conflicts with what, in one paragraph. */
+  readonly message: string;
+  /** HARDIRQ or SOFTIRQ. */
+  readonly irqClass: string;
+}
+
 /** "BUG: sleeping function called from invalid context". */
 export interface SleepReport extends ReportBase {
   readonly kind: 'sleep-in-atomic';
@@ -210,6 +224,7 @@ export type LockdepReport =
   | LimitReport
   | DebugWarnReport
   | WaitContextReport
+  | IrqReport
   | SleepReport
   | NonBlockImbalanceReport;
 

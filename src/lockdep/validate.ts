@@ -5,6 +5,7 @@
  */
 import type { LockdepCore } from './core.ts';
 import { type DepPath, depKind } from './graph.ts';
+import { checkIrqUsage } from './irq-usage.ts';
 import type { LockdepMap } from './map.ts';
 import { buildLinks, describeCycle, heldDesc, heldList, mapDesc } from './reports.ts';
 import { LD_WAIT_CONFIG, LD_WAIT_MAX, LD_WAIT_SPIN } from './map.ts';
@@ -57,6 +58,7 @@ export function validateChain(
       else reportCircular(ld, t, i, map, cls, read, where, step, path);
       return false;
     }
+    if (!checkIrqUsage(ld, t, i, map, cls, read, where, step)) return false;
     const kind = depKind(pr, read);
     const e = ld.graph.find(pc, cls);
     if (e !== undefined) e.kinds |= kind;

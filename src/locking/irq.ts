@@ -7,9 +7,11 @@
  *
  * The context is tracked even with lockdep off: it changes how rwlock readers wait.
  *
+ * Lockdep tracks irq-safe / irq-unsafe usage from these (lockdep/irq-usage.ts).
+ *
  * Not modelled yet (issue 15, visibly unfinished): handlers the explorer injects wherever the
- * interrupted task has interrupts enabled, and lockdep's irq-safe/irq-unsafe usage states with
- * their inversion reports. A handler today is a device task that calls irq_enter/irq_exit itself.
+ * interrupted task has interrupts enabled. A handler today is a device task that calls
+ * irq_enter/irq_exit (or softirq_enter/exit) itself.
  */
 import { currentKernel } from './kernel.js';
 
@@ -22,7 +24,7 @@ export function local_irq_disable(): void {
 /** `local_irq_enable()`. */
 export function local_irq_enable(): void {
   const k = currentKernel();
-  k.lockdep.irqEnable(k.current.id);
+  k.lockdep.irqEnable(k.current.id, k.validating ? k.where : undefined);
 }
 
 /** `local_irq_save()`: disables interrupts; returns the flags for `local_irq_restore`. */
@@ -69,7 +71,7 @@ export function local_bh_disable(): void {
 /** `local_bh_enable()`. */
 export function local_bh_enable(): void {
   const k = currentKernel();
-  k.lockdep.bhEnable(k.current.id);
+  k.lockdep.bhEnable(k.current.id, k.validating ? k.where : undefined);
 }
 
 /** Enters softirq context: the running task now executes a softirq handler. */

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { irq_enter, irq_exit, local_irq_disable, local_irq_enable } from '../../src/locking/irq.js';
 import { setLockdepMode } from '../../src/locking/kernel.js';
-import { read_lock, read_unlock, RwLock, rwlock_force_read_recursive, write_lock, write_unlock } from '../../src/locking/rwlock.js';
+import { read_lock, read_unlock, RwLock, rwlock_force_read_recursive, write_lock, write_lock_irqsave, write_unlock, write_unlock_irqrestore } from '../../src/locking/rwlock.js';
 import { Spinlock, spin_lock, spin_unlock } from '../../src/locking/spinlock.js';
 import { Access } from '../../src/sim/point.js';
 import type { World } from '../../src/sim/world.js';
@@ -73,11 +73,28 @@ describe('rwlock_t', () => {
         yield* read_unlock(s.l);
       },
       *writer(s) {
+        // Writers must keep the interrupt out: a handler read-locks this lock.
+        const flags = yield* write_lock_irqsave(s.l);
+        yield* write_unlock_irqrestore(s.l, flags);
+      },
+    });
+    expect(kinds(r)).toEqual([]);
+  });
+
+  it('... and a writer that leaves interrupts on is an inconsistent lock state (the handler could spin on it)', () => {
+    const r = explore((w) => ({ l: new RwLock(w, 'l') }), {
+      *handler(s) {
+        irq_enter();
+        yield* read_lock(s.l);
+        yield* read_unlock(s.l);
+        irq_exit();
+      },
+      *writer(s) {
         yield* write_lock(s.l);
         yield* write_unlock(s.l);
       },
     });
-    expect(kinds(r)).toEqual([]);
+    expect(kinds(r)).toEqual(['lockdep-inconsistent']);
   });
 
   it('the old (non-queued) rwlock and the selftest switch make every reader recursive', () => {
