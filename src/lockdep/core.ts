@@ -42,6 +42,8 @@ export class LockdepCore {
    * v5.9 on). Older kernels learned that dependency only from registration-time priming.
    */
   reclaimTracksNotifierMap = true;
+  /** Whether acquisitions are checked against the wait context (kernels from v5.7 on). */
+  checkWaitContext = true;
   enabled = true;
   /** Label of the current run (schedule string, run number…). */
   runLabel = '';

@@ -29,7 +29,7 @@ export function validateChain(
   ictx: number,
 ): boolean {
   const depth = t.depth;
-  if (map.waitInner !== 0 && !checkWaitContext(ld, t, map, cls, read, ictx, where, step)) return false;
+  if (map.waitInner !== 0 && ld.checkWaitContext && !checkWaitContext(ld, t, map, cls, read, ictx, where, step)) return false;
   // Same-class check, bottom-up (spec §5): a nest lock exempts only if it is
   // met before the first conflicting entry.
   let nestSeen = false;

@@ -40,6 +40,8 @@ export interface KernelContract {
    * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
    */
   readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
 }
 
 /** Every version, oldest first. */
@@ -54,6 +56,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.4',
@@ -65,6 +68,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.5',
@@ -76,6 +80,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.9',
@@ -87,6 +92,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'current',
@@ -98,6 +104,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -109,6 +116,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
     dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
 ];
 
