@@ -72,8 +72,10 @@ export function renderReport(r: LockdepReport): string {
     case 'lockdep-irq-safe-unsafe':
       banner(r, out);
       out.push(`${who(r.where)} is trying to acquire lock:`, lockLine(r.trying), '', r.message, '');
-      out.push(' Possible unsafe locking scenario:', '', '       CPU0', '       ----');
-      out.push(`  lock(${r.trying.className});`, '  <Interrupt>', `    lock(...);`, '', ' *** DEADLOCK ***', '');
+      if (r.kind === 'lockdep-inconsistent') {
+        out.push('other info that might help us debug this:', ' Possible unsafe locking scenario:', '', '       CPU0', '       ----');
+        out.push(`  lock(${r.trying.className});`, '  <Interrupt>', `    lock(${r.trying.className});`, '', ' *** DEADLOCK ***', '');
+      }
       heldAndStack(r, out);
       break;
     case 'sleep-in-atomic':
