@@ -107,6 +107,9 @@ export {
   in_hardirq,
   in_interrupt,
   in_atomic,
+  request_irq,
+  raise_irq,
+  IrqLine,
 } from './locking/irq.js';
 export { RawSpinlock, raw_spin_lock, raw_spin_trylock, raw_spin_unlock } from './locking/raw-spinlock.js';
 export * from './locking/rwlock.js';

@@ -12,8 +12,8 @@
  *     mutex_lock(notifier_lock)                    mutex_unlock(notifier_lock)
  *     read_retry(sub, seq)? unlock all, -EAGAIN
  *     program the GPU page table; publish the fence (dma_resv_add_fence)
- *     cookie = dma_fence_begin_signalling()       GPU: runs the job; its interrupt handler
- *     mutex_unlock(notifier_lock)                      signals the fence (dma_fence_signal)
+ *     cookie = dma_fence_begin_signalling()       GPU: runs the job and raises its interrupt;
+ *     mutex_unlock(notifier_lock)                      the handler, on some CPU, signals the fence
  *     push the job to the ring; dma_fence_end_signalling(cookie); unlock the BOs
  *
  * The notifier lock is held from the sequence check until the fence is published, so an
@@ -51,7 +51,7 @@ import {
   reservation_ww_class,
 } from '../locking/dma-resv.js';
 import { EAGAIN, EDEADLK, EFAULT, ENOMEM } from '../locking/errno.js';
-import { irq_enter, irq_exit } from '../locking/irq.js';
+import { raise_irq, request_irq, type IrqLine } from '../locking/irq.js';
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { Mutex, mutex_lock, mutex_unlock } from '../locking/mutex.js';
 import { Spinlock } from '../locking/spinlock.js';
@@ -142,6 +142,10 @@ export class GpuUserptrDevice {
   readonly ringWq: WaitQueue;
   /** Jobs the hardware completed (their fences signalled). */
   completed = 0;
+  /** Jobs done by the hardware whose fences the interrupt handler has not signalled yet. */
+  private readonly done: Job[] = [];
+  /** The completion interrupt, delivered on the CPU of task `irqCpu`. */
+  readonly irq: IrqLine;
   /** Submissions that gave up with -EFAULT (nothing mapped at the address). */
   faults = 0;
   /** submit() calls that returned (the hardware stops once all it waits for did and the ring is empty). */
@@ -154,10 +158,23 @@ export class GpuUserptrDevice {
     readonly mm: MmStruct,
     readonly variant: GpuUserptrVariant = 'correct',
     readonly name = 'gpu',
+    /** The task whose CPU takes the completion interrupt. */
+    irqCpu = 'cs0',
   ) {
     this.notifierLock = new Mutex(world, `${name}->notifier_lock`, 'adev->notifier_lock');
     this.fenceLock = new Spinlock(world, `${name}->fence_lock`, 'ring->fence_lock');
     this.ringWq = world.waitQueue(`${name} ring`, this.ringObject);
+    this.irq = request_irq(world, name, () => this.irqHandler(), irqCpu);
+  }
+
+  /** The completion interrupt handler: signals the fences of every job the hardware finished. */
+  private *irqHandler(): Generator<unknown, void, unknown> {
+    yield this.world.point(`${this.name} irq reads the done list`, this.ringObject, Access.Write);
+    const jobs = this.done.splice(0);
+    for (const job of jobs) {
+      yield* dma_fence_signal(job.fence);
+      this.completed++;
+    }
   }
 
   /** A new buffer object (a userptr BO if `userptr`). */
@@ -317,20 +334,17 @@ export class GpuUserptrDevice {
   }
 
   /**
-   * The GPU and its interrupt: runs the ring's jobs in order until `submits` submit() calls have
-   * returned and the ring is empty; each completion raises an interrupt whose handler signals the
-   * job's fence (in hard-irq context).
+   * The GPU: runs the ring's jobs in order until `submits` submit() calls have returned and the
+   * ring is empty; each completion raises the interrupt, whose handler signals the job's fence in
+   * hard-irq context on the interrupted CPU.
    */
   *hardware(submits: number): Generator<unknown, void, unknown> {
     for (;;) {
       yield* wait_event(this.ringWq, () => this.ring.length > 0 || this.submitsReturned >= submits);
       if (this.ring.length === 0) return;
       yield this.world.point(`${this.name} runs a job`, this.ringObject, Access.Write);
-      const job = this.ring.shift()!;
-      irq_enter();
-      yield* dma_fence_signal(job.fence);
-      irq_exit();
-      this.completed++;
+      this.done.push(this.ring.shift()!);
+      yield* raise_irq(this.irq);
     }
   }
 }

@@ -54,6 +54,8 @@ export class LockdepCore {
   private readonly onReport: ((r: LockdepReport) => void) | undefined;
   private runGen = 0;
   private readonly tasks: TaskState[] = [];
+  private readonly aliases: number[] = [];
+  private readonly aliasGen: number[] = [];
   private readonly seen = new Set<string>();
   // Scratch copy of held entries while rebuilding a stack (never re-entered).
   private readonly sMap: (LockdepMap | null)[] = new Array<LockdepMap | null>(MAX_LOCK_DEPTH).fill(null);
@@ -251,8 +253,24 @@ export class LockdepCore {
 
   // ---- internals shared with validate.ts / sleep.ts / alloc.ts -------------
 
+  /**
+   * An interrupt handler's task runs on the CPU of the task it interrupted: until `unalias`,
+   * lockdep treats task `handler` as task `cpu` (same held stack, same context counters).
+   */
+  alias(handler: number, cpu: number): void {
+    this.aliases[handler] = cpu;
+    this.aliasGen[handler] = this.runGen;
+  }
+
+  /** Ends `alias`. */
+  unalias(handler: number): void {
+    this.aliases[handler] = -1;
+  }
+
   /** Task state for this run, reset lazily when first touched in a run. @internal */
   task(id: number): TaskState {
+    const a = this.aliases[id];
+    if (a !== undefined && a >= 0 && this.aliasGen[id] === this.runGen) id = a;
     let t = this.tasks[id];
     if (t === undefined) {
       while (this.tasks.length < id) this.tasks.push(new TaskState(this.tasks.length));

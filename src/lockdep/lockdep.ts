@@ -122,6 +122,11 @@ export class Lockdep extends LockdepCore {
     if (where === undefined || !this.enabled || !softirqsEnabled(t) || t.irqOff > 0 || t.hardirq > 0) return;
     markHeldLocks(this, t, ENABLED_SOFTIRQ, where);
   }
+  /** Whether a hard interrupt may be delivered to the task now (interrupts on, not in a handler). */
+  irqsEnabled(task: number): boolean {
+    const t = this.task(task);
+    return t.irqOff === 0 && t.hardirq === 0;
+  }
   /** `in_interrupt()`: in a hard or soft irq handler. */
   inInterrupt(task: number): boolean {
     const t = this.task(task);

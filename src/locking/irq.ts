@@ -9,11 +9,23 @@
  *
  * Lockdep tracks irq-safe / irq-unsafe usage from these (lockdep/irq-usage.ts).
  *
- * Not modelled yet (issue 15, visibly unfinished): handlers the explorer injects wherever the
- * interrupted task has interrupts enabled. A handler today is a device task that calls
- * irq_enter/irq_exit (or softirq_enter/exit) itself.
+ * Hard interrupts: `request_irq` names the handler and the task whose CPU it interrupts;
+ * `raise_irq` (from a device task) makes it pending. The handler then runs as a task of its own,
+ * at whatever point the explorer chooses while that task has interrupts enabled (or at once if
+ * the CPU is idle: the task sleeps or has finished); the interrupted task is suspended until the
+ * handler returns, and lockdep sees the handler's locks on its CPU's held stack, in hardirq
+ * context. A handler spinning on a lock its CPU holds is then a real deadlock as well as a
+ * lockdep report.
+ *
+ * Not modelled: softirqs raised from handlers (a softirq body is a task calling softirq_enter/exit
+ * itself), nested interrupts (handlers run with interrupts off), threaded handlers.
  */
-import { currentKernel } from './kernel.js';
+import { Access, type SimObject } from '../sim/point.js';
+import { resumeTask, suspendTask } from '../sim/suspend.js';
+import { TaskState, type Task } from '../sim/task.js';
+import type { WaitQueue } from '../sim/waitqueue.js';
+import type { World } from '../sim/world.js';
+import { currentKernel, kernelOf } from './kernel.js';
 
 /** `local_irq_disable()`. */
 export function local_irq_disable(): void {
@@ -24,7 +36,11 @@ export function local_irq_disable(): void {
 /** `local_irq_enable()`. */
 export function local_irq_enable(): void {
   const k = currentKernel();
-  k.lockdep.irqEnable(k.current.id, k.validating ? k.where : undefined);
+  const id = k.current.id;
+  k.lockdep.irqEnable(id, k.validating ? k.where : undefined);
+  // A pending interrupt for this CPU is delivered now.
+  const q = pendingQueues(k.world).get(id);
+  if (q !== undefined && q.waiters.length > 0 && k.lockdep.irqsEnabled(id)) q.wakeAll();
 }
 
 /** `local_irq_save()`: disables interrupts; returns the flags for `local_irq_restore`. */
@@ -90,4 +106,88 @@ export function softirq_exit(): void {
 export function in_interrupt(): boolean {
   const k = currentKernel();
   return k.lockdep.inInterrupt(k.current.id);
+}
+
+/** A hard interrupt line: its handler and the task whose CPU it interrupts. */
+export class IrqLine implements SimObject {
+  constructor(
+    readonly world: World,
+    readonly name: string,
+    readonly handler: (line: IrqLine) => Generator<unknown, void, unknown>,
+    /** Name of the task whose CPU the interrupt is delivered to. */
+    readonly cpu: string,
+  ) {}
+  /** Interrupts delivered so far. */
+  delivered = 0;
+}
+
+const PENDING_KEY = 'irq.pending';
+
+/** Per task id: where interrupts wait for that CPU to enable interrupts. */
+function pendingQueues(world: World): Map<number, WaitQueue> {
+  let m = world.locals.get(PENDING_KEY) as Map<number, WaitQueue> | undefined;
+  if (m === undefined) {
+    m = new Map();
+    world.locals.set(PENDING_KEY, m);
+  }
+  return m;
+}
+
+function pendingQueue(world: World, t: Task): WaitQueue {
+  const m = pendingQueues(world);
+  let q = m.get(t.id);
+  if (q === undefined) {
+    q = world.waitQueue(`interrupts off on ${t.name}`);
+    q.holder = () => t.name;
+    m.set(t.id, q);
+  }
+  return q;
+}
+
+/** `request_irq`: a line whose `handler` interrupts the CPU of task `cpu`. */
+export function request_irq(world: World, name: string, handler: (line: IrqLine) => Generator<unknown, void, unknown>, cpu: string): IrqLine {
+  return new IrqLine(world, name, handler, cpu);
+}
+
+/** The device raises the interrupt: its handler will run on the line's CPU (see the protocol above). */
+export function* raise_irq(line: IrqLine): Generator<unknown, void, unknown> {
+  const w = line.world;
+  yield w.point(`raise irq ${line.name}`, line, Access.Write);
+  w.spawn(`irq ${line.name}`, deliver(line));
+}
+
+function* deliver(line: IrqLine): Generator<unknown, void, unknown> {
+  const w = line.world;
+  yield w.point(`irq ${line.name} arrives`, line, Access.Write);
+  // Reading the interrupted task's state reaches past this step's point.
+  w.touchUndeclared();
+  const k = kernelOf(w);
+  const me = k.current;
+  let victim: Task | null = null;
+  for (;;) {
+    const v = w.tasks.find((t) => t.name === line.cpu && t !== me);
+    if (v === undefined || v.state !== TaskState.Runnable) break; // the CPU is idle or asleep
+    if (k.lockdep.irqsEnabled(v.id)) {
+      victim = v;
+      break;
+    }
+    yield pendingQueue(w, v).block();
+  }
+  const q = victim === null ? null : w.waitQueue(`interrupted by irq ${line.name}`, line);
+  const at = victim === null || q === null ? null : suspendTask(w, victim, q);
+  if (q !== null) q.holder = () => me.name;
+  if (victim !== null && at !== null) k.lockdep.alias(me.id, victim.id);
+  k.lockdep.irqDisable(me.id);
+  k.lockdep.hardirqEnter(me.id, true);
+  line.delivered++;
+  try {
+    yield* line.handler(line);
+  } finally {
+    k.lockdep.hardirqExit(me.id);
+    k.lockdep.irqEnable(me.id);
+    if (victim !== null && at !== null && q !== null) {
+      k.lockdep.unalias(me.id);
+      resumeTask(w, victim, q, at);
+    }
+  }
 }
