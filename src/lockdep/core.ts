@@ -55,6 +55,7 @@ export class LockdepCore {
   private runGen = 0;
   private readonly tasks: TaskState[] = [];
   private readonly aliases: number[] = [];
+  private aliasing = false;
   private readonly aliasGen: number[] = [];
   private readonly seen = new Set<string>();
   // Scratch copy of held entries while rebuilding a stack (never re-entered).
@@ -258,19 +259,27 @@ export class LockdepCore {
    * lockdep treats task `handler` as task `cpu` (same held stack, same context counters).
    */
   alias(handler: number, cpu: number): void {
+    while (this.aliases.length <= handler) {
+      this.aliases.push(-1);
+      this.aliasGen.push(-1);
+    }
     this.aliases[handler] = cpu;
     this.aliasGen[handler] = this.runGen;
+    this.aliasing = true;
   }
 
   /** Ends `alias`. */
   unalias(handler: number): void {
-    this.aliases[handler] = -1;
+    if (handler < this.aliases.length) this.aliases[handler] = -1;
   }
 
   /** Task state for this run, reset lazily when first touched in a run. @internal */
   task(id: number): TaskState {
-    const a = this.aliases[id];
-    if (a !== undefined && a >= 0 && this.aliasGen[id] === this.runGen) id = a;
+    // Only worlds that delivered an interrupt pay for the alias lookup.
+    if (this.aliasing && id < this.aliases.length) {
+      const a = this.aliases[id]!;
+      if (a >= 0 && this.aliasGen[id] === this.runGen) id = a;
+    }
     let t = this.tasks[id];
     if (t === undefined) {
       while (this.tasks.length < id) this.tasks.push(new TaskState(this.tasks.length));
@@ -372,7 +381,10 @@ export class LockdepCore {
       return;
     }
     // Usage states are marked on every acquisition (not only on a chain-cache miss), as the kernel does.
-    if (check && !markUsage(this, t, map, cls, read, usageBits(t, read, trylock), where, step)) return;
+    if (check) {
+      const bits = usageBits(t, read, trylock);
+      if ((this.irq.usage(cls) & bits) !== bits && !markUsage(this, t, map, cls, read, bits, where, step)) return;
+    }
     const id = chainId(cls, read, trylock, check, nest !== null, ictx);
     const key = chainKeyStep(t.chainKey, id);
     if (nest !== null && t.indexOfInstance(nest) < 0) {

@@ -69,8 +69,8 @@ function originalMask(mask: number): number {
 
 /** Per-graph usage state of every class. */
 export class IrqUsage {
-  /** Usage bits per class id. */
-  readonly bits: number[] = [];
+  /** Usage bits per class id (grown on demand; read through `usage`). */
+  bits = new Int32Array(64);
   /** Per-CPU local_lock classes, skipped by the usage searches. */
   readonly percpu: boolean[] = [];
   private stamp = new Int32Array(64);
@@ -78,8 +78,25 @@ export class IrqUsage {
   private gen = 0;
 
   clear(): void {
-    this.bits.length = 0;
+    this.bits.fill(0);
     this.percpu.length = 0;
+  }
+
+  /** Usage bits of class `cls` (0 if never marked). */
+  usage(cls: number): number {
+    return cls < this.bits.length ? this.bits[cls]! : 0;
+  }
+
+  /** Sets bits on class `cls`. */
+  set(cls: number, bits: number): void {
+    if (cls >= this.bits.length) {
+      let n = this.bits.length;
+      while (n <= cls) n *= 2;
+      const b = new Int32Array(n);
+      b.set(this.bits);
+      this.bits = b;
+    }
+    this.bits[cls] = this.bits[cls]! | bits;
   }
 
   /**
@@ -107,7 +124,7 @@ export class IrqUsage {
       const cls = s >> 1;
       const onlyXr = (s & 1) === 1;
       if (this.percpu[cls] === true) continue;
-      const u = (this.bits[cls] ?? 0) & (onlyXr ? LOCKF_IRQ : 0xff);
+      const u = this.usage(cls) & (onlyXr ? LOCKF_IRQ : 0xff);
       if (accumulate) acc |= u;
       else if (u & mask) return cls;
       const edges = forwards ? ld.graph.after[cls] : ld.graph.before[cls];
@@ -156,21 +173,20 @@ export function softirqsEnabled(t: TaskState): boolean {
  */
 export function markUsage(ld: LockdepCore, t: TaskState, map: LockdepMap, cls: number, read: number, bits: number, where: WhereArg, step: number): boolean {
   const u = ld.irq;
-  const have = u.bits[cls] ?? 0;
-  if ((have & bits) === bits) return true;
+  if ((u.usage(cls) & bits) === bits) return true;
   if (map.percpu) u.percpu[cls] = true;
   for (let b = 0; b < 8; b++) {
-    if ((bits & (1 << b)) === 0 || ((u.bits[cls] ?? 0) & (1 << b)) !== 0) continue;
-    u.bits[cls] = (u.bits[cls] ?? 0) | (1 << b);
+    if ((bits & (1 << b)) === 0 || (u.usage(cls) & (1 << b)) !== 0) continue;
+    u.set(cls, 1 << b);
     if (!markLockIrq(ld, t, map, cls, read, b, where, step)) return false;
   }
-  u.bits[cls] = (u.bits[cls] ?? 0) | bits;
+  u.set(cls, bits);
   return true;
 }
 
 function markLockIrq(ld: LockdepCore, t: TaskState, map: LockdepMap, cls: number, read: number, bit: number, where: WhereArg, step: number): boolean {
   const excl = exclusiveBit(bit);
-  const have = ld.irq.bits[cls]!;
+  const have = ld.irq.usage(cls);
   if (have & (1 << excl)) return usageBug(ld, t, map, cls, read, excl, bit, where, step);
   if ((bit & READ) === 0 && have & (1 << (excl | READ))) return usageBug(ld, t, map, cls, read, excl | READ, bit, where, step);
   const mask = (1 << excl) | (1 << (excl | READ));
@@ -178,7 +194,7 @@ function markLockIrq(ld: LockdepCore, t: TaskState, map: LockdepMap, cls: number
   // ENABLED looks back for a class used in the interrupt; USED_IN looks forward for one taken with it enabled.
   const other = enabled ? ld.irq.search(ld, cls, read !== 0, mask, false, false) : ld.irq.search(ld, cls, read === 2, mask, true, false);
   if (other < 0) return true;
-  const otherBits = ld.irq.bits[other]!;
+  const otherBits = ld.irq.usage(other);
   const snap = ld.snap(t, where);
   const trying = mapDesc(ld.classes, map, cls, read, step);
   const otherName = ld.classes.list[other]!.name;
@@ -236,9 +252,9 @@ export function checkIrqUsage(ld: LockdepCore, t: TaskState, i: number, map: Loc
   if (used === 0) return true;
   const unsafe = u.search(ld, cls, read === 2, exclusiveMask(used), true, false);
   if (unsafe < 0) return true;
-  const safe = u.search(ld, prev, prevRead !== 0, originalMask((u.bits[unsafe] ?? 0) & LOCKF_ENABLED_IRQ_ALL), false, false);
+  const safe = u.search(ld, prev, prevRead !== 0, originalMask(u.usage(unsafe) & LOCKF_ENABLED_IRQ_ALL), false, false);
   if (safe < 0) return true;
-  const safeBits = (u.bits[safe] ?? 0) & used;
+  const safeBits = u.usage(safe) & used;
   const state = STATE[(safeBits & 0x0f) !== 0 ? 0 : 1]!;
   const snap = ld.snap(t, where);
   const trying = mapDesc(ld.classes, map, cls, read, step);
@@ -254,8 +270,8 @@ export function checkIrqUsage(ld: LockdepCore, t: TaskState, i: number, map: Loc
     validationOff: ld.offMode(),
     trying,
     message:
-      `${t.name} is trying to acquire ${trying.className} while holding ${holding.className}: ${safeName} {${usageNames(u.bits[safe]! & LOCKF_USED_IN_IRQ_ALL).join(',')}} ` +
-      `leads to ${holding.className} -> ${trying.className}, which leads to ${unsafeName} {${usageNames(u.bits[unsafe]! & LOCKF_ENABLED_IRQ_ALL).join(',')}}: ` +
+      `${t.name} is trying to acquire ${trying.className} while holding ${holding.className}: ${safeName} {${usageNames(u.usage(safe) & LOCKF_USED_IN_IRQ_ALL).join(',')}} ` +
+      `leads to ${holding.className} -> ${trying.className}, which leads to ${unsafeName} {${usageNames(u.usage(unsafe) & LOCKF_ENABLED_IRQ_ALL).join(',')}}: ` +
       `an interrupt wanting ${safeName} can arrive while ${unsafeName} is held with it enabled`,
     irqClass: state,
   });
