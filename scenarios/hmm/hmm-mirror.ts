@@ -228,7 +228,7 @@ export const hmmMirrorEbusyNoReadBegin = mirrorScenario({
     },
   },
   expect: ['step-budget-exceeded'],
-  maxSteps: 3000,
+  maxSteps: 1000,
 });
 
 export default [

@@ -14,6 +14,7 @@
  * count; the migration's own reference keeps the source alive; the destination arrives with the
  * driver's allocation reference (dropped at finalize) and takes one per entry it replaces.
  */
+import { down_read, up_read } from '../locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
@@ -42,8 +43,7 @@ import {
 } from '../mm/pte.ts';
 import { deleteFromSwapCache, rmapLockOf, rmapTargets } from '../mm/rmap.ts';
 import { protBits } from '../mm/vma-ops.ts';
-import { MIGRATE_PFN_MIGRATE, MIGRATE_PFN_VALID, migrate_pfn_to_page, type MigratePfnArray } from './migrate-pfn.ts';
-import { down_read, up_read } from '../locking/rwsem.js';
+import { MIGRATE_PFN_MIGRATE, migrate_pfn_to_page, type MigratePfnArray } from './migrate-pfn.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -235,9 +235,4 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
       sys.putPage(to);
     }
   }
-}
-
-/** True if `w` names a page (for the finalize checks). */
-export function namesPage(w: number): boolean {
-  return (w & MIGRATE_PFN_VALID) !== 0;
 }

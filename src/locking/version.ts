@@ -51,6 +51,13 @@ export interface KernelContract {
    * `single` (v6.15+: make_device_exclusive of one page, mapcount kept).
    */
   readonly deviceExclusiveApi: 'none' | 'range' | 'single';
+  /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
 }
 
 /** Every version, oldest first. */
@@ -67,6 +74,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: false,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.4',
@@ -80,6 +89,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.5',
@@ -93,6 +104,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.9',
@@ -106,6 +119,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'none',
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'v5.14',
@@ -119,6 +134,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'range',
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'v6.15',
@@ -132,6 +149,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'current',
@@ -145,6 +164,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -158,6 +179,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
 ];
 

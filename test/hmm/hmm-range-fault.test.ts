@@ -7,7 +7,11 @@ import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_mprotect } from '../../src/mm/mprotect.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { VM_IO } from '../../src/mm/vma-flags.ts';
-import { makeReadableMigrationEntry, ptePfn } from '../../src/mm/pte.ts';
+import { PTE_SPECIAL, PTE_WRITE, isMigrationEntry, makeReadableMigrationEntry, makeWritableDeviceExclusiveEntry, pfnPte, ptePfn, ptePresent } from '../../src/mm/pte.ts';
+import { MigrateVma, find_vma, migrate_vma_finalize, migrate_vma_pages, migrate_vma_setup } from '../../src/hmm/migrate-vma.ts';
+import { MIGRATE_VMA_SELECT_SYSTEM, migrate_pfn, migrate_pfn_to_page } from '../../src/hmm/migrate-pfn.ts';
+import { alloc_page_vma, copy_highpage } from '../../src/mm/page-copy.ts';
+import { folio_lock } from '../../src/mm/folio-lock.ts';
 import {
   HMM_PFN_ERROR,
   HMM_PFN_REQ_FAULT,
@@ -22,8 +26,8 @@ import {
 } from '../../src/hmm/hmm-pfn.ts';
 import { HmmRange } from '../../src/hmm/range.ts';
 import { hmm_range_fault } from '../../src/hmm/hmm-range-fault.ts';
-import { mmu_interval_read_begin } from '../../src/notifier/interval.js';
-import { kinds, run1 } from '../mm/helpers.ts';
+import { MmuIntervalNotifier, mmu_interval_read_begin } from '../../src/notifier/interval.js';
+import { kinds, run, run1 } from '../mm/helpers.ts';
 import { P, plainNotifier, snapshot } from './helpers.ts';
 
 const RW = PROT_READ | PROT_WRITE;
@@ -168,7 +172,7 @@ describe('hmm_range_fault (§4.3)', () => {
     expect(value.v).toBe(7);
   });
 
-  it('a migration entry: 0 for a snapshot; -EFAULT for other unknown entries is not reachable here', () => {
+  it('a migration entry: 0 for a snapshot (nothing waits)', () => {
     const { value } = run1(function* (w) {
       const mm = mm_create(w);
       const sub = yield* plainNotifier(mm);
@@ -183,6 +187,76 @@ describe('hmm_range_fault (§4.3)', () => {
     });
     expect(value.ret).toBe(0);
     expect(value.pfns[0]).toBe(0n);
+  });
+
+  it('a special PTE with no page behind it (not the zero page): ERROR, or -EFAULT when a fault is required', () => {
+    const { value } = run1(function* (w) {
+      const mm = mm_create(w);
+      const sub = yield* plainNotifier(mm);
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON);
+      mm.pt.set(a, pfnPte(12345, PTE_SPECIAL | PTE_WRITE));
+      const s = yield* snapshot(mm, sub, a, a + P);
+      const f = yield* snapshot(mm, sub, a, a + P, { default_flags: HMM_PFN_REQ_FAULT });
+      mm.pt.clear(a);
+      return { s: s.pfns[0], f: f.ret };
+    });
+    expect(value).toEqual({ s: HMM_PFN_ERROR, f: -EFAULT });
+  });
+
+  it('a device-exclusive entry: 0 for a snapshot; with REQ_FAULT the fault restores the page (EXCLUSIVE invalidation) and it is reported', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const sub = yield* plainNotifier(mm);
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON);
+      yield* write32(mm, a, 6);
+      const pfn = ptePfn(mm.pt.get(a));
+      mm.pt.set(a, makeWritableDeviceExclusiveEntry(pfn));
+      const s = yield* snapshot(mm, sub, a, a + P);
+      const f = yield* snapshot(mm, sub, a, a + P, { default_flags: HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE });
+      return { pfn, s: s.pfns[0], f: f.ret, page: hmm_pfn_to_page(f.pfns[0]!), present: ptePresent(mm.pt.get(a)) };
+    });
+    expect(value.s).toBe(0n);
+    expect(value.f).toBe(0);
+    expect(value.page).toBe(value.pfn);
+    expect(value.present).toBe(true);
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('a migration entry with REQ_FAULT waits for the migration to end, then reports the new page', () => {
+    const { s: value, w } = run(
+      (w) => ({ mm: mm_create(w), a: 0, q: w.waitQueue('q'), ret: -1, page: -1, newPage: -2, sub: null as unknown as MmuIntervalNotifier, waited: false }),
+      {
+        *migrator(s) {
+          s.a = yield* sys_mmap(s.mm, 0, P, RW, ANON);
+          yield* write32(s.mm, s.a, 1);
+          s.sub = yield* plainNotifier(s.mm);
+          yield* mmapLock.mmap_read_lock(s.mm);
+          const args = new MigrateVma({ vma: find_vma(s.mm, s.a), start: s.a, end: s.a + P, src: [0], dst: [0], flags: MIGRATE_VMA_SELECT_SYSTEM });
+          yield* migrate_vma_setup(args);
+          s.q.wakeOne();
+          yield s.mm.world.point('device walks now', null);
+          s.waited = isMigrationEntry(s.mm.pt.get(s.a));
+          const d = (yield* alloc_page_vma(s.mm))!;
+          yield* folio_lock(d);
+          copy_highpage(d, migrate_pfn_to_page(args.src![0]!)!);
+          args.dst![0] = migrate_pfn(d);
+          s.newPage = d;
+          yield* migrate_vma_pages(args);
+          yield* migrate_vma_finalize(args);
+          yield* mmapLock.mmap_read_unlock(s.mm);
+        },
+        *device(s) {
+          yield s.q.block();
+          const r = yield* snapshot(s.mm, s.sub, s.a, s.a + P, { default_flags: HMM_PFN_REQ_FAULT });
+          s.ret = r.ret;
+          s.page = hmm_pfn_to_page(r.pfns[0]!);
+        },
+      },
+    );
+    expect(value.waited).toBe(true);
+    expect(value.ret).toBe(0);
+    expect(value.page).toBe(value.newPage);
+    expect(kinds(w)).toEqual([]);
   });
 
   it('sticky bits are carried through', () => {

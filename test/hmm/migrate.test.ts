@@ -226,3 +226,53 @@ describe('migrate_device_range (eviction by pfn)', () => {
 import * as deviceApi from '../../src/hmm/migrate-device.ts';
 import { alloc_page_vma, copy_highpage } from '../../src/mm/page-copy.ts';
 import { folio_lock } from '../../src/mm/folio-lock.ts';
+
+describe('other CPU paths meeting device-private entries (§5.4)', () => {
+  it('madvise(DONTNEED) and exit drop the entries and hand the pages back through page_free', () => {
+    const { value, w } = run1(function* (w) {
+      const { mm, dev, a } = yield* setupDevice(w, 3);
+      yield* write32(mm, a, 1);
+      yield* dev.migrateToDevice(a, a + 3 * P);
+      yield* sys_madvise(mm, a, P, MADV_DONTNEED);
+      const afterMadvise = { none: mm.pt.get(a) === 0, free: dev.free.length, v: yield* read32(mm, a) };
+      yield* sys_exit(mm);
+      return { afterMadvise, free: dev.free.length, inUse: mm.sys.frames.deviceInUse };
+    });
+    expect(value.afterMadvise).toEqual({ none: true, free: 6, v: 0 });
+    expect(value.free).toBe(8);
+    expect(value.inUse).toBe(0);
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('GUP (pin_user_page) faults a device-private page back to system memory and pins that', () => {
+    const { value, w } = run1(function* (w) {
+      const { mm, dev, a } = yield* setupDevice(w, 1);
+      yield* write32(mm, a, 77);
+      yield* dev.migrateToDevice(a, a + P);
+      const pinned = yield* pin_user_page(mm, a, true);
+      const ok = !mm.sys.frames.isDevicePrivate(pinned) && ptePfn(mm.pt.get(a)) === pinned;
+      const v = mm.sys.frames.read32(pinned, 0);
+      unpin_user_page(w, pinned);
+      return { ok, v, c: consistency(w) };
+    });
+    expect(value).toEqual({ ok: true, v: 77, c: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('mprotect(PROT_READ) makes a writable device-private entry readable; the device loses write access', () => {
+    const { value, w } = run1(function* (w) {
+      const { mm, dev, a } = yield* setupDevice(w, 1);
+      yield* write32(mm, a, 1);
+      yield* dev.migrateToDevice(a, a + P);
+      const before = dev.pt.entries.get(a)?.write;
+      yield* sys_mprotect(mm, a, P, PROT_READ);
+      return { before, entry: isDevicePrivateEntry(mm.pt.get(a)) && !isWritableDevicePrivateEntry(mm.pt.get(a)), dev: dev.pt.entries.get(a) ?? null };
+    });
+    expect(value).toEqual({ before: true, entry: true, dev: null });
+    expect(kinds(w)).toEqual([]);
+  });
+});
+
+import { MADV_DONTNEED, sys_madvise } from '../../src/mm/madvise.ts';
+import { sys_exit } from '../../src/mm/exit.ts';
+import { sys_mprotect } from '../../src/mm/mprotect.ts';
