@@ -7,6 +7,7 @@
  *                       naming pfn, over every live mm (v5.14–v6.14: without the
  *                       device-exclusive ones, a known deviation that is recorded, not asserted)
  *     refcount(pfn)   = mapcount + 1 if in the page cache + 1 if in the swap cache
+ *                       + GUP_PIN_COUNTING_BIAS per FOLL_PIN pin
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
@@ -15,6 +16,7 @@
  */
 import { PAGE_SIZE } from './constants.ts';
 import { PG_ANON, PG_SWAPCACHE } from './frame-flags.ts';
+import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
 import {
@@ -77,10 +79,12 @@ export function mm_consistency(sys: MemorySystem): string[] {
     if (f.mapcount(pfn) !== expected) {
       out.push(`${f.describe(pfn)}: mapcount ${f.mapcount(pfn)} but ${m} page-table entries map it${uncounted && expected !== m ? ` (${m - expected} of them device-exclusive, which this kernel leaves out)` : ''}`);
     }
-    if (!f.isDevicePrivate(pfn) && f.refcount(pfn) !== m + cached + swapCached) {
-      out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache`);
+    // FOLL_PIN pins are references too, GUP_PIN_COUNTING_BIAS each.
+    const pinRefs = Math.floor(f.refcount(pfn) / GUP_PIN_COUNTING_BIAS) * GUP_PIN_COUNTING_BIAS;
+    if (!f.isDevicePrivate(pfn) && f.refcount(pfn) !== m + cached + swapCached + pinRefs) {
+      out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache${pinRefs > 0 ? ` + ${pinRefs / GUP_PIN_COUNTING_BIAS} pin(s)` : ''}`);
     }
-    if (!f.isDevicePrivate(pfn) && m + cached + swapCached === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+    if (!f.isDevicePrivate(pfn) && m + cached + swapCached + pinRefs === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
   }
   for (const [slot, n] of swaps) {
     if (sys.swap.count(slot) !== n) out.push(`swap slot ${slot}: count ${sys.swap.count(slot)} but ${n} swap entries`);
@@ -145,7 +149,8 @@ export function peek32(mm: Mm, addr: number): number | null {
   if (vma === undefined) return null;
   const pte = mm.pt.get(page);
   const kind = pte & PTE_KIND_BITS;
-  if (kind === PTE_KIND_PRESENT) return sys.frames.read32(ptePfn(pte), off);
+  // A device-exclusive entry holds the page: its contents are what a CPU access would restore.
+  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_EXCLUSIVE) return sys.frames.read32(ptePfn(pte), off);
   if (kind === PTE_KIND_SWAP) {
     const slot = ptePfn(pte);
     const cached = sys.swap.lookupCache(slot);
