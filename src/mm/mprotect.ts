@@ -27,9 +27,11 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import type { Mm } from './mm-struct.ts';
+import { exclusiveEntriesUncounted } from './device-exclusive-entry.ts';
 import {
   KIND_MASK_ANY,
   PTE_KIND_BITS,
+  PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
   PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
@@ -118,6 +120,7 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
   const pt = mm.pt;
   const writable = (vma.flags & VM_WRITE) !== 0;
   const noAccess = vmaNoAccess(vma);
+  const readableExclusive = exclusiveEntriesUncounted(mm);
   let addr = pt.nextEntry(start, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);
@@ -126,7 +129,7 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
     yield* spin_lock(ptl);
     for (let a = pt.nextEntry(Math.max(start, base), stop, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, stop, KIND_MASK_ANY)) {
       const old = pt.get(a);
-      const next = newPte(old, writable, noAccess);
+      const next = newPte(old, writable, noAccess, readableExclusive);
       if (next === old) continue;
       pt.set(a, next);
       const kind = old & PTE_KIND_BITS;
@@ -137,14 +140,16 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
   }
 }
 
-function newPte(pte: Pte, writable: boolean, noAccess: boolean): Pte {
+function newPte(pte: Pte, writable: boolean, noAccess: boolean, readableExclusive: boolean): Pte {
   const kind = pte & PTE_KIND_BITS;
   let p = pte;
   if (kind === PTE_KIND_PRESENT) {
     if (!writable && (p & PTE_WRITE) !== 0) p -= PTE_WRITE;
     if (noAccess && (p & PTE_PROTNONE) === 0) p += PTE_PROTNONE;
     if (!noAccess && (p & PTE_PROTNONE) !== 0) p -= PTE_PROTNONE;
-  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE) && !writable && (p & PTE_WRITE) !== 0) {
+  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE || (kind === PTE_KIND_DEVICE_EXCLUSIVE && readableExclusive)) && !writable && (p & PTE_WRITE) !== 0) {
+    // v5.14–v6.14 had readable and writable exclusive entries; v6.15's one type stays as it is
+    // (its restore asks the VMA whether the PTE may be writable).
     p -= PTE_WRITE;
   }
   return p;

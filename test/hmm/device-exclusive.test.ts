@@ -15,6 +15,7 @@ import { folio_unlock } from '../../src/mm/folio-lock.ts';
 import { PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
+import { sys_mprotect } from '../../src/mm/mprotect.ts';
 import { file_create } from '../../src/mm/files.ts';
 import { reclaim_folio } from '../../src/mm/reclaim.ts';
 import { isDeviceExclusiveEntry, isSwapEntry, pteDirty, ptePfn, pteWrite, pteYoung } from '../../src/mm/pte.ts';
@@ -327,4 +328,34 @@ describe('INV-EXCL and INV-EXCL-FORK', () => {
     for (const h of w.endOfRunChecks) h();
     expect(w.findings.map((f) => f.kind)).toContain(INV_EXCL_FORK);
   });
+});
+
+describe('mprotect over an exclusive entry', () => {
+  for (const kernel of ['v5.14', 'v6.15']) {
+    it(`${kernel}: removing PROT_WRITE ${kernel === 'v5.14' ? 'makes the entry readable' : 'leaves the one entry type as it is'}; the restored PTE is read-only either way`, () => {
+      const { value, w } = run1(function* (w) {
+        setKernelContract(w, kernel);
+        const mm = mm_create(w);
+        yield* sys_mmap(mm, A, P, RW, ANON);
+        yield* write32(mm, A, 42);
+        yield* mmap_read_lock(mm);
+        let pfn: number;
+        if (kernel === 'v6.15') pfn = yield* make_device_exclusive(mm, A, DEV, { folio: -1 });
+        else {
+          const pages: (number | null)[] = [];
+          yield* make_device_exclusive_range(mm, A, A + P, pages, DEV);
+          pfn = pages[0]!;
+        }
+        yield* mmap_read_unlock(mm);
+        yield* folio_unlock(pfn);
+        mm.sys.putPage(pfn);
+        yield* sys_mprotect(mm, A, P, PROT_READ);
+        const entryWritable = pteWrite(mm.pt.get(A));
+        const v = yield* read32(mm, A);
+        return { entryWritable, v, restoredWritable: pteWrite(mm.pt.get(A)), inconsistent: consistency(w) };
+      });
+      expect(value).toEqual({ entryWritable: kernel !== 'v5.14', v: 42, restoredWritable: false, inconsistent: [] });
+      expect(kinds(w)).toEqual([]);
+    });
+  }
 });
