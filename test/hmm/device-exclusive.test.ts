@@ -7,7 +7,7 @@ import { EOPNOTSUPP, ENOMEM } from '../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { setKernelContract } from '../../src/locking/version.js';
 import { MmuNotifier, mmu_notifier_register } from '../../src/notifier/classic.js';
-import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE } from '../../src/notifier/events.js';
+import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE, MMU_NOTIFY_PROTECTION_PAGE } from '../../src/notifier/events.js';
 import type { MmuNotifierRange } from '../../src/notifier/range.js';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
@@ -137,6 +137,42 @@ describe('make_device_exclusive (v6.15)', () => {
     expect(kinds(w)).toEqual([]);
     expect(s.log).toContain('mmap lock free while the CPU waits: true');
     expect(s.log).toContain('cpu read 42');
+  });
+
+  it('an entry already there (this device or another) is undone by the GUP first: an owner-null restore, then the conversion with the new owner', () => {
+    const other = { name: 'gpu1' };
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.15');
+      const mm = mm_create(w);
+      yield* exclusivePage(w, mm);
+      const seen = yield* recorder(mm);
+      yield* mmap_read_lock(mm);
+      const out = { folio: -1 };
+      const pfn = yield* make_device_exclusive(mm, A, other, out);
+      yield* mmap_read_unlock(mm);
+      yield* folio_unlock(pfn);
+      mm.sys.putPage(pfn);
+      return { seen, exclusive: isDeviceExclusiveEntry(mm.pt.get(A)), inconsistent: consistency(w) };
+    });
+    expect(value.seen).toEqual([
+      { event: MMU_NOTIFY_CLEAR, owner: null, start: A },
+      { event: MMU_NOTIFY_EXCLUSIVE, owner: other, start: A },
+    ]);
+    expect(value).toMatchObject({ exclusive: true, inconsistent: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('fork raises no invalidation of its own for the entry: the PROTECTION_PAGE over the VMA covers the restore', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.15');
+      const mm = mm_create(w);
+      yield* exclusivePage(w, mm);
+      const seen = yield* recorder(mm);
+      yield* sys_fork(mm);
+      return seen.map((e) => [e.event, e.owner, e.start]);
+    });
+    expect(value).toEqual([[MMU_NOTIFY_PROTECTION_PAGE, null, A]]);
+    expect(kinds(w)).toEqual([]);
   });
 
   it('-EOPNOTSUPP for a page that is not anonymous; api-unavailable under v5.14', () => {
