@@ -10,7 +10,8 @@
  */
 import { defineScenario, type KernelContract, type World } from '../../src/index.js';
 import { GpuSvm, gpu_svm_atomic_fault, LIVELOCK, type GpuSvmVariant } from '../../src/devices/gpu-svm.js';
-import { INV_EXCL } from '../../src/hmm/device-exclusive-oracle.js';
+import { INV_EXCL, INV_EXCL_FORK } from '../../src/hmm/device-exclusive-oracle.js';
+import { whatIfForkCopiesExclusive } from '../../src/mm/fork.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { contractOf } from '../../src/locking/version.js';
 import {
@@ -67,6 +68,8 @@ interface GpuScenario {
   /** Two atomic faults on the page in a row. */
   twice?: boolean;
   memoryLimitPages?: number;
+  /** Run the deliberately broken core whose fork copies exclusive entries verbatim. */
+  brokenCore?: boolean;
   /** Findings that may also show up, depending on the interleaving. */
   allow?: (v: KernelContract) => readonly string[];
 }
@@ -77,6 +80,7 @@ function gpuScenario(d: GpuScenario) {
     description: d.description,
     setup: (w: World) => {
       const mm = mm_create(w, { name: 'proc', swapPages: 8, ...(d.memoryLimitPages === undefined ? {} : { memoryLimitPages: d.memoryLimitPages }) });
+      if (d.brokenCore === true) whatIfForkCopiesExclusive(w);
       return { mm, g: new GpuSvm(w, mm, d.variant, 'gpu', d.retryBound ?? 3), ret: 1, cpuDone: false, read: -1 };
     },
     *init(s) {
@@ -155,6 +159,18 @@ export const sExclLazy1Fork = gpuScenario({
   // fork itself is clean (no deadlock, no sleep under the PTL); the GPU fault livelocks when
   // fork's write-protect makes its GUP break COW (a CLEAR) between read_begin and read_retry.
   expect: () => [LIVELOCK],
+});
+
+export const sExclLazy1ForkBrokenCore = gpuScenario({
+  name: 's-excl-lazy-1-fork-broken-core',
+  description: 'S-EXCL-LAZY-1 B with a deliberately broken core whose fork copies the exclusive entry verbatim: inv-excl-fork in the child',
+  variant: 'correct',
+  brokenCore: true,
+  cpu: function* (s, w) {
+    while (s.ret === 1) yield w.spinPoint('wait for the GPU fault', s.g.gpu);
+    yield* sys_fork(s.mm);
+  },
+  expect: () => [INV_EXCL_FORK],
 });
 
 export const sExclLazy1Idle = gpuScenario({
@@ -271,6 +287,7 @@ export default [
   sExclLazy1Cpu,
   sExclLazy1NoProcessNotifier,
   sExclLazy1Fork,
+  sExclLazy1ForkBrokenCore,
   sExclLazy1Idle,
   sExclFp1,
   sExclFp1Twice,
