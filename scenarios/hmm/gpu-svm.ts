@@ -125,7 +125,7 @@ const cpuRead: CpuSide = function* (s) {
 
 export const sExclLazy1Cpu = gpuScenario({
   name: 's-excl-lazy-1-cpu',
-  description: 'S-EXCL-LAZY-1 A: a CPU read meets the exclusive entry; the owner-null EXCLUSIVE lets the process-wide notifier revoke the GPU; the data is intact',
+  description: 'S-EXCL-LAZY-1 A: a CPU read meets the exclusive entry; its owner-null invalidation (EXCLUSIVE before v6.15, CLEAR since) lets the process-wide notifier revoke the GPU; the data is intact',
   variant: 'correct',
   cpu: cpuRead,
   check(s, fail) {
@@ -147,7 +147,7 @@ export const sExclLazy1NoProcessNotifier = gpuScenario({
 
 export const sExclLazy1Fork = gpuScenario({
   name: 's-excl-lazy-1-fork',
-  description: 'S-EXCL-LAZY-1 B: fork meets the exclusive entry: restored in the parent and copied COW, or (folio locked by the GPU) fork fails with -ENOMEM; never sleeps under the PTL',
+  description: 'S-EXCL-LAZY-1 B: fork meets the exclusive entry: restored in the parent and copied COW, or (folio locked by the GPU) fork fails with -ENOMEM, never sleeping under the PTL; the GPU fault livelocks when fork\'s COW break lands inside it',
   variant: 'correct',
   cpu: function* (s) {
     const child = yield* sys_fork(s.mm);
@@ -190,7 +190,7 @@ const MPROTECTS = 3;
 
 export const sExclFp1 = gpuScenario({
   name: 's-excl-fp-1',
-  description: `S-EXCL-FP-1: ${MPROTECTS} mprotects toggling PROT_EXEC raise PROTECTION_VMA over an unchanged exclusive entry (false positives); the GPU fault retries at most ${MPROTECTS} times and finishes`,
+  description: `S-EXCL-FP-1: ${MPROTECTS} mprotects toggling PROT_EXEC raise PROTECTION_VMA over an unchanged exclusive entry (false positives); one landing inside the GPU fault makes it retry, and every later attempt undoes its own leftover entry: livelock (scenarios.md expects a clean finish)`,
   variant: 'correct',
   retryBound: MPROTECTS + 1,
   cpu: function* (s) {
@@ -208,7 +208,7 @@ export const sExclFp1 = gpuScenario({
 
 export const sExclFp1Twice = gpuScenario({
   name: 's-excl-fp-1-twice',
-  description: 'S-EXCL-FP-1 sub-test: the same page made exclusive twice in a row; the second GUP restores the entry through the fault path (owner-null EXCLUSIVE) and converts it again',
+  description: 'S-EXCL-FP-1 sub-test: the same page made exclusive twice in a row; the second GUP undoes the first entry through the fault path (owner-null), which the second fault\'s own notifier must honour: livelock (scenarios.md expects clean)',
   variant: 'correct',
   twice: true,
   // scenarios.md expects clean; the second fault's GUP undoes the first fault's entry with an
