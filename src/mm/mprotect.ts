@@ -109,14 +109,18 @@ export function* change_protection(mm: Mm, vma: Vma, start: number, end: number)
       const range = new MmuNotifierRange();
       mmu_notifier_range_init(range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, first, regionEnd);
       yield* mmu_notifier_invalidate_range_start(range);
-      yield* changePtes(mm, vma, first, regionEnd);
+      const changed = yield* changePtes(mm, vma, first, regionEnd);
+      // Drivers must tolerate this (spec §6.4): say so in the trace when nothing changed.
+      if (changed === 0) mm.world.trace?.note(`PROTECTION_VMA ${range}: no PTE changed (a false positive)`);
       yield* mmu_notifier_invalidate_range_end(range);
     }
     region = regionEnd;
   }
 }
 
-function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
+/** @returns how many entries changed. */
+function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<number> {
+  let changed = 0;
   const pt = mm.pt;
   const writable = (vma.flags & VM_WRITE) !== 0;
   const noAccess = vmaNoAccess(vma);
@@ -131,6 +135,7 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
       const old = pt.get(a);
       const next = newPte(old, writable, noAccess, readableExclusive);
       if (next === old) continue;
+      changed++;
       pt.set(a, next);
       const kind = old & PTE_KIND_BITS;
       if (kind === PTE_KIND_PRESENT && ((old & PTE_WRITE) !== 0 || (next & PTE_PROTNONE) !== 0)) cpu_mapping_changed(mm, a);
@@ -138,6 +143,7 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
     yield* spin_unlock(ptl);
     addr = stop < end ? pt.nextEntry(stop, end, KIND_MASK_ANY) : -1;
   }
+  return changed;
 }
 
 function newPte(pte: Pte, writable: boolean, noAccess: boolean, readableExclusive: boolean): Pte {
