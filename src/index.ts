@@ -133,6 +133,10 @@ export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';
 
+// HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
+export * from './hmm/index.js';
+export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';
+
 // Device-exclusive access (both API generations) and its oracles.
 export { make_device_exclusive, make_device_exclusive_range, type FolioOut } from './hmm/device-exclusive.js';
 export { DeviceAtomicMap, device_atomic_create, device_atomic_map, device_atomic_unmap, device_atomic_unmap_range, INV_EXCL, INV_EXCL_FORK } from './hmm/device-exclusive-oracle.js';

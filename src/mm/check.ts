@@ -11,6 +11,8 @@
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
+ *     refcount(device-private pfn) = device-private entries naming it (none left after exit);
+ *     no present PTE ever names a device-private page (INV-M3)
  *
  * Only meaningful between operations (at the end of a run, or in a test between steps).
  */
@@ -24,6 +26,7 @@ import {
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
   PTE_KIND_SWAP,
   PTE_SPECIAL,
@@ -62,6 +65,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
         swaps.set(slot, (swaps.get(slot) ?? 0) + 1);
         continue;
       }
+      if (kind === PTE_KIND_PRESENT && f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: the CPU maps a device-private page (INV-M3)`);
       const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
       if (!counted) continue;
       const pfn = ptePfn(pte);
@@ -85,6 +89,11 @@ export function mm_consistency(sys: MemorySystem): string[] {
       out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache${pinRefs > 0 ? ` + ${pinRefs / GUP_PIN_COUNTING_BIAS} pin(s)` : ''}`);
     }
     if (!f.isDevicePrivate(pfn) && m + cached + swapCached + pinRefs === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+    // A device-private page in use belongs to the entries that map it (the driver got it back
+    // through page_free when the last one went); an unmapped one in use leaked.
+    if (f.isDevicePrivate(pfn) && f.refcount(pfn) !== m) {
+      out.push(`${f.describe(pfn)}: device-private page with refcount ${f.refcount(pfn)} but ${m} device-private entries map it`);
+    }
   }
   for (const [slot, n] of swaps) {
     if (sys.swap.count(slot) !== n) out.push(`swap slot ${slot}: count ${sys.swap.count(slot)} but ${n} swap entries`);
@@ -133,11 +142,14 @@ export function mm_check(world: World): void {
   if (sys.mms.length === 0 && mm_leaked_frames(sys) !== 0) {
     world.report(MM_LEAK, `${mm_leaked_frames(sys)} page(s) still allocated after every address space exited`, 'mm-leak');
   }
+  if (sys.mms.length === 0 && sys.frames.deviceInUse !== 0) {
+    world.report(MM_LEAK, `${sys.frames.deviceInUse} device-private page(s) still in use after every address space exited`, 'mm-leak:device');
+  }
 }
 
 /**
  * What a load at `addr` (4-aligned) would return, found without faulting, allocating or taking
- * a lock: from the mapped frame, the swap cache or slot, the page cache or backing store, or
+ * a lock: from the mapped frame (device-private and migrating pages included), the swap cache or slot, the page cache or backing store, or
  * zero for an untouched anonymous page. For oracles comparing memory with a reference model.
  * @returns the word, or null if no VMA covers `addr` or its file page lies past end of file.
  */
@@ -149,8 +161,9 @@ export function peek32(mm: Mm, addr: number): number | null {
   if (vma === undefined) return null;
   const pte = mm.pt.get(page);
   const kind = pte & PTE_KIND_BITS;
-  // A device-exclusive entry holds the page: its contents are what a CPU access would restore.
-  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_EXCLUSIVE) return sys.frames.read32(ptePfn(pte), off);
+  // A device-private page, a page under migration and a device-exclusive entry's page hold the
+  // data as well as a mapped one (an exclusive entry's is what a CPU access would restore).
+  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_EXCLUSIVE) return sys.frames.read32(ptePfn(pte), off);
   if (kind === PTE_KIND_SWAP) {
     const slot = ptePfn(pte);
     const cached = sys.swap.lookupCache(slot);

@@ -35,6 +35,11 @@ import { folio_unlock } from '../../src/mm/folio-lock.ts';
 import { make_device_exclusive, make_device_exclusive_range } from '../../src/hmm/device-exclusive.ts';
 import { device_atomic_create, device_atomic_map, device_atomic_unmap_range, type DeviceAtomicMap } from '../../src/hmm/device-exclusive-oracle.ts';
 import { RefFile, RefProc, type Expect } from './ref-model.ts';
+import { HmmMirror } from '../../src/devices/hmm-mirror.ts';
+import { HmmRange } from '../../src/hmm/range.ts';
+import { hmm_range_fault } from '../../src/hmm/hmm-range-fault.ts';
+import { HMM_PFN_ERROR, HMM_PFN_VALID, HMM_PFN_WRITE, hmm_pfn_to_page } from '../../src/hmm/hmm-pfn.ts';
+import { EBUSY } from '../../src/locking/errno.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -52,7 +57,8 @@ export type Cmd =
   | { op: 'reclaim'; n: number }
   | { op: 'excl'; proc: number; sel: number }
   | { op: 'pin'; proc: number; sel: number }
-  | { op: 'unpin' };
+  | { op: 'unpin' }
+  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
 
 /** Word indices the commands touch (first, second, last of a page). */
 export const WORDS = [0, 1, 1023];
@@ -72,6 +78,8 @@ interface Proc {
   shadow: DeviceShadow;
   sub: MmuIntervalNotifier;
   atomic: DeviceAtomicMap;
+  /** The process's HMM device: device-private memory it migrates ranges into and back. */
+  gpu: HmmMirror;
 }
 
 /** The owner token the model's device passes to make_device_exclusive. */
@@ -130,7 +138,10 @@ export class Driver {
     );
     const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
     if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
-    this.procs.push({ mm, ref, shadow, sub, atomic });
+    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16);
+    const g = yield* gpu.insert(0, TASK_SIZE);
+    if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
+    this.procs.push({ mm, ref, shadow, sub, atomic, gpu });
   }
 
   /** Drops every pin (before the processes exit, so their pages can be freed). */
@@ -213,6 +224,10 @@ export class Driver {
         return yield* this.rangeOp(p, cmd);
       case 'mremap':
         return yield* this.mremap(p, cmd);
+      case 'todevice':
+      case 'toram':
+      case 'snapshot':
+        return yield* this.hmmOp(p, cmd);
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);
@@ -235,7 +250,8 @@ export class Driver {
         const addr = a + cmd.word * 4;
         const got = yield* read32(p.mm, addr);
         this.compare(`read32 ${p.mm.name}:0x${addr.toString(16)}`, got, p.ref.read(addr));
-        return this.expectEvents(cmd, isReclaim);
+        // A load from device memory runs migrate_to_ram: one-page MIGRATE (and reclaim's CLEARs).
+        return this.expectEvents(cmd, (e) => isReclaim(e) || isMigrateBack(e));
       }
       case 'write': {
         const a = this.pick(p, cmd.sel);
@@ -244,7 +260,7 @@ export class Driver {
         const got = yield* write32(p.mm, addr, cmd.value);
         const ok = p.ref.write(addr, cmd.value);
         if ((got === 0) !== ok) this.fail(`write32 ${p.mm.name}:0x${addr.toString(16)} returned ${got}, reference ${ok ? 'succeeds' : 'faults'}`);
-        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+        return this.expectEvents(cmd, (e) => (e.event === 1 && e.end - e.start === PAGE_SIZE) || isMigrateBack(e));
       }
     }
   }
@@ -416,6 +432,57 @@ export class Driver {
     this.expectEvents(cmd, (e) => e.event === 0 && e.start >= old && e.end <= old + olen);
   }
 
+  /**
+   * Migrations to device memory and back (contents must survive: checkAll reads them through the
+   * device page), and a no-fault hmm_range_fault whose every word must agree with the reference:
+   * ERROR where the reference has no page or no read permission, otherwise 0 or a VALID page
+   * holding exactly the reference's data, WRITE only where the reference allows writing.
+   */
+  private *hmmOp(p: Proc, cmd: Extract<Cmd, { op: 'todevice' | 'toram' | 'snapshot' }>): Gen<void> {
+    const start = this.pick(p, cmd.sel);
+    if (start === null) return;
+    const vma = p.mm.vmas.find(start);
+    const end = Math.min(start + cmd.pages * PAGE_SIZE, vma?.end ?? start + PAGE_SIZE);
+    if (cmd.op !== 'snapshot') {
+      if (vma === undefined) return;
+      const r = cmd.op === 'todevice' ? yield* p.gpu.migrateToDevice(start, end) : yield* p.gpu.migrateToRam(start, end);
+      if (r !== 0) this.fail(`${cmd.op} [0x${start.toString(16)}, 0x${end.toString(16)}) returned ${r}`);
+      // Collect raises MIGRATE over the range; unmapping other mappings raises one-page CLEARs.
+      return this.expectEvents(cmd, (e) => e.event === 6 || e.event === 1);
+    }
+    const n = (end - start) / PAGE_SIZE;
+    const range = new HmmRange({ notifier: p.sub, start, end, hmm_pfns: new BigUint64Array(n), dev_private_owner: p.gpu.owner });
+    let r = -EBUSY;
+    while (r === -EBUSY) {
+      range.notifier_seq = yield* mmu_interval_read_begin(p.sub);
+      yield* mmap_read_lock(p.mm);
+      r = yield* hmm_range_fault(range);
+      yield* mmap_read_unlock(p.mm);
+    }
+    if (r !== 0) return this.fail(`snapshot returned ${r}`);
+    for (let i = 0; i < n; i++) {
+      const a = start + i * PAGE_SIZE;
+      const w = range.hmm_pfns[i]!;
+      const pg = p.ref.pages.get(a);
+      const where = `snapshot ${p.mm.name}:0x${a.toString(16)}`;
+      if (pg === undefined || (pg.prot & 1) === 0) {
+        if (w !== HMM_PFN_ERROR) this.fail(`${where}: ${w.toString(16)}, reference has ${pg === undefined ? 'no page' : 'no read permission'} (ERROR)`);
+        continue;
+      }
+      if (w === 0n) continue;
+      if ((w & HMM_PFN_VALID) === 0n || (w & HMM_PFN_ERROR) !== 0n) {
+        this.fail(`${where}: ${w.toString(16)} is neither 0 nor a valid page`);
+        continue;
+      }
+      if ((w & HMM_PFN_WRITE) !== 0n && (pg.prot & 2) === 0) this.fail(`${where}: WRITE on a page the reference maps read-only`);
+      for (const word of WORDS) {
+        const want = p.ref.content(pg, word);
+        const got = this.sys.frames.read32(hmm_pfn_to_page(w), word * 4);
+        if (!want.fault && !want.values.includes(got)) this.fail(`${where}+${word * 4}: page holds ${got}, reference ${want.values.join(' or ')}`);
+      }
+    }
+  }
+
   /** Every logged event must satisfy `ok` (an exclusive entry's one-page restore may come with any command). */
   private expectEvents(cmd: Cmd, ok: (e: Inv) => boolean): void {
     if (!this.strict) return;
@@ -467,6 +534,11 @@ function describe(e: Inv): string {
 /** A device-exclusive entry restored by a CPU access (EXCLUSIVE before v6.15, CLEAR since): one page. */
 export function isExclusiveRestore(e: Inv): boolean {
   return (e.event === 7 || e.event === 1) && e.end - e.start === PAGE_SIZE;
+}
+
+/** migrate_to_ram's invalidations: a one-page MIGRATE. */
+function isMigrateBack(e: Inv): boolean {
+  return e.event === 6 && e.end - e.start === PAGE_SIZE;
 }
 
 /** A reclaim's invalidation: CLEAR of one page, on any mm. */
