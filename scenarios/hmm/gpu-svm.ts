@@ -10,7 +10,8 @@
  */
 import { defineScenario, type KernelContract, type World } from '../../src/index.js';
 import { GpuSvm, gpu_svm_atomic_fault, LIVELOCK, type GpuSvmVariant } from '../../src/devices/gpu-svm.js';
-import { INV_EXCL } from '../../src/hmm/device-exclusive-oracle.js';
+import { INV_EXCL, INV_EXCL_FORK } from '../../src/hmm/device-exclusive-oracle.js';
+import { whatIfForkCopiesExclusive } from '../../src/mm/fork.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { contractOf } from '../../src/locking/version.js';
 import {
@@ -67,6 +68,8 @@ interface GpuScenario {
   /** Two atomic faults on the page in a row. */
   twice?: boolean;
   memoryLimitPages?: number;
+  /** Run the deliberately broken core whose fork copies exclusive entries verbatim. */
+  brokenCore?: boolean;
   /** Findings that may also show up, depending on the interleaving. */
   allow?: (v: KernelContract) => readonly string[];
 }
@@ -77,6 +80,7 @@ function gpuScenario(d: GpuScenario) {
     description: d.description,
     setup: (w: World) => {
       const mm = mm_create(w, { name: 'proc', swapPages: 8, ...(d.memoryLimitPages === undefined ? {} : { memoryLimitPages: d.memoryLimitPages }) });
+      if (d.brokenCore === true) whatIfForkCopiesExclusive(w);
       return { mm, g: new GpuSvm(w, mm, d.variant, 'gpu', d.retryBound ?? 3), ret: 1, cpuDone: false, read: -1 };
     },
     *init(s) {
@@ -121,7 +125,7 @@ const cpuRead: CpuSide = function* (s) {
 
 export const sExclLazy1Cpu = gpuScenario({
   name: 's-excl-lazy-1-cpu',
-  description: 'S-EXCL-LAZY-1 A: a CPU read meets the exclusive entry; the owner-null EXCLUSIVE lets the process-wide notifier revoke the GPU; the data is intact',
+  description: 'S-EXCL-LAZY-1 A: a CPU read meets the exclusive entry; its owner-null invalidation (EXCLUSIVE before v6.15, CLEAR since) lets the process-wide notifier revoke the GPU; the data is intact',
   variant: 'correct',
   cpu: cpuRead,
   check(s, fail) {
@@ -143,7 +147,7 @@ export const sExclLazy1NoProcessNotifier = gpuScenario({
 
 export const sExclLazy1Fork = gpuScenario({
   name: 's-excl-lazy-1-fork',
-  description: 'S-EXCL-LAZY-1 B: fork meets the exclusive entry: restored in the parent and copied COW, or (folio locked by the GPU) fork fails with -ENOMEM; never sleeps under the PTL',
+  description: 'S-EXCL-LAZY-1 B: fork meets the exclusive entry: restored in the parent and copied COW, or (folio locked by the GPU) fork fails with -ENOMEM, never sleeping under the PTL; the GPU fault livelocks when fork\'s COW break lands inside it',
   variant: 'correct',
   cpu: function* (s) {
     const child = yield* sys_fork(s.mm);
@@ -155,6 +159,18 @@ export const sExclLazy1Fork = gpuScenario({
   // fork itself is clean (no deadlock, no sleep under the PTL); the GPU fault livelocks when
   // fork's write-protect makes its GUP break COW (a CLEAR) between read_begin and read_retry.
   expect: () => [LIVELOCK],
+});
+
+export const sExclLazy1ForkBrokenCore = gpuScenario({
+  name: 's-excl-lazy-1-fork-broken-core',
+  description: 'S-EXCL-LAZY-1 B with a deliberately broken core whose fork copies the exclusive entry verbatim: inv-excl-fork in the child',
+  variant: 'correct',
+  brokenCore: true,
+  cpu: function* (s, w) {
+    while (s.ret === 1) yield w.spinPoint('wait for the GPU fault', s.g.gpu);
+    yield* sys_fork(s.mm);
+  },
+  expect: () => [INV_EXCL_FORK],
 });
 
 export const sExclLazy1Idle = gpuScenario({
@@ -174,7 +190,7 @@ const MPROTECTS = 3;
 
 export const sExclFp1 = gpuScenario({
   name: 's-excl-fp-1',
-  description: `S-EXCL-FP-1: ${MPROTECTS} mprotects toggling PROT_EXEC raise PROTECTION_VMA over an unchanged exclusive entry (false positives); the GPU fault retries at most ${MPROTECTS} times and finishes`,
+  description: `S-EXCL-FP-1: ${MPROTECTS} mprotects toggling PROT_EXEC raise PROTECTION_VMA over an unchanged exclusive entry (false positives); one landing inside the GPU fault makes it retry, and every later attempt undoes its own leftover entry: livelock (scenarios.md expects a clean finish)`,
   variant: 'correct',
   retryBound: MPROTECTS + 1,
   cpu: function* (s) {
@@ -192,7 +208,7 @@ export const sExclFp1 = gpuScenario({
 
 export const sExclFp1Twice = gpuScenario({
   name: 's-excl-fp-1-twice',
-  description: 'S-EXCL-FP-1 sub-test: the same page made exclusive twice in a row; the second GUP restores the entry through the fault path (owner-null EXCLUSIVE) and converts it again',
+  description: 'S-EXCL-FP-1 sub-test: the same page made exclusive twice in a row; the second GUP undoes the first entry through the fault path (owner-null), which the second fault\'s own notifier must honour: livelock (scenarios.md expects clean)',
   variant: 'correct',
   twice: true,
   // scenarios.md expects clean; the second fault's GUP undoes the first fault's entry with an
@@ -271,6 +287,7 @@ export default [
   sExclLazy1Cpu,
   sExclLazy1NoProcessNotifier,
   sExclLazy1Fork,
+  sExclLazy1ForkBrokenCore,
   sExclLazy1Idle,
   sExclFp1,
   sExclFp1Twice,

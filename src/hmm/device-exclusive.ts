@@ -216,7 +216,6 @@ function* folioMakeDeviceExclusive(mm: Mm, addr: number, pfn: number, owner: unk
   const lock = rmapLockOf(sys, pfn);
   if (lock === null) return false;
   let valid = false;
-  let failed = false;
   yield* down_read(lock);
   for (const t of rmapTargets(sys, pfn)) {
     const range = new MmuNotifierRange();
@@ -224,18 +223,12 @@ function* folioMakeDeviceExclusive(mm: Mm, addr: number, pfn: number, owner: unk
     yield* mmu_notifier_invalidate_range_start(range);
     const ptl = t.mm.ptl(t.addr);
     yield* spin_lock(ptl);
-    const pte = t.mm.pt.get(t.addr);
-    if (ptePfn(pte) === pfn && (pte & PTE_KIND_BITS) !== PTE_KIND_DEVICE_EXCLUSIVE) {
-      if (convertLocked(t.mm, t.addr, pfn, false, false)) {
-        if (t.mm === mm && t.addr === addr) valid = true;
-      } else if ((pte & PTE_KIND_BITS) !== PTE_KIND_PRESENT) {
-        failed = true; // a swap or migration entry for it: the walk stops here
-      }
-    }
+    // Only a present PTE naming the folio is converted (the folio lock keeps migration away; a
+    // swap entry names a slot, not this folio).
+    if (convertLocked(t.mm, t.addr, pfn, false, false) && t.mm === mm && t.addr === addr) valid = true;
     yield* spin_unlock(ptl);
     yield* mmu_notifier_invalidate_range_end(range);
-    if (failed) break;
   }
   yield* up_read(lock);
-  return valid && !failed && sys.frames.mapcount(pfn) === 0;
+  return valid && sys.frames.mapcount(pfn) === 0;
 }

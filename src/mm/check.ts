@@ -7,6 +7,7 @@
  *                       naming pfn, over every live mm (v5.14–v6.14: without the
  *                       device-exclusive ones, a known deviation that is recorded, not asserted)
  *     refcount(pfn)   = mapcount + 1 if in the page cache + 1 if in the swap cache
+ *                       + GUP_PIN_COUNTING_BIAS per FOLL_PIN pin
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
@@ -17,6 +18,7 @@
  */
 import { PAGE_SIZE } from './constants.ts';
 import { PG_ANON, PG_SWAPCACHE } from './frame-flags.ts';
+import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
 import {
@@ -81,10 +83,12 @@ export function mm_consistency(sys: MemorySystem): string[] {
     if (f.mapcount(pfn) !== expected) {
       out.push(`${f.describe(pfn)}: mapcount ${f.mapcount(pfn)} but ${m} page-table entries map it${uncounted && expected !== m ? ` (${m - expected} of them device-exclusive, which this kernel leaves out)` : ''}`);
     }
-    if (!f.isDevicePrivate(pfn) && f.refcount(pfn) !== m + cached + swapCached) {
-      out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache`);
+    // FOLL_PIN pins are references too, GUP_PIN_COUNTING_BIAS each.
+    const pinRefs = Math.floor(f.refcount(pfn) / GUP_PIN_COUNTING_BIAS) * GUP_PIN_COUNTING_BIAS;
+    if (!f.isDevicePrivate(pfn) && f.refcount(pfn) !== m + cached + swapCached + pinRefs) {
+      out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache${pinRefs > 0 ? ` + ${pinRefs / GUP_PIN_COUNTING_BIAS} pin(s)` : ''}`);
     }
-    if (!f.isDevicePrivate(pfn) && m + cached + swapCached === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+    if (!f.isDevicePrivate(pfn) && m + cached + swapCached + pinRefs === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
     // A device-private page in use belongs to the entries that map it (the driver got it back
     // through page_free when the last one went); an unmapped one in use leaked.
     if (f.isDevicePrivate(pfn) && f.refcount(pfn) !== m) {
@@ -157,8 +161,9 @@ export function peek32(mm: Mm, addr: number): number | null {
   if (vma === undefined) return null;
   const pte = mm.pt.get(page);
   const kind = pte & PTE_KIND_BITS;
-  // A device-private page and a page under migration hold the data as well as a mapped one.
-  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION) return sys.frames.read32(ptePfn(pte), off);
+  // A device-private page, a page under migration and a device-exclusive entry's page hold the
+  // data as well as a mapped one (an exclusive entry's is what a CPU access would restore).
+  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_EXCLUSIVE) return sys.frames.read32(ptePfn(pte), off);
   if (kind === PTE_KIND_SWAP) {
     const slot = ptePfn(pte);
     const cached = sys.swap.lookupCache(slot);

@@ -34,7 +34,8 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE } from './frame-flags.ts';
-import { restoreExclusivePte } from './device-exclusive-entry.ts';
+import { exclusiveEntriesUncounted, restoreExclusivePte } from './device-exclusive-entry.ts';
+import type { World } from '../sim/world.js';
 import { mmput } from './exit.ts';
 import { alloc_user_page } from './reclaim.ts';
 import { addNewAnonPage } from './rmap.ts';
@@ -110,7 +111,7 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<number> {
     yield* mmu_notifier_invalidate_range_start(range);
   }
   const pt = src.pt;
-  const ctx: CopyContext = { dst, src, vma, dstVma: dst.vmas.find(vma.start)!, cow, copiesPinned: cow && src.hasPinned && contractOf(src.world).forkCopiesPinned, prealloc: -1 };
+  const ctx: CopyContext = { dst, src, vma, dstVma: dst.vmas.find(vma.start)!, cow, copiesPinned: cow && src.hasPinned && contractOf(src.world).forkCopiesPinned, prealloc: -1, brokenCopiesExclusive: src.world.locals.get(BROKEN_FORK_KEY) === true };
   let ret = 0;
   let addr = pt.nextEntry(vma.start, vma.end, KIND_MASK_ANY);
   while (addr >= 0) {
@@ -160,6 +161,19 @@ interface CopyContext {
   readonly copiesPinned: boolean;
   /** A page allocated for copy_present_page, or -1. */
   prealloc: number;
+  /** The what-if core that copies device-exclusive entries verbatim (see `whatIfForkCopiesExclusive`). */
+  readonly brokenCopiesExclusive: boolean;
+}
+
+const BROKEN_FORK_KEY = 'mm.whatIf.forkCopiesExclusive';
+
+/**
+ * Makes this run's fork copy device-exclusive entries verbatim instead of restoring them: a
+ * deliberately broken core, for showing that the INV-EXCL-FORK oracle catches it (scenarios.md
+ * S-EXCL-LAZY-1 B). Never what a kernel does.
+ */
+export function whatIfForkCopiesExclusive(world: World): void {
+  world.locals.set(BROKEN_FORK_KEY, true);
 }
 
 /** copyOne results. */
@@ -175,6 +189,14 @@ function copyOne(ctx: CopyContext, a: number): number {
   const f = src.sys.frames;
   let pte = src.pt.get(a);
   let kind = pte & PTE_KIND_BITS;
+  if (kind === PTE_KIND_DEVICE_EXCLUSIVE && ctx.brokenCopiesExclusive) {
+    // The deliberately broken core of S-EXCL-LAZY-1 B: the entry copied as it is.
+    const pfn = ptePfn(pte);
+    f.get(pfn);
+    if (!exclusiveEntriesUncounted(src)) f.incMapcount(pfn);
+    dst.pt.set(a, pte);
+    return COPIED;
+  }
   if (kind === PTE_KIND_DEVICE_EXCLUSIVE) {
     // try_restore_exclusive_pte: the bit is taken and dropped inside this one step, so no folio
     // waiter can be queued meanwhile (waiters only queue while it is held).

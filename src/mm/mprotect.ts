@@ -27,9 +27,11 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import type { Mm } from './mm-struct.ts';
+import { exclusiveEntriesUncounted } from './device-exclusive-entry.ts';
 import {
   KIND_MASK_ANY,
   PTE_KIND_BITS,
+  PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
   PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
@@ -107,17 +109,22 @@ export function* change_protection(mm: Mm, vma: Vma, start: number, end: number)
       const range = new MmuNotifierRange();
       mmu_notifier_range_init(range, MMU_NOTIFY_PROTECTION_VMA, 0, mm, first, regionEnd);
       yield* mmu_notifier_invalidate_range_start(range);
-      yield* changePtes(mm, vma, first, regionEnd);
+      const changed = yield* changePtes(mm, vma, first, regionEnd);
+      // Drivers must tolerate this (spec §6.4): say so in the trace when nothing changed.
+      if (changed === 0) mm.world.trace?.note(`PROTECTION_VMA ${range}: no PTE changed (a false positive)`);
       yield* mmu_notifier_invalidate_range_end(range);
     }
     region = regionEnd;
   }
 }
 
-function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
+/** @returns how many entries changed. */
+function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<number> {
+  let changed = 0;
   const pt = mm.pt;
   const writable = (vma.flags & VM_WRITE) !== 0;
   const noAccess = vmaNoAccess(vma);
+  const readableExclusive = exclusiveEntriesUncounted(mm);
   let addr = pt.nextEntry(start, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);
@@ -126,8 +133,9 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
     yield* spin_lock(ptl);
     for (let a = pt.nextEntry(Math.max(start, base), stop, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, stop, KIND_MASK_ANY)) {
       const old = pt.get(a);
-      const next = newPte(old, writable, noAccess);
+      const next = newPte(old, writable, noAccess, readableExclusive);
       if (next === old) continue;
+      changed++;
       pt.set(a, next);
       const kind = old & PTE_KIND_BITS;
       if (kind === PTE_KIND_PRESENT && ((old & PTE_WRITE) !== 0 || (next & PTE_PROTNONE) !== 0)) cpu_mapping_changed(mm, a);
@@ -135,16 +143,19 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<void> {
     yield* spin_unlock(ptl);
     addr = stop < end ? pt.nextEntry(stop, end, KIND_MASK_ANY) : -1;
   }
+  return changed;
 }
 
-function newPte(pte: Pte, writable: boolean, noAccess: boolean): Pte {
+function newPte(pte: Pte, writable: boolean, noAccess: boolean, readableExclusive: boolean): Pte {
   const kind = pte & PTE_KIND_BITS;
   let p = pte;
   if (kind === PTE_KIND_PRESENT) {
     if (!writable && (p & PTE_WRITE) !== 0) p -= PTE_WRITE;
     if (noAccess && (p & PTE_PROTNONE) === 0) p += PTE_PROTNONE;
     if (!noAccess && (p & PTE_PROTNONE) !== 0) p -= PTE_PROTNONE;
-  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE) && !writable && (p & PTE_WRITE) !== 0) {
+  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE || (kind === PTE_KIND_DEVICE_EXCLUSIVE && readableExclusive)) && !writable && (p & PTE_WRITE) !== 0) {
+    // v5.14–v6.14 had readable and writable exclusive entries; v6.15's one type stays as it is
+    // (its restore asks the VMA whether the PTE may be writable).
     p -= PTE_WRITE;
   }
   return p;

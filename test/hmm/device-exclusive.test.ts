@@ -7,7 +7,7 @@ import { EOPNOTSUPP, ENOMEM } from '../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { setKernelContract } from '../../src/locking/version.js';
 import { MmuNotifier, mmu_notifier_register } from '../../src/notifier/classic.js';
-import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE } from '../../src/notifier/events.js';
+import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE, MMU_NOTIFY_PROTECTION_PAGE } from '../../src/notifier/events.js';
 import type { MmuNotifierRange } from '../../src/notifier/range.js';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
@@ -15,6 +15,7 @@ import { folio_unlock } from '../../src/mm/folio-lock.ts';
 import { PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
+import { sys_mprotect } from '../../src/mm/mprotect.ts';
 import { file_create } from '../../src/mm/files.ts';
 import { reclaim_folio } from '../../src/mm/reclaim.ts';
 import { isDeviceExclusiveEntry, isSwapEntry, pteDirty, ptePfn, pteWrite, pteYoung } from '../../src/mm/pte.ts';
@@ -136,6 +137,42 @@ describe('make_device_exclusive (v6.15)', () => {
     expect(kinds(w)).toEqual([]);
     expect(s.log).toContain('mmap lock free while the CPU waits: true');
     expect(s.log).toContain('cpu read 42');
+  });
+
+  it('an entry already there (this device or another) is undone by the GUP first: an owner-null restore, then the conversion with the new owner', () => {
+    const other = { name: 'gpu1' };
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.15');
+      const mm = mm_create(w);
+      yield* exclusivePage(w, mm);
+      const seen = yield* recorder(mm);
+      yield* mmap_read_lock(mm);
+      const out = { folio: -1 };
+      const pfn = yield* make_device_exclusive(mm, A, other, out);
+      yield* mmap_read_unlock(mm);
+      yield* folio_unlock(pfn);
+      mm.sys.putPage(pfn);
+      return { seen, exclusive: isDeviceExclusiveEntry(mm.pt.get(A)), inconsistent: consistency(w) };
+    });
+    expect(value.seen).toEqual([
+      { event: MMU_NOTIFY_CLEAR, owner: null, start: A },
+      { event: MMU_NOTIFY_EXCLUSIVE, owner: other, start: A },
+    ]);
+    expect(value).toMatchObject({ exclusive: true, inconsistent: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('fork raises no invalidation of its own for the entry: the PROTECTION_PAGE over the VMA covers the restore', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.15');
+      const mm = mm_create(w);
+      yield* exclusivePage(w, mm);
+      const seen = yield* recorder(mm);
+      yield* sys_fork(mm);
+      return seen.map((e) => [e.event, e.owner, e.start]);
+    });
+    expect(value).toEqual([[MMU_NOTIFY_PROTECTION_PAGE, null, A]]);
+    expect(kinds(w)).toEqual([]);
   });
 
   it('-EOPNOTSUPP for a page that is not anonymous; api-unavailable under v5.14', () => {
@@ -327,4 +364,34 @@ describe('INV-EXCL and INV-EXCL-FORK', () => {
     for (const h of w.endOfRunChecks) h();
     expect(w.findings.map((f) => f.kind)).toContain(INV_EXCL_FORK);
   });
+});
+
+describe('mprotect over an exclusive entry', () => {
+  for (const kernel of ['v5.14', 'v6.15']) {
+    it(`${kernel}: removing PROT_WRITE ${kernel === 'v5.14' ? 'makes the entry readable' : 'leaves the one entry type as it is'}; the restored PTE is read-only either way`, () => {
+      const { value, w } = run1(function* (w) {
+        setKernelContract(w, kernel);
+        const mm = mm_create(w);
+        yield* sys_mmap(mm, A, P, RW, ANON);
+        yield* write32(mm, A, 42);
+        yield* mmap_read_lock(mm);
+        let pfn: number;
+        if (kernel === 'v6.15') pfn = yield* make_device_exclusive(mm, A, DEV, { folio: -1 });
+        else {
+          const pages: (number | null)[] = [];
+          yield* make_device_exclusive_range(mm, A, A + P, pages, DEV);
+          pfn = pages[0]!;
+        }
+        yield* mmap_read_unlock(mm);
+        yield* folio_unlock(pfn);
+        mm.sys.putPage(pfn);
+        yield* sys_mprotect(mm, A, P, PROT_READ);
+        const entryWritable = pteWrite(mm.pt.get(A));
+        const v = yield* read32(mm, A);
+        return { entryWritable, v, restoredWritable: pteWrite(mm.pt.get(A)), inconsistent: consistency(w) };
+      });
+      expect(value).toEqual({ entryWritable: kernel !== 'v5.14', v: 42, restoredWritable: false, inconsistent: [] });
+      expect(kinds(w)).toEqual([]);
+    });
+  }
 });

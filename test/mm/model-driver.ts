@@ -27,12 +27,18 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from '../../src/mm/
 import { device_map, device_shadow_create, device_unmap_range, type DeviceShadow } from '../../src/notifier/coherence.js';
 import { MmuIntervalNotifier, mmu_interval_check_retry, mmu_interval_notifier_insert, mmu_interval_notifier_remove, mmu_interval_read_begin, mmu_interval_set_seq } from '../../src/notifier/interval.js';
 import type { World } from '../../src/sim/world.js';
+import { EOPNOTSUPP } from '../../src/locking/errno.js';
+import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
+import { contractOf } from '../../src/locking/version.js';
+import { pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
+import { folio_unlock } from '../../src/mm/folio-lock.ts';
+import { make_device_exclusive, make_device_exclusive_range } from '../../src/hmm/device-exclusive.ts';
+import { device_atomic_create, device_atomic_map, device_atomic_unmap_range, type DeviceAtomicMap } from '../../src/hmm/device-exclusive-oracle.ts';
 import { RefFile, RefProc, type Expect } from './ref-model.ts';
 import { HmmMirror } from '../../src/devices/hmm-mirror.ts';
 import { HmmRange } from '../../src/hmm/range.ts';
 import { hmm_range_fault } from '../../src/hmm/hmm-range-fault.ts';
 import { HMM_PFN_ERROR, HMM_PFN_VALID, HMM_PFN_WRITE, hmm_pfn_to_page } from '../../src/hmm/hmm-pfn.ts';
-import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { EBUSY } from '../../src/locking/errno.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -49,6 +55,9 @@ export type Cmd =
   | { op: 'pwrite'; file: number; page: number; word: number; value: number }
   | { op: 'pread'; file: number; page: number; word: number }
   | { op: 'reclaim'; n: number }
+  | { op: 'excl'; proc: number; sel: number }
+  | { op: 'pin'; proc: number; sel: number }
+  | { op: 'unpin' }
   | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
 
 /** Word indices the commands touch (first, second, last of a page). */
@@ -62,21 +71,27 @@ export interface Inv {
   end: number;
 }
 
-/** A real process with its mirroring device. */
+/** A real process with its mirroring device (and the device's atomic mappings). */
 interface Proc {
   mm: Mm;
   ref: RefProc;
   shadow: DeviceShadow;
   sub: MmuIntervalNotifier;
+  atomic: DeviceAtomicMap;
   /** The process's HMM device: device-private memory it migrates ranges into and back. */
   gpu: HmmMirror;
 }
+
+/** The owner token the model's device passes to make_device_exclusive. */
+const DEVICE = { name: 'model-device' };
 
 /** The state one property run keeps. */
 export class Driver {
   readonly procs: Proc[] = [];
   readonly files: { id: number; ref: RefFile }[] = [];
   readonly log: Inv[] = [];
+  /** Pages pinned with pin_user_page and not yet unpinned. */
+  readonly pins: number[] = [];
   /** The first disagreement, if any. */
   failure: string | null = null;
 
@@ -107,12 +122,14 @@ export class Driver {
   /** Gives `mm` its device and notifier; the reference copy is `ref`. */
   *attach(mm: Mm, ref: RefProc): Gen<void> {
     const shadow = device_shadow_create(mm, `dev-${mm.name}`);
+    const atomic = device_atomic_create(mm, `atomic-${mm.name}`);
     const log = this.log;
     const sub = new MmuIntervalNotifier(
       {
         *invalidate(s, range, seq) {
           mmu_interval_set_seq(s, seq);
           device_unmap_range(shadow, range.start, range.end);
+          device_atomic_unmap_range(atomic, range.start, range.end);
           log.push({ mm: mm.name, event: range.event, start: range.start, end: range.end });
           return true;
         },
@@ -124,7 +141,13 @@ export class Driver {
     const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16);
     const g = yield* gpu.insert(0, TASK_SIZE);
     if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
-    this.procs.push({ mm, ref, shadow, sub, gpu });
+    this.procs.push({ mm, ref, shadow, sub, atomic, gpu });
+  }
+
+  /** Drops every pin (before the processes exit, so their pages can be freed). */
+  unpinAll(): void {
+    for (const pfn of this.pins) unpin_user_page(this.w, pfn);
+    this.pins.length = 0;
   }
 
   /**
@@ -172,9 +195,26 @@ export class Driver {
       for (let i = 0; i < cmd.n; i++) yield* try_to_free_pages(this.sys, GFP_KERNEL);
       return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
     }
+    if (cmd.op === 'unpin') {
+      const pfn = this.pins.shift();
+      if (pfn !== undefined) unpin_user_page(this.w, pfn);
+      return this.expectEvents(cmd, () => false);
+    }
     if (this.procs.length === 0) return;
     const p = this.procs[cmd.proc % this.procs.length]!;
     switch (cmd.op) {
+      case 'excl':
+        return yield* this.exclusive(p, cmd);
+      case 'pin': {
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const pfn = yield* pin_user_page(p.mm, a, true);
+        const writable = p.ref.writeFault(a);
+        if ((pfn >= 0) !== writable) this.fail(`pin_user_page(write) of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${writable ? 'succeeds' : 'faults'}`);
+        if (pfn >= 0) this.pins.push(pfn);
+        // A write pin of a private page breaks COW (CLEAR) and may restore an exclusive entry.
+        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+      }
       case 'mmap':
         return yield* this.mmap(p, cmd);
       case 'munmap':
@@ -223,6 +263,36 @@ export class Driver {
         return this.expectEvents(cmd, (e) => (e.event === 1 && e.end - e.start === PAGE_SIZE) || isMigrateBack(e));
       }
     }
+  }
+
+  /**
+   * make_device_exclusive of one page (whichever generation the run's kernel has), then the
+   * device's atomic mapping, then the folio unlocked and put: from here any CPU access, fork,
+   * zap or reclaim may take the page back, and the device's notifier must revoke its access.
+   */
+  private *exclusive(p: Proc, cmd: Extract<Cmd, { op: 'excl' }>): Gen<void> {
+    const a = this.pick(p, cmd.sel);
+    if (a === null) return;
+    const pg = p.ref.pages.get(a);
+    // GUP for write gives a private page an anonymous copy: only shared pages are refused.
+    const eligible = pg !== undefined && !pg.shared && p.ref.writeFault(a);
+    yield* mmap_read_lock(p.mm);
+    let pfn: number;
+    if (contractOf(this.w).deviceExclusiveApi === 'range') {
+      const pages: (number | null)[] = [];
+      const n = yield* make_device_exclusive_range(p.mm, a, a + PAGE_SIZE, pages, DEVICE);
+      pfn = n > 0 && pages[0] !== null ? pages[0]! : n > 0 ? -EOPNOTSUPP : n;
+    } else {
+      pfn = yield* make_device_exclusive(p.mm, a, DEVICE, { folio: -1 });
+    }
+    yield* mmap_read_unlock(p.mm);
+    if ((pfn >= 0) !== eligible) this.fail(`make_device_exclusive of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${eligible ? 'succeeds' : 'fails'}`);
+    if (pfn < 0) return;
+    device_atomic_map(p.atomic, a, pfn);
+    yield* folio_unlock(pfn);
+    this.sys.putPage(pfn);
+    // EXCLUSIVE with the owner over the page, a COW break's CLEAR, reclaim's CLEARs.
+    this.expectEvents(cmd, (e) => e.end - e.start === PAGE_SIZE && (e.event === 7 || e.event === 1));
   }
 
   private *fileOp(cmd: Extract<Cmd, { op: 'pwrite' | 'pread' }>): Gen<void> {
@@ -413,10 +483,10 @@ export class Driver {
     }
   }
 
-  /** Every logged event must satisfy `ok`. */
+  /** Every logged event must satisfy `ok` (an exclusive entry's one-page restore may come with any command). */
   private expectEvents(cmd: Cmd, ok: (e: Inv) => boolean): void {
     if (!this.strict) return;
-    for (const e of this.log) if (!ok(e)) this.fail(`${cmd.op}: unexpected invalidation ${describe(e)}`);
+    for (const e of this.log) if (!ok(e) && !isExclusiveRestore(e)) this.fail(`${cmd.op}: unexpected invalidation ${describe(e)}`);
   }
 
   /** The events on `p`'s mm selected by `which` must be exactly `want` (plus reclaim CLEARs). */
@@ -459,6 +529,11 @@ const NAMES = ['UNMAP', 'CLEAR', 'PROTECTION_VMA', 'PROTECTION_PAGE', 'SOFT_DIRT
 
 function describe(e: Inv): string {
   return `${NAMES[e.event]} ${e.mm} [0x${e.start.toString(16)}, 0x${e.end.toString(16)})`;
+}
+
+/** A device-exclusive entry restored by a CPU access (EXCLUSIVE before v6.15, CLEAR since): one page. */
+export function isExclusiveRestore(e: Inv): boolean {
+  return (e.event === 7 || e.event === 1) && e.end - e.start === PAGE_SIZE;
 }
 
 /** migrate_to_ram's invalidations: a one-page MIGRATE. */

@@ -10,6 +10,7 @@ import { mmu_interval_notifier_remove } from '../../src/notifier/interval.js';
 import { NonPreemptiveStrategy } from '../../src/sim/strategies/non-preemptive.js';
 import { RandomStrategy } from '../../src/sim/strategies/random.js';
 import { World } from '../../src/sim/world.js';
+import { setKernelContract } from '../../src/locking/version.js';
 import { Driver, type Cmd } from './model-driver.ts';
 import { RefFile, RefProc } from './ref-model.ts';
 
@@ -34,6 +35,14 @@ export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('todevice' as const, 'toram' as const, 'snapshot' as const), proc, sel, pages }) },
 );
 
+/** The commands of the device-exclusive extension: device atomics, FOLL_PIN pins, unpins. */
+export const exclCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 10, arbitrary: cmdArb },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('excl' as const), proc, sel }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('pin' as const), proc, sel }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('unpin' as const) }) },
+);
+
 /**
  * What every sequence starts with, so random commands find memory to work on: private anonymous,
  * private file and shared anonymous mappings, each written once.
@@ -54,9 +63,10 @@ export const PROLOGUE: readonly Cmd[] = [
  * process exits at the end and every frame and swap slot must be free.
  * @returns the first disagreement, or null.
  */
-export function runModel(lists: Cmd[][], limit: number, seed = 1): string | null {
+export function runModel(lists: Cmd[][], limit: number, seed = 1, kernel?: string): string | null {
   const w = new World();
   w.reset(seed);
+  if (kernel !== undefined) setKernelContract(w, kernel);
   w.maxSteps = 10_000_000;
   const alone = lists.length === 1;
   const drivers: Driver[] = [];
@@ -87,6 +97,7 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1): string | null
     for (const d of drivers) d.checkAll(d === drivers[0]);
     if (drivers.some((d) => d.failure !== null)) return;
     for (const d of drivers) {
+      d.unpinAll();
       for (const p of d.procs.slice()) {
         yield* sys_exit(p.mm);
         yield* mmu_interval_notifier_remove(p.sub);

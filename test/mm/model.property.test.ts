@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, runModel } from './model-run.ts';
+import { cmdArb, exclCmdArb, runModel } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -45,4 +45,16 @@ describe('mm layer against the reference model', () => {
       { numRuns: 100 },
     );
   });
+
+  for (const kernel of ['v5.14', 'v6.15']) {
+    it(`${kernel}: agrees with device atomics (make_device_exclusive), FOLL_PIN pins and fork among them: contents kept, INV-EXCL and INV-EXCL-FORK hold, mapcounts as this generation has them`, () => {
+      fc.assert(
+        fc.property(fc.array(exclCmdArb, { minLength: 1, maxLength: 40 }), (cmds) => {
+          const failure = runModel([cmds], 8, 1, kernel);
+          if (failure !== null) throw new Error(failure);
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
 });

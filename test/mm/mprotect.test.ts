@@ -9,6 +9,7 @@ import { pteWrite } from '../../src/mm/pte.ts';
 import { device_map, device_shadow_create } from '../../src/notifier/coherence.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { kinds, recordInvalidations, rng, run1, starts } from './helpers.ts';
+import { Trace } from '../../src/sim/trace.js';
 
 const P = 4096;
 const RW = PROT_READ | PROT_WRITE;
@@ -98,5 +99,23 @@ describe('mprotect', () => {
       [0x400000, 3],
       [0x403000, 1],
     ]);
+  });
+});
+
+describe('PROTECTION_VMA false positives', () => {
+  it('toggling PROT_EXEC changes the VMA and raises PROTECTION_VMA, though no PTE changes: the trace says so', () => {
+    const { value, w } = run1(function* (w) {
+      w.trace = new Trace();
+      const mm = mm_create(w, { name: 'm' });
+      const a = yield* sys_mmap(mm, 0x400000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      yield* write32(mm, a, 1);
+      const seen = yield* recordInvalidations(mm);
+      yield* sys_mprotect(mm, a, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
+      yield* sys_mprotect(mm, a, 4096, PROT_READ | PROT_WRITE);
+      return starts(seen);
+    });
+    expect(value).toEqual([rng('PROTECTION_VMA', 0x400000, 0x401000), rng('PROTECTION_VMA', 0x400000, 0x401000)]);
+    const notes = w.trace!.rows().filter((r) => 'note' in r).map((r) => (r as { note: string }).note);
+    expect(notes.filter((n) => /PROTECTION_VMA .*no PTE changed \(a false positive\)/.test(n))).toHaveLength(2);
   });
 });

@@ -117,4 +117,27 @@ export class RefProc {
     p.priv.set(w, { v: v >>> 0, maybeZero: false });
     return true;
   }
+
+  /**
+   * A write fault that stores nothing (GUP for write: make_device_exclusive, pin_user_pages):
+   * a private page gets its own copy, as a store would make it. @returns false if a store would fault.
+   */
+  writeFault(addr: number): boolean {
+    const p = this.pages.get(addr - (addr % PAGE_SIZE));
+    if (p === undefined || (p.prot & 2) === 0) return false;
+    if (p.shared) return p.backing === null || p.backing.pgoff < p.backing.file.pages;
+    if (p.priv !== null) return true;
+    if (p.backing !== null) {
+      const b = p.backing;
+      if (b.pgoff >= b.file.pages) return false;
+      p.priv = new Map();
+      for (const [k, val] of b.file.words) {
+        const off = k * 4 - b.pgoff * PAGE_SIZE;
+        if (off >= 0 && off < PAGE_SIZE) p.priv.set(off / 4, { v: val, maybeZero: false });
+      }
+    } else {
+      p.priv = new Map();
+    }
+    return true;
+  }
 }
