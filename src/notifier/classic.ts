@@ -208,17 +208,20 @@ export function* mmu_notifier_put(sub: MmuNotifier): Gen<void> {
   const world = mm.world;
   const srcu = subs.srcu;
   pendingFrees(world).count++;
-  world.spawn(`srcu-free(${sub.name})`, function* () {
-    yield world.point('call_srcu', srcu, Access.Write);
-    yield* synchronize_srcu(srcu);
-    yield world.point(`free_notifier(${sub.name})`, sub, Access.Write);
-    sub.dead = true;
-    sub.ops.free_notifier?.(sub);
-    mm.mm_count--;
-    const p = pendingFrees(world);
-    p.count--;
-    p.wq.wakeAll();
-  });
+  world.spawn(`srcu-free(${sub.name})`, srcuFree(world, srcu, sub, mm));
+}
+
+/** The call_srcu callback of a put: after a grace period, free the subscription and drop the mm. */
+function* srcuFree(world: World, srcu: MmuNotifierSubscriptions['srcu'], sub: MmuNotifier, mm: MmStruct): Gen<void> {
+  yield world.point('call_srcu', srcu, Access.Write);
+  yield* synchronize_srcu(srcu);
+  yield world.point(`free_notifier(${sub.name})`, sub, Access.Write);
+  sub.dead = true;
+  sub.ops.free_notifier?.(sub);
+  mm.mm_count--;
+  const p = pendingFrees(world);
+  p.count--;
+  p.wq.wakeAll();
 }
 
 interface PendingFrees {

@@ -38,9 +38,9 @@ interface Node {
   readonly accs: Access[];
   readonly labels: string[];
   /** Task that ran the step before this decision, -1 if none. */
-  readonly prev: number;
-  readonly prevEnabled: boolean;
-  readonly preemptionsBefore: number;
+  prev: number;
+  prevEnabled: boolean;
+  preemptionsBefore: number;
   /** Task ids asleep when the node was reached. */
   readonly sleep: number[];
   /** Choices already explored from here. */
@@ -48,10 +48,16 @@ interface Node {
   chosen: number;
 }
 
+function emptyNode(): Node {
+  return { order: [], objs: [], accs: [], labels: [], prev: -1, prevEnabled: false, preemptionsBefore: 0, sleep: [], done: [], chosen: -1 };
+}
+
 /** Exhaustive search within a preemption bound (Infinity for none). */
 export class DfsStrategy implements Strategy {
   readonly name = 'dfs';
   private readonly stack: Node[] = [];
+  /** Nodes popped off the stack, kept for reuse so a decision allocates nothing. */
+  private readonly spareNodes: Node[] = [];
   private depth = 0;
   private started = false;
   /** Set once there is nothing left to explore. */
@@ -139,7 +145,7 @@ export class DfsStrategy implements Strategy {
     else this.executions++;
     if (world.learnedUndeclared && this.sleepUsed) {
       // The sleep sets of this search assumed independence that does not hold: start over.
-      this.stack.length = 0;
+      while (this.stack.length > 0) this.spareNodes.push(this.stack.pop()!);
       this.depth = 0;
       this.started = false;
       this.sleepUsed = false;
@@ -148,7 +154,7 @@ export class DfsStrategy implements Strategy {
     }
     // Decisions past the replayed prefix that were never reached (the run stopped early) are
     // dropped, so backtracking only considers nodes this run actually visited.
-    this.stack.length = Math.min(this.stack.length, this.depth);
+    while (this.stack.length > this.depth) this.spareNodes.push(this.stack.pop()!);
   }
 
   describe(): string {
@@ -161,54 +167,66 @@ export class DfsStrategy implements Strategy {
     const rq = world.runnable;
     const prevTask = world.current;
     const prev = prevTask === null ? -1 : prevTask.id;
+    const node = this.spareNodes.pop() ?? emptyNode();
+    const { order, objs, accs, labels } = node;
+    order.length = 0;
+    objs.length = 0;
+    accs.length = 0;
+    labels.length = 0;
+    node.done.length = 0;
     let prevEnabled = false;
-    const order: number[] = [];
-    const objs: (SimObject | null)[] = [];
-    const accs: Access[] = [];
-    const labels: string[] = [];
-    for (const t of rq) {
-      if (t.id === prev) {
-        prevEnabled = true;
-        order.unshift(t.id);
-        objs.unshift(t.obj);
-        accs.unshift(t.access);
-        labels.unshift(t.label);
-      } else {
-        order.push(t.id);
-        objs.push(t.obj);
-        accs.push(t.access);
-        labels.push(t.label);
-      }
+    // The task that ran last goes first (continuing it is not a preemption), then the others by id.
+    for (let i = 0; i < rq.length; i++) {
+      const t = rq[i]!;
+      if (t.id !== prev) continue;
+      prevEnabled = true;
+      order.push(t.id);
+      objs.push(t.obj);
+      accs.push(t.access);
+      labels.push(t.label);
+    }
+    for (let i = 0; i < rq.length; i++) {
+      const t = rq[i]!;
+      if (t.id === prev) continue;
+      order.push(t.id);
+      objs.push(t.obj);
+      accs.push(t.access);
+      labels.push(t.label);
     }
     const parent = this.depth > 0 ? this.stack[this.depth - 1]! : null;
-    const preemptionsBefore = parent === null ? 0 : parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
-    return { order, objs, accs, labels, prev, prevEnabled, preemptionsBefore, sleep: this.sleepIds.slice(), done: [], chosen: -1 };
+    node.prev = prev;
+    node.prevEnabled = prevEnabled;
+    node.preemptionsBefore = parent === null ? 0 : parent.preemptionsBefore + (parent.prevEnabled && parent.chosen !== parent.prev ? 1 : 0);
+    const sleep = node.sleep;
+    sleep.length = 0;
+    for (let i = 0; i < this.sleepIds.length; i++) sleep.push(this.sleepIds[i]!);
+    node.chosen = -1;
+    return node;
   }
 
   /** The sleep set after `node` picks its choice: old sleepers and explored siblings that commute with it. */
   private afterChoice(node: Node): void {
     if (!this.sleepSets) return;
     const ci = node.order.indexOf(node.chosen);
-    const cObj = node.objs[ci]!;
-    const cAcc = node.accs[ci]!;
-    const cLabel = node.labels[ci]!;
     this.sleepIds.length = 0;
     this.sleepObjs.length = 0;
     this.sleepAccs.length = 0;
     this.sleepLabels.length = 0;
-    const consider = (id: number): void => {
-      if (id === node.chosen || this.sleepIds.includes(id)) return;
-      const i = node.order.indexOf(id);
-      if (i >= 0 && this.commute(node.objs[i]!, node.accs[i]!, node.labels[i]!, cObj, cAcc, cLabel)) {
-        this.sleepIds.push(id);
-        this.sleepObjs.push(node.objs[i]!);
-        this.sleepAccs.push(node.accs[i]!);
-        this.sleepLabels.push(node.labels[i]!);
-      }
-    };
-    for (const id of node.sleep) consider(id);
-    for (const id of node.done) consider(id);
+    for (let k = 0; k < node.sleep.length; k++) this.considerSleeper(node, ci, node.sleep[k]!);
+    for (let k = 0; k < node.done.length; k++) this.considerSleeper(node, ci, node.done[k]!);
     if (this.sleepIds.length > 0) this.sleepUsed = true;
+  }
+
+  /** Puts task `id` to sleep after `node`'s choice (at index `ci`) if the two commute. */
+  private considerSleeper(node: Node, ci: number, id: number): void {
+    if (id === node.chosen || this.sleepIds.includes(id)) return;
+    const i = node.order.indexOf(id);
+    if (i >= 0 && this.commute(node.objs[i]!, node.accs[i]!, node.labels[i]!, node.objs[ci]!, node.accs[ci]!, node.labels[ci]!)) {
+      this.sleepIds.push(id);
+      this.sleepObjs.push(node.objs[i]!);
+      this.sleepAccs.push(node.accs[i]!);
+      this.sleepLabels.push(node.labels[i]!);
+    }
   }
 
   /** A forced step wakes every sleeper it conflicts with. */
@@ -248,7 +266,7 @@ export class DfsStrategy implements Strategy {
         node.chosen = c;
         return true;
       }
-      this.stack.pop();
+      this.spareNodes.push(this.stack.pop()!);
     }
     return false;
   }

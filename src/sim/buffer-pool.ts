@@ -1,0 +1,56 @@
+/**
+ * Typed-array storage that lives for one run and is recycled at the next reset.
+ *
+ * The explorer re-runs a scenario millions of times, and every run of a scenario on the
+ * simulated address space builds page tables and frame metadata afresh. Typed arrays of more
+ * than a few dozen bytes keep their bytes outside the JavaScript heap: allocating them is slow,
+ * and the external memory they add forces full (mark-compact) collections. The world hands out
+ * zeroed ArrayBuffers from this pool instead; at reset every buffer lent during the run comes
+ * back, since nothing made for an earlier run may be used again (World.reset's contract).
+ *
+ *     run 1: take(3072) -> new buffer B      reset: B back to the free list for 3072 bytes
+ *     run 2: take(3072) -> B, zeroed         (no allocation, no external memory growth)
+ */
+
+/** Zeroed ArrayBuffers by size, reclaimed all at once. */
+export class BufferPool {
+  /** Free buffers by byte length, each as a byte view (to zero it without a new view). */
+  private readonly free = new Map<number, Uint8Array[]>();
+  /** Buffers lent during this run. */
+  private readonly lent: Uint8Array[] = [];
+
+  /** A zeroed buffer of `bytes` bytes, valid until the world's next reset. */
+  take(bytes: number): ArrayBuffer {
+    const list = this.free.get(bytes);
+    const u = list?.pop();
+    if (u === undefined) {
+      const fresh = new Uint8Array(bytes);
+      this.lent.push(fresh);
+      return fresh.buffer;
+    }
+    u.fill(0);
+    this.lent.push(u);
+    return u.buffer as ArrayBuffer;
+  }
+
+  /** Takes back every buffer lent since the last call (the world calls this at reset). */
+  reclaim(): void {
+    const lent = this.lent;
+    for (let i = 0; i < lent.length; i++) {
+      const u = lent[i]!;
+      let list = this.free.get(u.byteLength);
+      if (list === undefined) {
+        list = [];
+        this.free.set(u.byteLength, list);
+      }
+      list.push(u);
+    }
+    lent.length = 0;
+  }
+}
+
+/** Allocates the storage of a typed structure: a pool's `take`, or plain `new ArrayBuffer`. */
+export type BufferAllocator = (bytes: number) => ArrayBuffer;
+
+/** The allocator for structures that live outside any world (tests, benchmarks). */
+export const freshBuffer: BufferAllocator = (bytes) => new ArrayBuffer(bytes);
