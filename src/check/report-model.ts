@@ -20,8 +20,15 @@ export interface ScenarioReport {
   readonly elapsedMs: number;
   /** One line per strategy leg, with its parameters and statistics. */
   readonly strategies: readonly string[];
-  /** True when an exhaustive strategy covered its whole space. */
+  /** True when an exhaustive strategy covered its whole space (within its preemption bound). */
   readonly exhausted: boolean;
+  /**
+   * True when DFS explored every schedule whatever the bound: the verdict is complete, and the
+   * portfolio stopped its other legs early.
+   */
+  readonly complete: boolean;
+  /** The highest preemption bound DFS explored in full (Infinity when complete), or null. */
+  readonly completedBound: number | null;
   readonly problems: readonly FoundProblem[];
 }
 
@@ -35,19 +42,24 @@ export function mergeResults(name: string, expect: readonly string[], legs: read
   const byKey = new Map<string, FoundProblem>();
   let runs = 0;
   let exhausted = false;
+  let complete = false;
+  let completedBound: number | null = null;
   for (const leg of legs) {
     runs += leg.runs;
     exhausted ||= leg.exhausted;
+    complete ||= leg.complete;
+    if (leg.completedBound !== null && (completedBound === null || leg.completedBound > completedBound)) completedBound = leg.completedBound;
     for (const p of leg.problems) {
       const key = `${p.kind}\u0000${p.place}`;
       const seen = byKey.get(key);
       if (seen === undefined) {
-        byKey.set(key, { ...p });
+        byKey.set(key, { ...p, firstHits: p.firstHits.slice() });
         continue;
       }
       const hits = seen.hits + p.hits;
+      const firstHits = [...seen.firstHits, ...p.firstHits];
       const better = p.preemptions < seen.preemptions || (p.preemptions === seen.preemptions && p.steps < seen.steps);
-      byKey.set(key, better ? { ...p, hits } : { ...seen, hits });
+      byKey.set(key, better ? { ...p, hits, firstHits } : { ...seen, hits, firstHits });
     }
   }
   const problems = [...byKey.values()].sort(byKindAndPlace);
@@ -63,6 +75,8 @@ export function mergeResults(name: string, expect: readonly string[], legs: read
     elapsedMs: Math.round(wallMs),
     strategies: legs.map((l) => l.strategy),
     exhausted,
+    complete,
+    completedBound,
     problems,
   };
 }

@@ -34,6 +34,8 @@ export interface LegOptions {
   readonly clock: () => number;
   readonly kernel?: string | undefined;
   readonly onProgress?: ((p: Progress) => void) | undefined;
+  /** Polled every 64 runs: true stops the leg (another leg covered the whole space). */
+  readonly shouldStop?: (() => boolean) | undefined;
 }
 
 /** The world set-up a kernel version asks for (shared by explore, shrink and replay). */
@@ -63,7 +65,23 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
     shrink: o.shrink,
     ...(o.timeLimitMs === undefined ? {} : { timeLimitMs: o.timeLimitMs }),
     ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+    ...(o.shouldStop === undefined ? {} : { shouldStop: o.shouldStop }),
     ...(configure === undefined ? {} : { configure }),
+  });
+}
+
+/**
+ * Runs the legs one after the other in this thread. Once a leg has covered the whole space (DFS
+ * found nothing left at any bound), the legs after it stop before their first run: nothing is left
+ * for them to find.
+ */
+export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], leg: (i: number) => Omit<LegOptions, 'shouldStop'>): ExploreResult[] {
+  let complete = false;
+  const shouldStop = (): boolean => complete;
+  return legs.map((spec, i) => {
+    const r = runLeg(scenario, spec, { ...leg(i), shouldStop });
+    complete ||= r.complete;
+    return r;
   });
 }
 
@@ -71,8 +89,13 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
 export function checkScenario(scenario: Scenario, options: CheckOptions): ScenarioReport {
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
-  const results = options.legs.map((spec, i) =>
-    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
-  );
+  const results = runLegsInThread(scenario, options.legs, (i) => ({
+    seed: legSeed(options.seed, i),
+    runs: legRuns(options.runs, options.legs.length, i),
+    timeLimitMs: options.timeLimitMs,
+    shrink: options.shrink !== false,
+    clock,
+    kernel: options.kernel,
+  }));
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

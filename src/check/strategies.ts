@@ -2,6 +2,7 @@
  * Strategy specifications: the serialisable description of a strategy (what the command line
  * and worker threads pass around), and the factory that makes one.
  */
+import { DeepeningDfsStrategy } from '../sim/strategies/deepening.js';
 import { DfsStrategy } from '../sim/strategies/dfs.js';
 import { PctStrategy } from '../sim/strategies/pct.js';
 import { RandomStrategy } from '../sim/strategies/random.js';
@@ -14,7 +15,7 @@ export const STRATEGY_NAMES = ['random', 'pct', 'dfs', 'portfolio'] as const;
 export type StrategySpec =
   | { readonly name: 'random' }
   | { readonly name: 'pct'; readonly depth: number }
-  | { readonly name: 'dfs'; readonly preemptionBound: number };
+  | { readonly name: 'dfs'; readonly preemptionBound: number; readonly deepen?: boolean };
 
 /** Makes a fresh strategy from its spec. */
 export function makeStrategy(spec: StrategySpec): Strategy {
@@ -24,18 +25,19 @@ export function makeStrategy(spec: StrategySpec): Strategy {
     case 'pct':
       return new PctStrategy(spec.depth);
     case 'dfs':
-      return new DfsStrategy(spec.preemptionBound);
+      return spec.deepen === true ? new DeepeningDfsStrategy(spec.preemptionBound) : new DfsStrategy(spec.preemptionBound);
   }
 }
 
 /**
- * The legs of a portfolio over `workers` workers: bounded DFS (it finishes small spaces
- * exhaustively), PCT, random, then PCT one depth lower; at least the first three, however few
+ * The legs of a portfolio over `workers` workers: DFS with iterative deepening from the given
+ * preemption bound (it finishes small spaces exhaustively, and then the portfolio stops), PCT,
+ * random, then PCT one depth lower; at least the first three, however few
  * the workers (legs beyond the workers wait for a free one).
  */
 export function portfolioLegs(workers: number, pctDepth: number, preemptionBound: number): StrategySpec[] {
   const cycle: StrategySpec[] = [
-    { name: 'dfs', preemptionBound },
+    { name: 'dfs', preemptionBound, deepen: true },
     { name: 'pct', depth: pctDepth },
     { name: 'random' },
     { name: 'pct', depth: Math.max(1, pctDepth - 1) },

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ExploreResult } from '../sim/explore.js';
-import { legRuns, legSeed, runLeg } from '../check/run.js';
+import { legRuns, legSeed, runLegsInThread } from '../check/run.js';
 import { mergeResults, type ScenarioReport } from '../check/report-model.js';
 import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
@@ -22,6 +22,11 @@ export interface LegJob {
   readonly timeLimitMs: number | undefined;
   readonly shrink: boolean;
   readonly kernel: string | undefined;
+  /**
+   * Shared stop flag of the scenario's legs (an Int32Array of one element over a
+   * SharedArrayBuffer): set once a leg has covered the whole space, polled every 64 runs.
+   */
+  readonly stop?: SharedArrayBuffer;
 }
 
 /** A worker's answer. */
@@ -146,23 +151,31 @@ export async function checkWithPortfolio(
   options: PortfolioOptions,
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
-  const results: ExploreResult[] =
-    pool === null
-      ? options.legs.map((spec, i) =>
-          runLeg(scenario, spec, {
-            seed: legSeed(options.seed, i),
-            runs: legRuns(options.runs, options.legs.length, i),
-            timeLimitMs: options.timeLimitMs,
-            shrink: options.shrink,
-            clock: () => performance.now(),
-            kernel: options.kernel,
-            onProgress: options.onProgress,
+  let results: ExploreResult[];
+  if (pool === null) {
+    results = runLegsInThread(scenario, options.legs, (i) => ({
+      seed: legSeed(options.seed, i),
+      runs: legRuns(options.runs, options.legs.length, i),
+      timeLimitMs: options.timeLimitMs,
+      shrink: options.shrink,
+      clock: () => performance.now(),
+      kernel: options.kernel,
+      onProgress: options.onProgress,
+    }));
+  } else {
+    // One flag for the scenario's legs: the first to come back complete stops the others.
+    const stop = new SharedArrayBuffer(4);
+    const flag = new Int32Array(stop);
+    results = await Promise.all(
+      options.legs.map((spec, i) =>
+        pool
+          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop })
+          .then((r) => {
+            if (r.complete) Atomics.store(flag, 0, 1);
+            return r;
           }),
-        )
-      : await Promise.all(
-          options.legs.map((spec, i) =>
-            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel }),
-          ),
-        );
+      ),
+    );
+  }
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, performance.now() - t0, scenario.allowFor(options.kernel));
 }

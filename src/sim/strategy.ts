@@ -28,4 +28,19 @@ export interface Strategy {
   endRun(world: World): void;
   /** One line of parameters and statistics for reports. */
   describe(): string;
+  /** Optional: what an exhaustive strategy has covered (DFS). */
+  coverage?(): Coverage;
+}
+
+/** How much of a program's schedule space an exhaustive strategy has covered. */
+export interface Coverage {
+  /** Everything within the strategy's current bound was explored. */
+  readonly exhausted: boolean;
+  /**
+   * Every schedule was explored, whatever the bound (no choice was ever cut by it): the verdict
+   * is complete, and exploring more cannot find anything new.
+   */
+  readonly complete: boolean;
+  /** The highest preemption bound whose space was explored in full (Infinity when complete), or null. */
+  readonly completedBound: number | null;
 }

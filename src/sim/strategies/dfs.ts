@@ -27,7 +27,7 @@
  * (counted in `restarts`); knowledge only grows, so this happens a bounded number of times.
  */
 import { independent, type Access, type SimObject } from '../point.js';
-import type { Strategy } from '../strategy.js';
+import type { Coverage, Strategy } from '../strategy.js';
 import type { World } from '../world.js';
 
 interface Node {
@@ -68,6 +68,16 @@ export class DfsStrategy implements Strategy {
   pruned = 0;
   /** Times the search started over after learning of a step that touches undeclared state. */
   restarts = 0;
+  /**
+   * Some choice was left out only because of the preemption bound. An exhausted search that
+   * never cut one has covered the unbounded space: its verdict is complete.
+   */
+  boundCut = false;
+  /**
+   * Some run drew from the world's own random generator: the runs depend on their seeds as well
+   * as on the schedule, and DFS only enumerates schedules, so it cannot call the space complete.
+   */
+  randomized = false;
   private undeclared: ReadonlySet<string> = new Set();
   /** Some sleep set so far was non-empty: only then can new knowledge invalidate the search. */
   private sleepUsed = false;
@@ -141,6 +151,7 @@ export class DfsStrategy implements Strategy {
   }
 
   endRun(world: World): void {
+    if (world.rng.draws > 0) this.randomized = true;
     if (world.end === 2 /* RunEnd.Pruned */) this.pruned++;
     else this.executions++;
     if (world.learnedUndeclared && this.sleepUsed) {
@@ -149,6 +160,7 @@ export class DfsStrategy implements Strategy {
       this.depth = 0;
       this.started = false;
       this.sleepUsed = false;
+      this.boundCut = false;
       this.restarts++;
       return;
     }
@@ -157,10 +169,16 @@ export class DfsStrategy implements Strategy {
     while (this.stack.length > this.depth) this.spareNodes.push(this.stack.pop()!);
   }
 
+  /** What the search has covered (see Coverage). */
+  coverage(): Coverage {
+    const complete = this.exhausted && !this.boundCut && !this.randomized;
+    return { exhausted: this.exhausted, complete, completedBound: this.exhausted ? (complete ? Infinity : this.preemptionBound) : null };
+  }
+
   describe(): string {
     const bound = this.preemptionBound === Infinity ? 'unbounded' : `preemption bound ${this.preemptionBound}`;
     const restarts = this.restarts > 0 ? `, ${this.restarts} restart${this.restarts === 1 ? '' : 's'} after learning undeclared accesses` : '';
-    return `dfs (${bound}; ${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? 'space exhausted' : 'space not exhausted'})`;
+    return `dfs (${bound}; ${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? (this.boundCut || this.randomized ? 'space exhausted' : 'whole space exhausted: the bound never cut a choice') : 'space not exhausted'}${this.randomized ? '; runs draw from the world\'s random generator, which DFS does not enumerate' : ''})`;
   }
 
   private newNode(world: World): Node {
@@ -249,7 +267,9 @@ export class DfsStrategy implements Strategy {
   private allowed(node: Node, id: number): boolean {
     if (node.done.includes(id) || node.sleep.includes(id)) return false;
     if (!node.prevEnabled || id === node.prev) return true;
-    return node.preemptionsBefore < this.preemptionBound;
+    if (node.preemptionsBefore < this.preemptionBound) return true;
+    this.boundCut = true;
+    return false;
   }
 
   private firstCandidate(node: Node): number {
