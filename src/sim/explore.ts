@@ -121,7 +121,9 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   const stride = options.seedStride ?? 1;
   const offset = options.seedOffset ?? 0;
   const deadline = options.timeLimitMs === undefined ? Infinity : t0 + options.timeLimitMs;
-  for (let run = 0; run < options.maxRuns; run++) {
+  // `run` numbers every run begun (seeds derive from it); `runs` counts those that were this
+  // exploration's (a sharded DFS leaves some to other shards).
+  for (let run = 0; runs < options.maxRuns; run++) {
     if ((run & 63) === 0) {
       if (options.shouldStop?.() === true) {
         stopped = true;
@@ -130,7 +132,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
       if (run > 0) {
         const now = clock();
         if (now >= deadline) break;
-        if ((run & 1023) === 0) options.onProgress?.({ runs: run, findings: problems.length, elapsedMs: now - t0 });
+        if ((run & 1023) === 0) options.onProgress?.({ runs, findings: problems.length, elapsedMs: now - t0 });
       }
     }
     const seed = deriveSeed(options.seed, run * stride + offset);
@@ -143,6 +145,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
     world.run(strategy);
     if (world.end !== RunEnd.Pruned) program.finish?.(world);
     strategy.endRun(world);
+    if (strategy.discarded?.() === true) continue;
     runs++;
     totalSteps += world.steps;
     if (world.end === RunEnd.Pruned) pruned++;

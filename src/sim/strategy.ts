@@ -30,6 +30,11 @@ export interface Strategy {
   describe(): string;
   /** Optional: what an exhaustive strategy has covered (DFS). */
   coverage?(): Coverage;
+  /**
+   * Optional, asked after `endRun`: the run belongs to another shard's share of the work, so it
+   * is not counted and its findings are dropped (sharded DFS).
+   */
+  discarded?(): boolean;
 }
 
 /** How much of a program's schedule space an exhaustive strategy has covered. */

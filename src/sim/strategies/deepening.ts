@@ -11,7 +11,7 @@
  */
 import type { Coverage, Strategy } from '../strategy.js';
 import type { World } from '../world.js';
-import { DfsStrategy } from './dfs.js';
+import { DfsStrategy, type Shard } from './dfs.js';
 
 /** DFS whose preemption bound rises, from `firstBound`, each time its space is exhausted. */
 export class DeepeningDfsStrategy implements Strategy {
@@ -26,11 +26,20 @@ export class DeepeningDfsStrategy implements Strategy {
   private executionsBefore = 0;
   private prunedBefore = 0;
 
+  private skippedBefore = 0;
+
   constructor(
     readonly firstBound = 2,
     private readonly sleepSets = true,
+    /** Explore only this shard's share at every level (see DfsStrategy). */
+    readonly shard: Shard | null = null,
   ) {
-    this.level = new DfsStrategy(firstBound, Infinity, sleepSets);
+    this.level = new DfsStrategy(firstBound, Infinity, sleepSets, shard);
+  }
+
+  /** True when the run just ended belongs to another shard. */
+  discarded(): boolean {
+    return this.level.discarded();
   }
 
   /** The preemption bound being explored now. */
@@ -52,8 +61,9 @@ export class DeepeningDfsStrategy implements Strategy {
       if (!this.level.boundCut) return false;
       this.executionsBefore += this.level.executions;
       this.prunedBefore += this.level.pruned;
+      this.skippedBefore += this.level.skipped;
       this.levelStart = run;
-      this.level = new DfsStrategy(this.level.preemptionBound + 1, Infinity, this.sleepSets);
+      this.level = new DfsStrategy(this.level.preemptionBound + 1, Infinity, this.sleepSets, this.shard);
     }
     return true;
   }
@@ -85,6 +95,7 @@ export class DeepeningDfsStrategy implements Strategy {
           : this.completed === null
           ? `bound ${this.bound} not completed`
           : `completed bound ${this.completed}; bound ${this.bound} not completed`;
-    return `dfs (iterative deepening from preemption bound ${this.firstBound}; ${executions} execution${executions === 1 ? '' : 's'}, ${pruned} pruned by sleep sets; ${done})`;
+    const shard = this.shard === null ? '' : `shard ${this.shard.index}/${this.shard.count}, ${this.skippedBefore + this.level.skipped} runs left to other shards; `;
+    return `dfs (iterative deepening from preemption bound ${this.firstBound}; ${shard}${executions} execution${executions === 1 ? '' : 's'}, ${pruned} pruned by sleep sets; ${done})`;
   }
 }

@@ -25,6 +25,17 @@
  * its point does not name (`World.touchUndeclared`) conflicts with everything. When a run learns
  * such a label, the sleep sets built so far may have been too bold, so the search starts over
  * (counted in `restarts`); knowledge only grows, so this happens a bounded number of times.
+ *
+ * Sharding (`hmmsim check --shard K/N`): every shard walks the same top of the tree, down to a
+ * split depth L fixed by the first run (the first decisions whose branching multiplies to at
+ * least 4N), and owns the subtrees below the prefixes of L decisions that hash to K (a run that
+ * ends above L is a prefix of its own). On reaching decision L under a prefix it does not own, a
+ * shard abandons the run uncounted and marks that choice explored, exactly as if it had explored
+ * the subtree, so the sleep sets in the subtrees it does own are the unsharded search's: the
+ * shards' executions add up to one unsharded search's, and no two shards explore the same one.
+ *
+ *     decisions 0..L-1: walked by every shard      prefix p: owned by shard hash(p) mod N
+ *     ─────────────────────────────────────        below p: explored only by its owner
  */
 import { independent, type Access, type SimObject } from '../point.js';
 import type { Coverage, Strategy } from '../strategy.js';
@@ -50,6 +61,12 @@ interface Node {
 
 function emptyNode(): Node {
   return { order: [], objs: [], accs: [], labels: [], prev: -1, prevEnabled: false, preemptionsBefore: 0, sleep: [], done: [], chosen: -1 };
+}
+
+/** A share of the work: shard `index` of `count` (0-based). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** Exhaustive search within a preemption bound (Infinity for none). */
@@ -87,17 +104,35 @@ export class DfsStrategy implements Strategy {
   private sleepAccs: Access[] = [];
   private sleepLabels: string[] = [];
 
+  /** The shard's depth of split, fixed at the end of the first run; -1 before. */
+  private splitDepth = -1;
+  /** This run is another shard's: not counted, its findings dropped. */
+  private discard = false;
+  /** Runs abandoned as another shard's. */
+  skipped = 0;
+
   constructor(
     readonly preemptionBound = 2,
     private readonly maxRuns = Infinity,
     private readonly sleepSets = true,
+    /** Explore only this shard's share of the tree (see the protocol comment). */
+    readonly shard: Shard | null = null,
   ) {
     if (!(preemptionBound >= 0)) throw new Error(`DFS preemption bound must be ≥ 0, got ${preemptionBound}`);
+    if (shard !== null && !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+      throw new Error(`DFS shard must be K/N with 0 <= K < N, got ${shard.index}/${shard.count}`);
+    }
+  }
+
+  /** True when the run just ended belongs to another shard: not counted, its findings dropped. */
+  discarded(): boolean {
+    return this.discard;
   }
 
   beginRun(run: number): boolean {
     if (this.exhausted || run >= this.maxRuns) return false;
     this.depth = 0;
+    this.discard = false;
     this.sleepIds.length = 0;
     this.sleepObjs.length = 0;
     this.sleepAccs.length = 0;
@@ -116,6 +151,10 @@ export class DfsStrategy implements Strategy {
   choose(world: World): number {
     const rq = world.runnable;
     this.undeclared = world.undeclaredLabels;
+    if (this.depth === this.splitDepth && this.shard !== null && !this.ownsPrefix(this.depth)) {
+      this.discard = true;
+      return -1;
+    }
     if (this.depth < this.stack.length) {
       const node = this.stack[this.depth++]!;
       this.afterChoice(node);
@@ -152,7 +191,9 @@ export class DfsStrategy implements Strategy {
 
   endRun(world: World): void {
     if (world.rng.draws > 0) this.randomized = true;
-    if (world.end === 2 /* RunEnd.Pruned */) this.pruned++;
+    if (this.shard !== null) this.endShardRun();
+    if (this.discard) this.skipped++;
+    else if (world.end === 2 /* RunEnd.Pruned */) this.pruned++;
     else this.executions++;
     if (world.learnedUndeclared && this.sleepUsed) {
       // The sleep sets of this search assumed independence that does not hold: start over.
@@ -169,16 +210,53 @@ export class DfsStrategy implements Strategy {
     while (this.stack.length > this.depth) this.spareNodes.push(this.stack.pop()!);
   }
 
+  /**
+   * Shard bookkeeping at the end of a run: fix the split depth after the first run, and decide
+   * whether a run that never went below it (or the first run) is this shard's.
+   */
+  private endShardRun(): void {
+    const firstRun = this.splitDepth < 0;
+    if (firstRun) this.splitDepth = this.chooseSplitDepth();
+    if (this.discard) return;
+    const d = Math.min(this.depth, this.splitDepth);
+    if ((firstRun || this.depth <= this.splitDepth) && !this.ownsPrefix(d)) {
+      this.discard = true;
+      // The rest of this prefix's subtree is the owner's: backtrack from the prefix itself.
+      this.depth = d;
+    }
+  }
+
+  /** The split depth: the first decisions of the first run whose branching multiplies to at least 4N. */
+  private chooseSplitDepth(): number {
+    const want = 4 * this.shard!.count;
+    let product = 1;
+    let l = 0;
+    while (l < this.depth && product < want) product *= this.stack[l++]!.order.length;
+    return l;
+  }
+
+  /** Whether the prefix of the first `d` decisions on the stack hashes to this shard. */
+  private ownsPrefix(d: number): boolean {
+    let h = 0x811c9dc5 ^ d;
+    for (let i = 0; i < d; i++) h = Math.imul(h ^ this.stack[i]!.chosen, 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    return (h >>> 0) % this.shard!.count === this.shard!.index;
+  }
+
   /** What the search has covered (see Coverage). */
   coverage(): Coverage {
-    const complete = this.exhausted && !this.boundCut && !this.randomized;
+    // A sharded search that restarted may have re-split differently from the other shards.
+    const complete = this.exhausted && !this.boundCut && !this.randomized && (this.shard === null || this.restarts === 0);
     return { exhausted: this.exhausted, complete, completedBound: this.exhausted ? (complete ? Infinity : this.preemptionBound) : null };
   }
 
   describe(): string {
     const bound = this.preemptionBound === Infinity ? 'unbounded' : `preemption bound ${this.preemptionBound}`;
     const restarts = this.restarts > 0 ? `, ${this.restarts} restart${this.restarts === 1 ? '' : 's'} after learning undeclared accesses` : '';
-    return `dfs (${bound}; ${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? (this.boundCut || this.randomized ? 'space exhausted' : 'whole space exhausted: the bound never cut a choice') : 'space not exhausted'}${this.randomized ? '; runs draw from the world\'s random generator, which DFS does not enumerate' : ''})`;
+    const shard = this.shard === null ? '' : `shard ${this.shard.index}/${this.shard.count}, ${this.skipped} runs left to other shards; `;
+    return `dfs (${bound}; ${shard}${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? (this.boundCut || this.randomized ? 'space exhausted' : 'whole space exhausted: the bound never cut a choice') : 'space not exhausted'}${this.randomized ? '; runs draw from the world\'s random generator, which DFS does not enumerate' : ''})`;
   }
 
   private newNode(world: World): Node {
