@@ -3,7 +3,14 @@
  * so it crosses worker threads and turns into JSON as it is.
  */
 import type { ExploreResult, FoundProblem } from '../sim/explore.js';
+import { crossLegCycles, type SharedDependency } from './lockdep-merge.js';
 import { verdictOf } from './scenario.js';
+
+/** What one strategy leg returns: its exploration and the lock dependencies it learned. */
+export interface LegResult extends ExploreResult {
+  /** Lockdep's dependencies at the end of the leg, for the merged graph (absent: none shared). */
+  readonly dependencies?: readonly SharedDependency[];
+}
 
 /** What `hmmsim check` reports for one scenario. */
 export interface ScenarioReport {
@@ -38,7 +45,7 @@ function byKindAndPlace(a: FoundProblem, b: FoundProblem): number {
 }
 
 /** Merges the results of several legs (in leg order) into one scenario report. */
-export function mergeResults(name: string, expect: readonly string[], legs: readonly ExploreResult[], wallMs: number, allow: readonly string[] = []): ScenarioReport {
+export function mergeResults(name: string, expect: readonly string[], legs: readonly LegResult[], wallMs: number, allow: readonly string[] = []): ScenarioReport {
   const byKey = new Map<string, FoundProblem>();
   let runs = 0;
   let exhausted = false;
@@ -62,6 +69,9 @@ export function mergeResults(name: string, expect: readonly string[], legs: read
       byKey.set(key, better ? { ...p, hits, firstHits } : { ...seen, hits, firstHits });
     }
   }
+  // One lockdep graph across the legs: cycles whose halves different legs learned.
+  const reported = new Set([...byKey.values()].filter((p) => p.kind === 'lockdep-circular').map((p) => p.place));
+  for (const p of crossLegCycles(legs.map((l) => l.dependencies ?? []), reported)) byKey.set(`${p.kind}\u0000${p.place}`, p);
   const problems = [...byKey.values()].sort(byKindAndPlace);
   const v = verdictOf(expect, problems.map((p) => p.kind), allow);
   return {

@@ -3,9 +3,10 @@
  * other, and merge what they found into a verdict. The command's portfolio runs the same legs on
  * worker threads; tests and programmatic users call this.
  */
-import { explore, type ExploreResult, type Progress } from '../sim/explore.js';
+import { explore, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
-import { mergeResults, type ScenarioReport } from './report-model.js';
+import { exportDependencies } from './lockdep-merge.js';
+import { mergeResults, type LegResult, type ScenarioReport } from './report-model.js';
 import { kernelContract, setKernelContract } from '../locking/version.js';
 import type { World } from '../sim/world.js';
 import type { Scenario } from './scenario.js';
@@ -56,9 +57,16 @@ export function legSeed(seed: number, leg: number): number {
 }
 
 /** Runs one leg: the unit a worker thread executes. */
-export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): ExploreResult {
-  const configure = configureKernel(o.kernel);
-  return explore(scenario, makeStrategy(spec), {
+export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): LegResult {
+  const kernel = configureKernel(o.kernel);
+  let world: World | null = null;
+  // The exploration's world, kept to export what lockdep learned in it.
+  const configure = (w: World): void => {
+    world = w;
+    kernel?.(w);
+  };
+  const strategy = makeStrategy(spec);
+  const result = explore(scenario, strategy, {
     seed: o.seed,
     maxRuns: o.runs,
     clock: o.clock,
@@ -66,8 +74,14 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
     ...(o.timeLimitMs === undefined ? {} : { timeLimitMs: o.timeLimitMs }),
     ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
     ...(o.shouldStop === undefined ? {} : { shouldStop: o.shouldStop }),
-    ...(configure === undefined ? {} : { configure }),
+    configure,
   });
+  return { ...result, dependencies: world === null ? [] : exportDependencies(world, legLabel(spec)) };
+}
+
+/** A leg's name in merged reports: its strategy, PCT with its depth. */
+export function legLabel(spec: StrategySpec): string {
+  return spec.name === 'pct' ? `pct(d=${spec.depth})` : spec.name;
 }
 
 /**
@@ -75,7 +89,7 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): E
  * found nothing left at any bound), the legs after it stop before their first run: nothing is left
  * for them to find.
  */
-export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], leg: (i: number) => Omit<LegOptions, 'shouldStop'>): ExploreResult[] {
+export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], leg: (i: number) => Omit<LegOptions, 'shouldStop'>): LegResult[] {
   let complete = false;
   const shouldStop = (): boolean => complete;
   return legs.map((spec, i) => {

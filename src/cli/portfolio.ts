@@ -4,9 +4,8 @@
  * this thread, which is also what tests use.
  */
 import { Worker } from 'node:worker_threads';
-import type { ExploreResult } from '../sim/explore.js';
 import { legRuns, legSeed, runLegsInThread } from '../check/run.js';
-import { mergeResults, type ScenarioReport } from '../check/report-model.js';
+import { mergeResults, type LegResult, type ScenarioReport } from '../check/report-model.js';
 import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
 import type { StrategySpec } from '../check/strategies.js';
@@ -31,7 +30,7 @@ export interface LegJob {
 
 /** A worker's answer. */
 export type LegReply =
-  | { readonly id: number; readonly ok: true; readonly result: ExploreResult }
+  | { readonly id: number; readonly ok: true; readonly result: LegResult }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly userError: boolean }
   | { readonly id: number; readonly progress: true; readonly runs: number; readonly findings: number };
 
@@ -39,8 +38,8 @@ export type LegReply =
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: LegJob; resolve: (r: ExploreResult) => void; reject: (e: Error) => void }[] = [];
-  private readonly pending = new Map<number, { resolve: (r: ExploreResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly queue: { job: LegJob; resolve: (r: LegResult) => void; reject: (e: Error) => void }[] = [];
+  private readonly pending = new Map<number, { resolve: (r: LegResult) => void; reject: (e: Error) => void; worker: Worker }>();
   private nextId = 0;
   private readyCount = 0;
   private readyWaiters: (() => void)[] = [];
@@ -78,7 +77,7 @@ export class WorkerPool {
   }
 
   /** Runs one leg on the next free worker. */
-  run(job: Omit<LegJob, 'id'>): Promise<ExploreResult> {
+  run(job: Omit<LegJob, 'id'>): Promise<LegResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       this.pump();
@@ -151,7 +150,7 @@ export async function checkWithPortfolio(
   options: PortfolioOptions,
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
-  let results: ExploreResult[];
+  let results: LegResult[];
   if (pool === null) {
     results = runLegsInThread(scenario, options.legs, (i) => ({
       seed: legSeed(options.seed, i),
