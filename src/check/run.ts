@@ -6,6 +6,7 @@
 import { explore, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
 import { exportDependencies } from './lockdep-merge.js';
+import { shardRuns, type ShardSpec } from './shards.js';
 import { mergeResults, type LegResult, type ScenarioReport } from './report-model.js';
 import { kernelContract, setKernelContract } from '../locking/version.js';
 import type { World } from '../sim/world.js';
@@ -37,6 +38,8 @@ export interface LegOptions {
   readonly onProgress?: ((p: Progress) => void) | undefined;
   /** Polled every 64 runs: true stops the leg (another leg covered the whole space). */
   readonly shouldStop?: (() => boolean) | undefined;
+  /** Explore only this shard's share of the leg (`--shard`): of `runs`, of the seeds, of DFS's tree. */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** The world set-up a kernel version asks for (shared by explore, shrink and replay). */
@@ -65,10 +68,12 @@ export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): L
     world = w;
     kernel?.(w);
   };
-  const strategy = makeStrategy(spec);
+  const shard = o.shard ?? null;
+  const strategy = makeStrategy(spec, shard);
   const result = explore(scenario, strategy, {
     seed: o.seed,
-    maxRuns: o.runs,
+    maxRuns: shard === null ? o.runs : shardRuns(o.runs, shard),
+    ...(shard === null ? {} : { seedStride: shard.count, seedOffset: shard.index }),
     clock: o.clock,
     shrink: o.shrink,
     ...(o.timeLimitMs === undefined ? {} : { timeLimitMs: o.timeLimitMs }),
@@ -89,12 +94,12 @@ export function legLabel(spec: StrategySpec): string {
  * found nothing left at any bound), the legs after it stop before their first run: nothing is left
  * for them to find.
  */
-export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], leg: (i: number) => Omit<LegOptions, 'shouldStop'>): LegResult[] {
+export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], stopOnComplete: boolean, leg: (i: number) => Omit<LegOptions, 'shouldStop'>): LegResult[] {
   let complete = false;
   const shouldStop = (): boolean => complete;
   return legs.map((spec, i) => {
     const r = runLeg(scenario, spec, { ...leg(i), shouldStop });
-    complete ||= r.complete;
+    complete ||= r.complete && stopOnComplete;
     return r;
   });
 }
@@ -103,7 +108,7 @@ export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[
 export function checkScenario(scenario: Scenario, options: CheckOptions): ScenarioReport {
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
-  const results = runLegsInThread(scenario, options.legs, (i) => ({
+  const results = runLegsInThread(scenario, options.legs, true, (i) => ({
     seed: legSeed(options.seed, i),
     runs: legRuns(options.runs, options.legs.length, i),
     timeLimitMs: options.timeLimitMs,

@@ -3,7 +3,7 @@
  * and worker threads pass around), and the factory that makes one.
  */
 import { DeepeningDfsStrategy } from '../sim/strategies/deepening.js';
-import { DfsStrategy } from '../sim/strategies/dfs.js';
+import { DfsStrategy, type Shard } from '../sim/strategies/dfs.js';
 import { PctStrategy } from '../sim/strategies/pct.js';
 import { RandomStrategy } from '../sim/strategies/random.js';
 import type { Strategy } from '../sim/strategy.js';
@@ -17,15 +17,15 @@ export type StrategySpec =
   | { readonly name: 'pct'; readonly depth: number }
   | { readonly name: 'dfs'; readonly preemptionBound: number; readonly deepen?: boolean };
 
-/** Makes a fresh strategy from its spec. */
-export function makeStrategy(spec: StrategySpec): Strategy {
+/** Makes a fresh strategy from its spec; `shard` restricts DFS to its share of the tree. */
+export function makeStrategy(spec: StrategySpec, shard: Shard | null = null): Strategy {
   switch (spec.name) {
     case 'random':
       return new RandomStrategy();
     case 'pct':
       return new PctStrategy(spec.depth);
     case 'dfs':
-      return spec.deepen === true ? new DeepeningDfsStrategy(spec.preemptionBound) : new DfsStrategy(spec.preemptionBound);
+      return spec.deepen === true ? new DeepeningDfsStrategy(spec.preemptionBound, true, shard) : new DfsStrategy(spec.preemptionBound, Infinity, true, shard);
   }
 }
 

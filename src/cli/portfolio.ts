@@ -8,6 +8,7 @@ import { legRuns, legSeed, runLegsInThread } from '../check/run.js';
 import { mergeResults, type LegResult, type ScenarioReport } from '../check/report-model.js';
 import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
+import type { ShardSpec } from '../check/shards.js';
 import type { StrategySpec } from '../check/strategies.js';
 import type { ScenarioSource } from './source.js';
 
@@ -26,6 +27,8 @@ export interface LegJob {
    * SharedArrayBuffer): set once a leg has covered the whole space, polled every 64 runs.
    */
   readonly stop?: SharedArrayBuffer;
+  /** The shard's share of the leg (`--shard K/N`). */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** A worker's answer. */
@@ -140,6 +143,8 @@ export interface PortfolioOptions {
   readonly kernel: string | undefined;
   /** In-thread progress (the pool reports through `totals()` instead). */
   readonly onProgress?: (p: Progress) => void;
+  /** Explore only this shard's share of every leg (`--shard K/N`). */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** Checks one scenario with its legs spread over the pool (or in this thread without a pool). */
@@ -149,10 +154,25 @@ export async function checkWithPortfolio(
   pool: WorkerPool | null,
   options: PortfolioOptions,
 ): Promise<ScenarioReport> {
+  const { legs, wallMs } = await exploreWithPortfolio(scenario, source, pool, options);
+  return mergeResults(scenario.name, scenario.expectFor(options.kernel), legs, wallMs, scenario.allowFor(options.kernel));
+}
+
+/** Explores one scenario's legs over the pool (or in this thread); the legs' results, unmerged. */
+export async function exploreWithPortfolio(
+  scenario: Scenario,
+  source: ScenarioSource,
+  pool: WorkerPool | null,
+  options: PortfolioOptions,
+): Promise<{ legs: LegResult[]; wallMs: number }> {
   const t0 = performance.now();
+  const shard = options.shard;
+  // A shard's DFS covering its own part says nothing of the others' parts: it stops no leg.
+  const stopOnComplete = shard === undefined || shard.count === 1;
   let results: LegResult[];
   if (pool === null) {
-    results = runLegsInThread(scenario, options.legs, (i) => ({
+    results = runLegsInThread(scenario, options.legs, stopOnComplete, (i) => ({
+      shard,
       seed: legSeed(options.seed, i),
       runs: legRuns(options.runs, options.legs.length, i),
       timeLimitMs: options.timeLimitMs,
@@ -168,13 +188,13 @@ export async function checkWithPortfolio(
     results = await Promise.all(
       options.legs.map((spec, i) =>
         pool
-          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop })
+          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop, shard })
           .then((r) => {
-            if (r.complete) Atomics.store(flag, 0, 1);
+            if (r.complete && stopOnComplete) Atomics.store(flag, 0, 1);
             return r;
           }),
       ),
     );
   }
-  return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, performance.now() - t0, scenario.allowFor(options.kernel));
+  return { legs: results, wallMs: performance.now() - t0 };
 }

@@ -44,6 +44,7 @@ parentPort!.on('message', (job: LegJob) => {
         clock: () => performance.now(),
         kernel: job.kernel,
         shouldStop: stopFlag(job.stop),
+        shard: job.shard,
         onProgress: (p) => parentPort!.postMessage({ id: job.id, progress: true, runs: p.runs, findings: p.findings } satisfies LegReply),
       });
       reply = { id: job.id, ok: true, result };

@@ -89,13 +89,15 @@ export class DeepeningDfsStrategy implements Strategy {
     const pruned = this.prunedBefore + this.level.pruned;
     const done =
       this.complete
-        ? `completed bound ${this.completed}: whole space exhausted, the verdict is complete`
+        ? this.shard === null || this.shard.count === 1
+          ? `completed bound ${this.completed}: whole space exhausted, the verdict is complete`
+          : `completed bound ${this.completed}: this shard's whole part exhausted`
         : this.completed !== null && !this.level.boundCut && this.level.exhausted
           ? `completed bound ${this.completed}: every schedule explored, but runs draw from the world's random generator, which DFS does not enumerate`
           : this.completed === null
           ? `bound ${this.bound} not completed`
           : `completed bound ${this.completed}; bound ${this.bound} not completed`;
-    const shard = this.shard === null ? '' : `shard ${this.shard.index}/${this.shard.count}, ${this.skippedBefore + this.level.skipped} runs left to other shards; `;
+    const shard = this.shard === null ? '' : `shard ${this.shard.index + 1}/${this.shard.count}, ${this.skippedBefore + this.level.skipped} runs left to other shards; `;
     return `dfs (iterative deepening from preemption bound ${this.firstBound}; ${shard}${executions} execution${executions === 1 ? '' : 's'}, ${pruned} pruned by sleep sets; ${done})`;
   }
 }

@@ -255,7 +255,7 @@ export class DfsStrategy implements Strategy {
   describe(): string {
     const bound = this.preemptionBound === Infinity ? 'unbounded' : `preemption bound ${this.preemptionBound}`;
     const restarts = this.restarts > 0 ? `, ${this.restarts} restart${this.restarts === 1 ? '' : 's'} after learning undeclared accesses` : '';
-    const shard = this.shard === null ? '' : `shard ${this.shard.index}/${this.shard.count}, ${this.skipped} runs left to other shards; `;
+    const shard = this.shard === null ? '' : `shard ${this.shard.index + 1}/${this.shard.count}, ${this.skipped} runs left to other shards; `;
     return `dfs (${bound}; ${shard}${this.executions} execution${this.executions === 1 ? '' : 's'}, ${this.pruned} pruned by sleep sets${restarts}; ${this.exhausted ? (this.boundCut || this.randomized ? 'space exhausted' : 'whole space exhausted: the bound never cut a choice') : 'space not exhausted'}${this.randomized ? '; runs draw from the world\'s random generator, which DFS does not enumerate' : ''})`;
   }
 
