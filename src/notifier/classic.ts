@@ -28,6 +28,7 @@ import type { MmuNotifierRange } from './range.js';
 import { trackMm } from './quiescence.js';
 import { dropAllLocks, takeAllLocks } from './exclusion.js';
 import { MmuNotifierSubscriptions } from './subscriptions.js';
+import { opLabel, nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -215,7 +216,7 @@ export function* mmu_notifier_put(sub: MmuNotifier): Gen<void> {
 function* srcuFree(world: World, srcu: MmuNotifierSubscriptions['srcu'], sub: MmuNotifier, mm: MmStruct): Gen<void> {
   yield world.point('call_srcu', srcu, Access.Write);
   yield* synchronize_srcu(srcu);
-  yield world.point(`free_notifier(${sub.name})`, sub, Access.Write);
+  yield world.point(opLabel('free_notifier', sub.name), sub, Access.Write);
   sub.dead = true;
   sub.ops.free_notifier?.(sub);
   mm.mm_count--;
@@ -268,7 +269,7 @@ export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<vo
   if (sub.onList) {
     const idx = yield* srcu_read_lock(subs.srcu);
     if (sub.ops.release !== undefined) {
-      yield mm.world.point(`${sub.name}->release`, sub, Access.Write);
+      yield mm.world.point(nameLabel('', sub.name, '->release'), sub, Access.Write);
       yield* sub.ops.release(sub, mm);
     }
     yield* srcu_read_unlock(subs.srcu, idx);

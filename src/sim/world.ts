@@ -331,7 +331,7 @@ export class World {
       t.deadline = this.now + ticks;
       this.timed.push(t);
     }
-    t.label = `sleep on ${q.name}`;
+    t.label = q.sleepLabel;
     t.obj = q.object;
     t.access = Access.Write;
     return BLOCKED;
@@ -417,7 +417,7 @@ export class World {
     }
     const lines = stuck.map((t) => {
       const q = t.waitingOn!;
-      const holder = q.holder?.() ?? null;
+      const holder = q.holderName();
       const held = holder === null ? '' : ` (held by ${holder})`;
       return `  ${t.name} sleeps on ${q.name}${held}; its last points: ${t.recentPoints().join(' -> ')}`;
     });

@@ -1,0 +1,17 @@
+import { Session } from 'node:inspector/promises';
+import fs from 'node:fs';
+import { catalogue } from './scenarios/index.ts';
+import { explore } from './src/sim/explore.ts';
+import { RandomStrategy } from './src/sim/strategies/random.ts';
+import { DfsStrategy } from './src/sim/strategies/dfs.ts';
+const name = process.argv[2]!; const st = process.argv[3] ?? 'random'; const N = Number(process.argv[4] ?? 3000);
+const s = catalogue.find((x) => x.name === name)!;
+const go = (n: number) => { let runs = 0; let seed = 1; while (runs < n) { runs += explore(s, st === 'dfs' ? new DfsStrategy(Infinity) : new RandomStrategy(), { seed: seed++, maxRuns: n - runs, shrink: false }).runs; } return runs; };
+go(N);
+const session = new Session(); session.connect();
+await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as any);
+const runs = go(N);
+const { profile } = await session.post('HeapProfiler.stopSampling');
+fs.writeFileSync('/tmp/alloc.heapprofile', JSON.stringify(profile));
+let t = 0; (function w(n: any) { t += n.selfSize; n.children.forEach(w); })(profile.head);
+console.log(name, st, 'bytes/run', Math.round(t / runs));

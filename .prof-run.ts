@@ -1,0 +1,12 @@
+import { catalogue } from './scenarios/index.ts';
+import { explore } from './src/sim/explore.ts';
+import { RandomStrategy } from './src/sim/strategies/random.ts';
+import { DfsStrategy } from './src/sim/strategies/dfs.ts';
+const name = process.argv[2]!; const st = process.argv[3] ?? 'random'; const ms = Number(process.argv[4] ?? 3000);
+const s = catalogue.find((x) => x.name === name)!;
+const clock = () => performance.now();
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const go = (ms: number) => { let runs = 0; const t0 = clock(); let seed = 1; while (clock() - t0 < ms) { const r = explore(s, st === 'dfs' ? new DfsStrategy(Infinity) : new RandomStrategy(), { seed: seed++, maxRuns: 1e9, timeLimitMs: ms - (clock() - t0), clock, shrink: false }); runs += r.runs; } return runs; };
+go(500);
+const c0 = cpu(); const t0 = clock(); const runs = go(ms);
+console.log(name, st, 'wall', Math.round(runs * 1000 / (clock() - t0)), 'cpu', Math.round(runs / (cpu() - c0)));
