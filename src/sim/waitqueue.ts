@@ -26,6 +26,8 @@ export class WaitQueue implements SimObject {
 
   /** The object a woken task's next step names: the queue's owner (a lock), or the queue. */
   readonly object: SimObject;
+  private wakeText: string | null = null;
+  private sleepText: string | null = null;
 
   constructor(
     readonly world: World,
@@ -35,14 +37,14 @@ export class WaitQueue implements SimObject {
     this.object = owner ?? this;
   }
 
-  /** The label a woken task's next step carries. */
+  /** The label a woken task's next step carries (looked up once per queue). */
   get wakeLabel(): string {
-    return opLabel('woken from ', this.name);
+    return (this.wakeText ??= opLabel('woken from ', this.name));
   }
 
   /** The label of a task's step while it sleeps here. */
   get sleepLabel(): string {
-    return opLabel('sleep on ', this.name);
+    return (this.sleepText ??= opLabel('sleep on ', this.name));
   }
 
   /** Who the waiters wait for (the holder of the lock this queue belongs to), or null. */

@@ -1,0 +1,10 @@
+import { catalogue } from './scenarios/index.ts';
+import { explore } from './src/sim/explore.ts';
+import { RandomStrategy } from './src/sim/strategies/random.ts';
+import { DfsStrategy } from './src/sim/strategies/dfs.ts';
+const name = process.argv[2]!; const st = process.argv[3] ?? 'random'; const N = Number(process.argv[4] ?? 50000);
+const s = catalogue.find((x) => x.name === name)!;
+let runs = 0; let seed = 1; const c0 = process.cpuUsage();
+while (runs < N) runs += explore(s, st === 'dfs' ? new DfsStrategy(Infinity) : new RandomStrategy(), { seed: seed++, maxRuns: N - runs, shrink: false }).runs;
+const c = process.cpuUsage(c0);
+console.error(`${name} ${st} runs ${runs} cpu ${((c.user + c.system) / 1e6).toFixed(2)} s`);
