@@ -91,6 +91,7 @@ export class PctStrategy implements Strategy {
   }
 
   describe(): string {
+    if (this.runs === 0) return `pct (d=${this.depth}; 0 runs)`;
     return `pct (n=${this.maxTasks}, k=${this.maxSteps}, d=${this.depth}; one run finds a depth-${this.depth} bug with p >= ${this.bound().toExponential(2)}; ${this.runs} runs)`;
   }
 }
