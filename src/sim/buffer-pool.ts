@@ -14,36 +14,35 @@
 
 /** Zeroed ArrayBuffers by size, reclaimed all at once. */
 export class BufferPool {
-  /** Free buffers by byte length, each as a byte view (to zero it without a new view). */
-  private readonly free = new Map<number, Uint8Array[]>();
-  /** Buffers lent during this run. */
-  private readonly lent: Uint8Array[] = [];
+  /** Free buffers by byte length. */
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  /**
+   * Buffers lent during this run: the buffers themselves, not views of them, so a model with a
+   * million mapped pages pays one array slot per buffer and nothing more on the heap.
+   */
+  private readonly lent: ArrayBuffer[] = [];
 
   /** A zeroed buffer of `bytes` bytes, valid until the world's next reset. */
   take(bytes: number): ArrayBuffer {
-    const list = this.free.get(bytes);
-    const u = list?.pop();
-    if (u === undefined) {
-      const fresh = new Uint8Array(bytes);
-      this.lent.push(fresh);
-      return fresh.buffer;
-    }
-    u.fill(0);
-    this.lent.push(u);
-    return u.buffer as ArrayBuffer;
+    const reused = this.free.get(bytes)?.pop();
+    const buf = reused ?? new ArrayBuffer(bytes);
+    // A short-lived view to clear a recycled buffer: young garbage, unlike a view kept per buffer.
+    if (reused !== undefined) new Uint8Array(buf).fill(0);
+    this.lent.push(buf);
+    return buf;
   }
 
   /** Takes back every buffer lent since the last call (the world calls this at reset). */
   reclaim(): void {
     const lent = this.lent;
     for (let i = 0; i < lent.length; i++) {
-      const u = lent[i]!;
-      let list = this.free.get(u.byteLength);
+      const b = lent[i]!;
+      let list = this.free.get(b.byteLength);
       if (list === undefined) {
         list = [];
-        this.free.set(u.byteLength, list);
+        this.free.set(b.byteLength, list);
       }
-      list.push(u);
+      list.push(b);
     }
     lent.length = 0;
   }
