@@ -36,6 +36,13 @@ export interface KernelContract {
    */
   readonly itreeLeakOnHlistEagain: boolean;
   /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
+  /**
    * v4.20+: munmap downgrades the mmap lock to read after detaching the VMAs, so the UNMAP
    * invalidation, the zap and free_pgtables run under the read lock.
    */
@@ -64,6 +71,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
     munmapDowngrade: false,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -77,6 +86,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -90,6 +101,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -103,19 +116,23 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'none',
   },
   {
     name: 'v5.14',
-    summary: 'current (end for all after -EAGAIN) plus make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
+    summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'range',
@@ -129,6 +146,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
@@ -142,6 +161,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
@@ -155,6 +176,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
