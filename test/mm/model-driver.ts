@@ -212,8 +212,9 @@ export class Driver {
         const writable = p.ref.writeFault(a);
         if ((pfn >= 0) !== writable) this.fail(`pin_user_page(write) of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${writable ? 'succeeds' : 'faults'}`);
         if (pfn >= 0) this.pins.push(pfn);
-        // A write pin of a private page breaks COW (CLEAR) and may restore an exclusive entry.
-        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+        // A write pin of a private page breaks COW (CLEAR), may restore an exclusive entry, or
+        // bring a device-private page back (MIGRATE).
+        return this.expectEvents(cmd, (e) => (e.event === 1 && e.end - e.start === PAGE_SIZE) || isMigrateBack(e));
       }
       case 'mmap':
         return yield* this.mmap(p, cmd);
@@ -291,8 +292,9 @@ export class Driver {
     device_atomic_map(p.atomic, a, pfn);
     yield* folio_unlock(pfn);
     this.sys.putPage(pfn);
-    // EXCLUSIVE with the owner over the page, a COW break's CLEAR, reclaim's CLEARs.
-    this.expectEvents(cmd, (e) => e.end - e.start === PAGE_SIZE && (e.event === 7 || e.event === 1));
+    // EXCLUSIVE with the owner over the page, a COW break's CLEAR, reclaim's CLEARs, a
+    // device-private page's way back (MIGRATE).
+    this.expectEvents(cmd, (e) => (e.end - e.start === PAGE_SIZE && (e.event === 7 || e.event === 1)) || isMigrateBack(e));
   }
 
   private *fileOp(cmd: Extract<Cmd, { op: 'pwrite' | 'pread' }>): Gen<void> {
