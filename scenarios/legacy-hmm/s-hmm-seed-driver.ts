@@ -91,7 +91,7 @@ export const sHmmSeedDriverNoWait = protectRace(
   'mydevice_prefault without hmm_range_wait_until_valid: spins on -EAGAIN while an invalidation lasts',
   'no-wait',
   ['step-budget-exceeded'],
-  4000,
+  1500,
 );
 export const sHmmSeedDriverError = errorPath('s-hmm-seed-driver-error', 'mydevice_prefault over a range hmm_range_fault refuses: unregisters on the error path, clean', 'correct', []);
 export const sHmmSeedDriverNoUnregister = errorPath(
