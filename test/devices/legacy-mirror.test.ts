@@ -5,7 +5,8 @@
  * under v5.2/v5.3 and the sequence-count retry from v5.5, and the v5.3 unwinding fix shows.
  */
 import { describe, expect, it } from 'vitest';
-import { checkScenario } from '../../src/check/run.js';
+import { checkScenario, configureKernel } from '../../src/check/run.js';
+import { replaySchedule } from '../../src/sim/run-once.js';
 import { defineScenario, type Scenario } from '../../src/check/scenario.js';
 import { portfolioLegs } from '../../src/check/strategies.js';
 import type { IntervalMirror } from '../../src/devices/interval-mirror.js';
@@ -14,7 +15,7 @@ import seedDriver from '../../scenarios/legacy-hmm/s-hmm-seed-driver.js';
 import unwind from '../../scenarios/legacy-hmm/s-hmm-unwind.js';
 
 function check(s: Scenario, kernel: string, runs = 1200) {
-  return checkScenario(s, { legs: portfolioLegs(2, 3, 2), seed: 7, runs, kernel });
+  return checkScenario(s, { legs: portfolioLegs(2, 3, 2), seed: 7, runs, kernel, shrink: false });
 }
 
 function foundKinds(r: ReturnType<typeof check>): string[] {
@@ -47,6 +48,26 @@ describe('S-HMM-RACE-1', () => {
     expect(r.verdict).toBe('pass');
     expect(foundKinds(r)).toContain('stale-device-mapping');
     expect(r.problems.find((p) => p.kind === 'stale-device-mapping')!.message).toMatch(/mydevice maps mm:0x[0-9a-f]+ -> pfn \d+ \(write\) but the CPU maps/);
+  });
+
+  it('the reported schedule replays, byte for byte, with valid going true -> false -> true before the device is programmed', () => {
+    const r = check(sHmmRace1, 'v5.2');
+    const stale = r.problems.find((p) => p.kind === 'stale-device-mapping')!;
+    const a = replaySchedule(sHmmRace1, stale.schedule, stale.seed, stale.seed, configureKernel('v5.2'));
+    const b = replaySchedule(sHmmRace1, stale.schedule, stale.seed, stale.seed, configureKernel('v5.2'));
+    expect(b.trace).toBe(a.trace);
+    expect(a.findings.map((f) => f.kind)).toContain('stale-device-mapping');
+    const marks = [
+      'link mydevice.range on hmm(mm)->ranges, valid = true',
+      'hmm_range_fault(mydevice.range): valid?',
+      'overlapping ranges valid = false',
+      'then every range valid = true',
+      'hmm_range_valid(mydevice.range)',
+      'program mydevice',
+    ];
+    const at = marks.map((m) => a.trace.indexOf(m));
+    expect(at.every((i) => i >= 0), at.join(',')).toBe(true);
+    expect([...at].sort((x, y) => x - y)).toEqual(at);
   });
 
   it.each(['v5.5', 'current'])('%s: the interval driver retries when the CPU invalidated in between, and never when it did not', (kernel) => {

@@ -107,6 +107,7 @@ export function* hmm_get_or_create(mm: Mm): Gen<Hmm | null> {
   const world = mm.world;
   const t = table(world);
   yield world.point('hmm_get_or_create: mm->hmm', mm, Access.Read);
+  world.touchUndeclared(); // reads the hmm's kref too, which hmm_put writes in a step named after the hmm
   const existing = t.get(mm);
   if (existing !== undefined && existing.kref > 0) {
     existing.kref++;
@@ -142,6 +143,7 @@ export function* hmm_get_or_create(mm: Mm): Gen<Hmm | null> {
 export function* hmm_put(hmm: Hmm): Gen<void> {
   const world = hmm.mm.world;
   yield world.point('hmm_put', hmm, Access.Write);
+  world.touchUndeclared(); // the last put also unpublishes mm->hmm, which hmm_get_or_create reads
   if (hmm.kref <= 0) return;
   hmm.kref--;
   if (hmm.kref > 0) return;
