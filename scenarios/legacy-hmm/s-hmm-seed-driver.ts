@@ -93,6 +93,12 @@ export const sHmmSeedDriverNoWait = protectRace(
   ['step-budget-exceeded'],
   1500,
 );
+export const sHmmSeedDriverSnapshot = protectRace(
+  's-hmm-seed-driver-snapshot',
+  "mydevice_prefault with hmm_range_snapshot, as the seed's pseudo-code allows: its -EAGAIN kept the mmap lock, so the retry locks it twice",
+  'snapshot-literal',
+  ['lockdep-recursive'],
+);
 export const sHmmSeedDriverError = errorPath('s-hmm-seed-driver-error', 'mydevice_prefault over a range hmm_range_fault refuses: unregisters on the error path, clean', 'correct', []);
 export const sHmmSeedDriverNoUnregister = errorPath(
   's-hmm-seed-driver-no-unregister',
@@ -101,4 +107,4 @@ export const sHmmSeedDriverNoUnregister = errorPath(
   ['hmm-range-unbalanced'],
 );
 
-export default [sHmmSeedDriver, sHmmSeedDriverNoValidCheck, sHmmSeedDriverNoWait, sHmmSeedDriverError, sHmmSeedDriverNoUnregister];
+export default [sHmmSeedDriver, sHmmSeedDriverNoValidCheck, sHmmSeedDriverNoWait, sHmmSeedDriverSnapshot, sHmmSeedDriverError, sHmmSeedDriverNoUnregister];

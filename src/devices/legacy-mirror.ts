@@ -12,6 +12,10 @@
  * - `no-wait`: calls hmm_range_fault without waiting for the range to become valid: while an
  *   invalidation is in progress the loop spins on -EAGAIN instead of sleeping.
  * - `no-unregister-on-error`: returns hmm_range_fault's error without unregistering the range.
+ * - `snapshot-literal`: the pseudo-code taken literally with hmm_range_snapshot, which the seed says
+ *   works the same: on -EAGAIN it takes the mmap lock again, but unlike hmm_range_fault the
+ *   snapshot did not drop it (Christoph Hellwig's "always return EBUSY for invalid ranges" later
+ *   removed the difference): the second down_read is recursive locking.
  *
  * Even the correct driver is racy by design: a whole invalidation that starts and ends between
  * hmm_range_fault and the valid check leaves `valid` true (S-HMM-RACE-1).
@@ -40,12 +44,12 @@ import {
   HMM_PFN_VALID,
   HMM_PFN_WRITE,
 } from '../hmm/legacy/range.js';
-import { hmm_range_fault } from '../hmm/legacy/walk.js';
+import { hmm_range_fault, hmm_range_snapshot } from '../hmm/legacy/walk.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /** Which driver. */
-export type LegacyMirrorVariant = 'correct' | 'no-valid-check' | 'no-wait' | 'no-unregister-on-error';
+export type LegacyMirrorVariant = 'correct' | 'no-valid-check' | 'no-wait' | 'no-unregister-on-error' | 'snapshot-literal';
 
 const ops: HmmMirrorOps = {
   *sync_cpu_device_pagetables(mirror, update) {
@@ -130,7 +134,7 @@ export class LegacyMirror {
         this.timeouts++;
         return -EBUSY;
       }
-      ret = yield* hmm_range_fault(range, true);
+      ret = this.variant === 'snapshot-literal' ? yield* hmm_range_snapshot(range) : yield* hmm_range_fault(range, true);
       if (ret === -EAGAIN) {
         this.retries++;
         yield* mmap_read_lock(mm);

@@ -29,6 +29,7 @@ describe('the seed driver and its variants', () => {
     ['s-hmm-seed-driver', []],
     ['s-hmm-seed-driver-no-valid-check', ['map-in-invalidation-window']],
     ['s-hmm-seed-driver-no-wait', ['step-budget-exceeded']],
+    ['s-hmm-seed-driver-snapshot', ['lockdep-recursive']],
     ['s-hmm-seed-driver-error', []],
     ['s-hmm-seed-driver-no-unregister', ['hmm-range-unbalanced']],
   ] as const)('%s on v5.3: exactly %j', (name, want) => {
