@@ -22,9 +22,10 @@
  * the mm layer knows nothing of hmm.
  */
 import { GFP_KERNEL, kfree, kmalloc, type Allocation } from '../../locking/alloc.js';
-import { Mutex } from '../../locking/mutex.js';
+import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../../locking/mutex.js';
 import { RwSemaphore } from '../../locking/rwsem.js';
-import { Spinlock } from '../../locking/spinlock.js';
+import { Spinlock, spin_lock, spin_unlock } from '../../locking/spinlock.js';
+import { contractOf } from '../../locking/version.js';
 import { MmuNotifier, mmu_notifier_register, mmu_notifier_unregister } from '../../notifier/classic.js';
 import { QUIESCENCE } from '../../notifier/kinds.js';
 import { Access, type SimObject } from '../../sim/point.js';
@@ -80,6 +81,33 @@ export class Hmm implements SimObject {
     this.wq = world.waitQueue(`${this.name}->wq`, this);
     this.mmu_notifier = new HmmNotifier(this);
   }
+}
+
+/** v5.3 guards the ranges with the `ranges_lock` spinlock (and unwinds failed starts); v5.2 with the mutex. */
+export function usesRangesSpinlock(hmm: Hmm): boolean {
+  return contractOf(hmm.mm.world).legacyHmm?.unwindsFailedStart ?? true;
+}
+
+/**
+ * Takes the lock over the range list, `notifiers` and `valid`: v5.2's mutex (try-locked when the
+ * caller may not block; false when that failed), v5.3's spinlock (always taken).
+ */
+export function* lockRanges(hmm: Hmm, blockable = true): Gen<boolean> {
+  if (usesRangesSpinlock(hmm)) {
+    yield* spin_lock(hmm.ranges_lock);
+    return true;
+  }
+  if (blockable) {
+    yield* mutex_lock(hmm.lock);
+    return true;
+  }
+  return (yield* mutex_trylock(hmm.lock)) !== 0;
+}
+
+/** Drops what {@link lockRanges} took. */
+export function* unlockRanges(hmm: Hmm): Gen<void> {
+  if (usesRangesSpinlock(hmm)) yield* spin_unlock(hmm.ranges_lock);
+  else yield* mutex_unlock(hmm.lock);
 }
 
 const TABLE_KEY = 'hmm.legacy.byMm';

@@ -15,43 +15,17 @@
  * -EAGAIN lets the OOM reaper free pages a device still maps.
  */
 import { EAGAIN } from '../../locking/errno.js';
-import { mutex_lock, mutex_trylock, mutex_unlock } from '../../locking/mutex.js';
 import { down_read, down_read_trylock, down_write, up_read, up_write } from '../../locking/rwsem.js';
-import { spin_lock, spin_unlock } from '../../locking/spinlock.js';
-import { contractOf } from '../../locking/version.js';
 import { notifierWarn, type MmuNotifier, type MmuNotifierOps } from '../../notifier/classic.js';
 import { mmu_notifier_range_blockable, type MmuNotifierRange } from '../../notifier/range.js';
 import { Access } from '../../sim/point.js';
-import type { Hmm, HmmNotifier } from './hmm.js';
+import { lockRanges, unlockRanges, usesRangesSpinlock, type Hmm, type HmmNotifier } from './hmm.js';
 import type { HmmUpdate } from './mirror.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
 function hmmOf(sub: MmuNotifier): Hmm {
   return (sub as HmmNotifier).hmm;
-}
-
-/** v5.3 unwinds; v5.2 does not. Outside the legacy versions hmm cannot exist, so either is moot. */
-function unwinds(hmm: Hmm): boolean {
-  return contractOf(hmm.mm.world).legacyHmm?.unwindsFailedStart ?? true;
-}
-
-/** Takes the lock over the range list: v5.2's mutex (try-locked when not blockable), v5.3's spinlock. */
-function* lockRanges(hmm: Hmm, blockable: boolean): Gen<boolean> {
-  if (unwinds(hmm)) {
-    yield* spin_lock(hmm.ranges_lock);
-    return true;
-  }
-  if (blockable) {
-    yield* mutex_lock(hmm.lock);
-    return true;
-  }
-  return (yield* mutex_trylock(hmm.lock)) !== 0;
-}
-
-function* unlockRanges(hmm: Hmm): Gen<void> {
-  if (unwinds(hmm)) yield* spin_unlock(hmm.ranges_lock);
-  else yield* mutex_unlock(hmm.lock);
 }
 
 /**
@@ -63,8 +37,7 @@ function* unlockRanges(hmm: Hmm): Gen<void> {
  */
 function* notifiersDecrement(hmm: Hmm): Gen<void> {
   // v5.2's end takes the mutex even for a non-blockable range (nothing checked it then).
-  if (unwinds(hmm)) yield* spin_lock(hmm.ranges_lock);
-  else yield* mutex_lock(hmm.lock);
+  yield* lockRanges(hmm);
   const w = hmm.mm.world;
   yield w.point(`${hmm.name}: notifiers ${hmm.notifiers} -> ${hmm.notifiers - 1}${hmm.notifiers === 1 ? ', then every range valid = true, wake_up_all' : ''}`, hmm, Access.Write);
   hmm.notifiers--;
@@ -83,7 +56,7 @@ function* start(sub: MmuNotifier, nrange: MmuNotifierRange): Gen<number> {
   if (hmm.kref === 0) return 0; // being freed: nothing of it is in use
   const blockable = mmu_notifier_range_blockable(nrange);
   const update: HmmUpdate = { start: nrange.start, end: nrange.end, event: nrange.event, blockable };
-  const fixed = unwinds(hmm);
+  const fixed = usesRangesSpinlock(hmm);
   if (!(yield* lockRanges(hmm, blockable))) return -EAGAIN;
   yield w.point(`${hmm.name}: notifiers ${hmm.notifiers} -> ${hmm.notifiers + 1}, overlapping ranges valid = false`, hmm, Access.Write);
   hmm.notifiers++;

@@ -24,15 +24,13 @@
  * 16 bits), and the model does the shift with arithmetic so pfns need not fit in 32 bits.
  */
 import { EFAULT, EINVAL } from '../../locking/errno.js';
-import { mutex_lock, mutex_unlock } from '../../locking/mutex.js';
-import { spin_lock, spin_unlock } from '../../locking/spinlock.js';
 import { wait_event_timeout } from '../../locking/wait.js';
 import { PAGE_SHIFT } from '../../mm/constants.ts';
 import type { Mm } from '../../mm/mm-struct.ts';
 import type { Vma } from '../../mm/vma.ts';
 import { Access } from '../../sim/point.js';
 import { currentWorld, type World } from '../../sim/world.js';
-import { hmm_get_or_create, hmm_put, type Hmm } from './hmm.js';
+import { hmm_get_or_create, hmm_put, lockRanges, unlockRanges, type Hmm } from './hmm.js';
 import {
   HMM_RANGE_DOUBLE_REGISTER,
   HMM_RANGE_UNBALANCED,
@@ -135,20 +133,6 @@ function liveRanges(world: World): Set<HmmRange> {
     });
   }
   return s;
-}
-
-function* lockRanges(hmm: Hmm): Gen<void> {
-  if (unwinds(hmm)) yield* spin_lock(hmm.ranges_lock);
-  else yield* mutex_lock(hmm.lock);
-}
-
-function* unlockRanges(hmm: Hmm): Gen<void> {
-  if (unwinds(hmm)) yield* spin_unlock(hmm.ranges_lock);
-  else yield* mutex_unlock(hmm.lock);
-}
-
-function unwinds(hmm: Hmm): boolean {
-  return requireLegacyHmm(hmm.mm.world, 'hmm')?.unwindsFailedStart ?? true;
 }
 
 /**

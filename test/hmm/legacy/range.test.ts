@@ -56,6 +56,20 @@ describe.each(LEGACY)('legacy ranges (%s)', (kernel) => {
     expect(kinds(w)).toEqual([]);
   });
 
+  it('register also takes the mirror instead of the mm (the v5.3 signature)', () => {
+    const { s, w } = run(kernel, setup, {
+      *t(s) {
+        s.addr = yield* mapAnon(s.mm, 1);
+        const m = new RecordingMirror();
+        yield* hmm_mirror_register(m, s.mm);
+        s.log.push(yield* hmm_range_register(s.range, m, s.addr, s.addr + P), s.range.hmm === m.hmm, s.range.valid);
+        yield* hmm_range_unregister(s.range);
+      },
+    });
+    expect(s.log).toEqual([0, true, true]);
+    expect(kinds(w)).toEqual([]);
+  });
+
   it('register refuses a misaligned or empty range with -EINVAL', () => {
     const { s, w } = run(kernel, setup, {
       *t(s) {

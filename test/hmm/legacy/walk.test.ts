@@ -331,6 +331,33 @@ describe.each(LEGACY)("hmm_vma_fault / hmm_vma_range_done: the seed's mapping (%
     expect(kinds(w)).toEqual([]);
   });
 
+  it('against a concurrent invalidation: 0 (registered, lock held) or -EBUSY (unregistered, lock dropped), never a lock imbalance', () => {
+    const seen = new Set<string>();
+    const r = explore(kernel, {
+      setup: (w: World) => ({ ...vsetup(w), ret: 99 }),
+      *init(s) {
+        yield* prepare(s, 1, 0, [VALID | WRITE]);
+      },
+      tasks: {
+        *device(s) {
+          yield* mmap_read_lock(s.mm);
+          s.ret = yield* hmm_vma_fault(s.range, true);
+          s.held = rwsem_is_held(s.mm.mmap_lock);
+          if (s.held) yield* mmap_read_unlock(s.mm);
+          if (s.ret === 0) yield* hmm_vma_range_done(s.range);
+        },
+        *cpu(s) {
+          const r = yield* stuckInvalidation(s.mm, s.addr, s.addr + P);
+          yield* mmu_notifier_invalidate_range_end(r);
+        },
+      },
+      check: (s) => void seen.add(`${s.ret} held=${s.held} ${s.range.state}`),
+      legs: [{ name: 'dfs', preemptionBound: 2 }],
+    });
+    expect(reportKinds(r)).toEqual([]);
+    expect([...seen].sort()).toEqual([`${-EBUSY} held=false unregistered`, '0 held=true unregistered'].sort());
+  });
+
   it('wait_until_valid times out: -EAGAIN, the mmap lock dropped, the range left registered (as in the seed)', () => {
     const { s, w } = run(kernel, vsetup, {
       *t(s, w) {
