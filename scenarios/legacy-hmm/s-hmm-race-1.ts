@@ -40,7 +40,7 @@ function driverFor(w: World, mm: Mm): Pick<RaceState, 'legacy' | 'interval'> {
 
 export const sHmmRace1 = defineScenario<RaceState>({
   name: 's-hmm-race-1',
-  description: "S-HMM-RACE-1: the 2019 API's boolean valid misses a whole munmap-and-refault; the interval API's sequence catches it",
+  description: "S-HMM-RACE-1: the 2019 API's boolean valid misses a whole zap-and-refault of the page (MADV_DONTNEED, CPU write); the interval API's sequence catches it",
   setup(w: World) {
     const mm = mm_create(w, { name: 'mm' });
     return { mm, addr: 0, ...driverFor(w, mm) };
