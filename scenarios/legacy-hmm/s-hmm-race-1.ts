@@ -17,11 +17,12 @@
  * Under v5.2 and v5.3 the seed's correct driver does exactly this: stale-device-mapping. From
  * v5.5 the driver of its kernel uses an interval notifier (read_begin / read_retry under the
  * device lock): the CPU's invalidation moves the sequence, the driver retries and maps P2: clean.
- * v4.19 and v5.4 have neither API as modelled: api-unavailable.
+ * v4.19 and v5.4 have neither API as modelled: api-unavailable. `s-hmm-race-1-reclaim` is the same
+ * race with reclaim (swap-out, swap-in) as the CPU side.
  */
-import { defineScenario, IntervalMirror, LegacyMirror, type World } from '../../src/index.js';
+import { defineScenario, GFP_KERNEL, IntervalMirror, LegacyMirror, type World } from '../../src/index.js';
 import { contractOf } from '../../src/locking/version.js';
-import { MADV_DONTNEED, mm_create, PAGE_SIZE, sys_madvise, write32, type Mm } from '../../src/mm/index.ts';
+import { MADV_DONTNEED, mm_create, PAGE_SIZE, read32, sys_madvise, try_to_free_pages, write32, type Mm } from '../../src/mm/index.ts';
 import { populated } from './populated.js';
 
 interface RaceState {
@@ -65,4 +66,30 @@ export const sHmmRace1 = defineScenario<RaceState>({
   allow: (v) => (v.legacyHmm !== undefined ? ['device-maps-freed-page'] : []),
 });
 
-export default [sHmmRace1];
+/**
+ * The same race with reclaim as the CPU side: no mmap lock at all, the page is swapped out
+ * (CLEAR under the rmap and folio locks) and read back in to a new frame.
+ */
+export const sHmmRace1Reclaim = defineScenario<RaceState>({
+  name: 's-hmm-race-1-reclaim',
+  description: 'S-HMM-RACE-1 with reclaim: the page is swapped out and back in between the snapshot and the valid check',
+  setup(w: World) {
+    const mm = mm_create(w, { name: 'mm', swapPages: 4 });
+    return { mm, addr: 0, ...driverFor(w, mm) };
+  },
+  init: sHmmRace1.definition.init as RaceScenarioInit,
+  tasks: {
+    device_fault: sHmmRace1.definition.tasks['device_fault'] as RaceTask,
+    *cpu_reclaim(s) {
+      yield* try_to_free_pages(s.mm.sys, GFP_KERNEL);
+      yield* read32(s.mm, s.addr);
+    },
+  },
+  expect: (v) => (v.legacyHmm !== undefined ? ['stale-device-mapping'] : v.intervalNotifiers ? [] : ['api-unavailable']),
+  allow: (v) => (v.legacyHmm !== undefined ? ['device-maps-freed-page'] : []),
+});
+
+type RaceScenarioInit = (s: RaceState, w: World) => Generator<unknown, void, unknown>;
+type RaceTask = (s: RaceState, w: World) => Generator<unknown, void, unknown>;
+
+export default [sHmmRace1, sHmmRace1Reclaim];

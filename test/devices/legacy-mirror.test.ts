@@ -10,7 +10,7 @@ import { replaySchedule } from '../../src/sim/run-once.js';
 import { defineScenario, type Scenario } from '../../src/check/scenario.js';
 import { portfolioLegs } from '../../src/check/strategies.js';
 import type { IntervalMirror } from '../../src/devices/interval-mirror.js';
-import raceScenarios, { sHmmRace1 } from '../../scenarios/legacy-hmm/s-hmm-race-1.js';
+import raceScenarios, { sHmmRace1, sHmmRace1Reclaim } from '../../scenarios/legacy-hmm/s-hmm-race-1.js';
 import seedDriver from '../../scenarios/legacy-hmm/s-hmm-seed-driver.js';
 import unwind from '../../scenarios/legacy-hmm/s-hmm-unwind.js';
 
@@ -83,6 +83,13 @@ describe('S-HMM-RACE-1', () => {
     expect(foundKinds(r)).toEqual([]);
     expect(Math.min(...retries)).toBe(0);
     expect(Math.max(...retries)).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(['v5.2', 'current'])('%s: with reclaim (no mmap lock) as the CPU side, the same verdicts', (kernel) => {
+    const r = check(sHmmRace1Reclaim, kernel);
+    expect(r.verdict).toBe('pass');
+    if (kernel === 'v5.2') expect(foundKinds(r)).toContain('stale-device-mapping');
+    else expect(foundKinds(r)).toEqual([]);
   });
 
   it.each(['v4.19', 'v5.4'])('%s: neither API as modelled: api-unavailable', (kernel) => {
