@@ -20,6 +20,11 @@
  *
  * The kernel hangs the hmm off `mm->hmm`; the model keeps that pointer in a per-run table, since
  * the mm layer knows nothing of hmm.
+ *
+ * This is the kernel's own design, not an adapter over the interval-notifier sequence machinery
+ * (which the contract notes suggest as a shortcut): the boolean and its blind spot are the point.
+ * v5.3 here is v5.2 plus the unwinding fix; its other changes (mirror registration under the
+ * caller's mmap write lock, ranges holding an mmget, the WARN in release) are not modelled.
  */
 import { GFP_KERNEL, kfree, kmalloc, type Allocation } from '../../locking/alloc.js';
 import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../../locking/mutex.js';
