@@ -133,6 +133,9 @@ export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';
 
-// The 2019 HMM mirror API (v5.2/v5.3 contracts): hmm_mirror_register, hmm_range_register, ...
-export * from './hmm/legacy/index.js';
+// The 2019 HMM mirror API (v5.2/v5.3 contracts) as one namespace, since several of its names
+// (HmmRange, hmm_range_fault, HMM_PFN_*) mean something else in the current API:
+//   import { legacy_hmm } from 'hmmsim';
+//   const { hmm_mirror_register, hmm_range_register, hmm_range_fault } = legacy_hmm;
+export * as legacy_hmm from './hmm/legacy/index.js';
 export { LegacyMirror, type LegacyMirrorVariant } from './devices/legacy-mirror.js';

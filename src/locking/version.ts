@@ -80,7 +80,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
   },
   {
     name: 'v5.3',
-    summary: "v5.2 plus hmm unwinding its own counter when its start fails (5a136b4ae327)",
+    summary: 'v5.2 plus hmm unwinding its own counter when its start fails (5a136b4ae327)',
     notifierAnnotations: false,
     primeAtRegistration: false,
     reclaimTracksNotifier: false,
