@@ -39,6 +39,7 @@ import {
 } from '../../mm/pte.ts';
 import { VM_HUGETLB, VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE } from '../../mm/vma-flags.ts';
 import type { Vma } from '../../mm/vma.ts';
+import { FindingKind } from '../../sim/finding.js';
 import { Access } from '../../sim/point.js';
 import { currentWorld } from '../../sim/world.js';
 import { LEGACY_UNAVAILABLE, requireLegacyHmm } from './kinds.js';
@@ -272,6 +273,12 @@ function* walkRange(range: HmmRange, fault: boolean, block: boolean, api: string
   if (!checkRegistered(world, range, api)) return -EFAULT;
   const hmm = range.hmm!;
   const mm = hmm.mm;
+  const npages = (range.end - range.start) / PAGE_SIZE;
+  if (range.pfns.length < npages) {
+    // The kernel would write past the driver's array.
+    world.report(FindingKind.Bug, `BUG: ${api}(${range.name}): range->pfns has ${range.pfns.length} entries for ${npages} pages`, `${range.name}:pfns`, true);
+    return -EINVAL;
+  }
   mmap_assert_locked(mm);
   if (hmm.dead) return -EFAULT;
   let start = range.start;

@@ -5,7 +5,7 @@
  * hmm_vma_fault / hmm_vma_range_done with the seed's return-value mapping.
  */
 import { describe, expect, it } from 'vitest';
-import { EAGAIN, EBUSY, EFAULT, EPERM } from '../../../src/locking/errno.js';
+import { EAGAIN, EBUSY, EFAULT, EINVAL, EPERM } from '../../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../../src/locking/mmap-lock.js';
 import { rwsem_is_held } from '../../../src/locking/rwsem.js';
 import { MMU_NOTIFY_CLEAR } from '../../../src/notifier/events.js';
@@ -135,6 +135,24 @@ describe.each(LEGACY)('hmm_range_snapshot (%s)', (kernel) => {
     });
     expect(s.log).toEqual([-EAGAIN, true, -EFAULT, -EPERM, NONE]);
     expect(kinds(w)).toEqual([]);
+  });
+
+  it('a pfns array shorter than the range is a BUG finding that stops the run (the kernel would write past it)', () => {
+    const { s, w } = run(kernel, setup, {
+      *t(s) {
+        s.addr = yield* mapAnon(s.mm, 2);
+        yield* registered(s, 2);
+        s.range.pfns = [0];
+        yield* mmap_read_lock(s.mm);
+        s.log.push(yield* hmm_range_snapshot(s.range));
+        yield* mmap_read_unlock(s.mm);
+        yield* hmm_range_unregister(s.range);
+      },
+    });
+    expect(s.log).toEqual([-EINVAL]);
+    expect(w.findings[0]!.kind).toBe('bug');
+    expect(w.findings[0]!.message).toMatch(/range->pfns has 1 entries for 2 pages/);
+    expect(w.isStopped).toBe(true);
   });
 
   it('without the mmap lock held the walk is a WARN (mmap_assert_locked)', () => {
