@@ -133,6 +133,10 @@ export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';
 
+// HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
+export * from './hmm/index.js';
+export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';
+
 // The 2019 HMM mirror API (v5.2/v5.3 contracts) as one namespace, since several of its names
 // (HmmRange, hmm_range_fault, HMM_PFN_*) mean something else in the current API:
 //   import { legacy_hmm } from 'hmmsim';
