@@ -14,6 +14,7 @@ import sHmmRace1 from './legacy-hmm/s-hmm-race-1.js';
 import sHmmSeedDriver from './legacy-hmm/s-hmm-seed-driver.js';
 import sHmmUnwind from './legacy-hmm/s-hmm-unwind.js';
 import sItreeLeak from './notifier/s-itree-leak.js';
+import gpuUserptr from './gpu/gpu-userptr.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
 import sPair1 from './notifier/s-pair-1.js';
@@ -38,6 +39,7 @@ export const catalogue: readonly Scenario[] = [
   ...sNonblock1Mm,
   ...notifierOnMm,
   ...hmmMirror,
+  ...gpuUserptr,
   ...sHmmRace1,
   ...sHmmSeedDriver,
   ...sHmmUnwind,

@@ -22,10 +22,10 @@ export class ExclusiveLock implements SimObject {
   readonly lockLabel: string;
   readonly unlockLabel: string;
 
-  constructor(world: World, readonly name: string, key: string, wait: WaitType, opName: string) {
+  constructor(world: World, readonly name: string, key: string, wait: WaitType, opName: string, waitInner?: number) {
     this.k = kernelOf(world);
     this.spins = wait === 'spin';
-    this.dep = new LockdepMap(name, { key, wait });
+    this.dep = new LockdepMap(name, { key, wait, ...(waitInner === undefined ? {} : { waitInner }) });
     this.queue = world.waitQueue(name, this);
     this.queue.holder = () => this.owner?.name ?? null;
     this.lockLabel = `${opName}_lock(${name})`;

@@ -138,6 +138,7 @@ function startRun(world: World): Kernel {
   }
   ld.beginRun(`seed ${world.seed}`);
   ld.reclaimTracksNotifierMap = contractOf(world).reclaimTracksNotifier;
+  ld.checkWaitContext = contractOf(world).lockdepWaitContext;
   const k = new Kernel(world, ld, mode);
   world.locals.set(KERNEL_KEY, k);
   if (k.validating) world.exitHooks.push((t) => ld.taskExit(t.id, k.where));

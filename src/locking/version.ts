@@ -36,6 +36,13 @@ export interface KernelContract {
    */
   readonly itreeLeakOnHlistEagain: boolean;
   /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -66,6 +73,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.2',
@@ -76,6 +85,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
     legacyHmm: { unwindsFailedStart: false },
   },
   {
@@ -87,6 +98,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
     legacyHmm: { unwindsFailedStart: true },
   },
   {
@@ -98,6 +111,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.5',
@@ -108,6 +123,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.9',
@@ -118,6 +135,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'current',
@@ -128,6 +147,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -138,6 +159,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
 ];
 
