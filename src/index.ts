@@ -181,3 +181,10 @@ export * from './mm/index.js';
 // HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
 export * from './hmm/index.js';
 export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';
+
+// The 2019 HMM mirror API (v5.2/v5.3 contracts) as one namespace, since several of its names
+// (HmmRange, hmm_range_fault, HMM_PFN_*) mean something else in the current API:
+//   import { legacy_hmm } from 'hmmsim';
+//   const { hmm_mirror_register, hmm_range_register, hmm_range_fault } = legacy_hmm;
+export * as legacy_hmm from './hmm/legacy/index.js';
+export { LegacyMirror, type LegacyMirrorVariant } from './devices/legacy-mirror.js';
