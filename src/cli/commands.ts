@@ -17,6 +17,7 @@ import { parseArgs, UsageError } from './args.js';
 import { checkWithPortfolio, WorkerPool } from './portfolio.js';
 import { ProgressLine } from './progress.js';
 import { builtinScenarios, resolveScenarios, sourceWord } from './source.js';
+import { isUserError } from './user-error.js';
 
 /** Where a command writes. */
 export interface Io {
@@ -39,6 +40,7 @@ const CHECK_OPTIONS = {
   preemptions: { kind: 'int', min: 0, max: 1000 },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   'no-shrink': { kind: 'flag' },
+  'no-typecheck': { kind: 'flag' },
   json: { kind: 'flag' },
   quiet: { kind: 'flag' },
   debug: { kind: 'flag' },
@@ -63,11 +65,13 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
     strategy === 'portfolio'
       ? portfolioLegs(workers, depth, preemptions)
       : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
-  const targets = await resolveScenarios(words);
+  const { targets, failures } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
   const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
   await pool?.ready();
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
+  const replayWords: string[] = [];
+  const errors = failures.map((f) => ({ name: f.word, error: f.message }));
   try {
     for (const { scenario, source } of targets) {
       const t0 = performance.now();
@@ -92,23 +96,31 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
           kernel: options.get('kernel') as string | undefined,
           onProgress: (p) => show(p.runs, p.findings),
         });
+      } catch (e) {
+        // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
+        if (!json || !isUserError(e)) throw e;
+        errors.push({ name: scenario.name, error: e.message });
+        continue;
       } finally {
         clearInterval(timer);
         progress.clear();
       }
       reports.push(report);
+      replayWords.push(sourceWord(source));
       if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
     await pool?.close();
   }
-  if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
+  if (json) io.out(`${JSON.stringify(jsonDocument(reports, replayWords, errors), null, 2)}\n`);
   else io.out(`${formatSummary(reports)}\n`);
+  if (errors.length > 0) return 2;
   return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
 }
 
 const REPLAY_OPTIONS = {
   seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  'no-typecheck': { kind: 'flag' },
   html: { kind: 'string' },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   debug: { kind: 'flag' },
@@ -121,7 +133,7 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
     throw new UsageError(`hmmsim replay: expected a scenario and a schedule, e.g. 'hmmsim replay lost-update 1:avbv2 --seed 42' (copy the line from a check report)`);
   }
   const [word, schedule] = words as [string, string];
-  const targets = await resolveScenarios([word]);
+  const { targets } = await resolveScenarios([word], { typecheck: options.get('no-typecheck') !== true });
   if (targets.length !== 1) throw new UsageError(`hmmsim replay: '${word}' names ${targets.length} scenarios; pick one with file.ts#name`);
   const { scenario } = targets[0]!;
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
@@ -162,6 +174,7 @@ const COMPARE_OPTIONS = {
   time: CHECK_OPTIONS.time,
   seed: CHECK_OPTIONS.seed,
   workers: CHECK_OPTIONS.workers,
+  'no-typecheck': CHECK_OPTIONS['no-typecheck'],
   json: CHECK_OPTIONS.json,
   quiet: CHECK_OPTIONS.quiet,
   debug: CHECK_OPTIONS.debug,
@@ -176,7 +189,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
-  const targets = await resolveScenarios(words);
+  const { targets } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true });
   const pool = workers > 1 ? new WorkerPool(workers) : null;
   await pool?.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];

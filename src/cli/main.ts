@@ -8,7 +8,8 @@ import { isUserError } from './user-error.js';
 const USAGE = `usage: hmmsim <command> [options]
 
 commands:
-  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts
+  check [names, files or directories...]
+                              explore scenarios (default: the built-in catalogue) and print verdicts
         --strategy random|pct|dfs|portfolio   (default portfolio)
         --runs N        runs per scenario (default 20000)
         --time SECONDS  time limit per scenario (default 10)
@@ -19,6 +20,7 @@ commands:
         --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, current (default),
                         what-if-itree-fix
         --no-shrink     report schedules as found, unshrunk
+        --no-typecheck  run scenario files without type-checking them first
         --json          one JSON document on stdout
         --quiet         no progress line
   replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]

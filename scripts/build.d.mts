@@ -1,0 +1,2 @@
+/** Bundles the JavaScript into dist/. */
+export function buildJs(): Promise<void>;
