@@ -11,8 +11,9 @@ import { KERNEL_VERSIONS } from '../locking/version.js';
 import { traceToHtml } from '../report/html.js';
 import { jsonDocument } from '../report/json.js';
 import { formatComparison, formatScenario, formatSummary } from '../report/text.js';
-import { replaySchedule } from '../sim/run-once.js';
-import { ScheduleError } from '../sim/schedule.js';
+import { decodeSchedule, ScheduleError } from '../sim/schedule.js';
+import { replayInWorker } from './replay-worker.js';
+import { stallResult } from './watchdog.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkWithPortfolio, WorkerPool } from './portfolio.js';
 import { ProgressLine } from './progress.js';
@@ -66,8 +67,10 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
       ? portfolioLegs(workers, depth, preemptions)
       : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
   const { targets, failures } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
-  const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
-  await pool?.ready();
+  // Even one strategy runs on a worker thread: only there can the watchdog stop a task that loops
+  // without a scheduling point.
+  const pool = new WorkerPool(strategy === 'portfolio' ? workers : 1);
+  await pool.ready();
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
   const replayWords: string[] = [];
@@ -80,10 +83,8 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         progress.update(scenario.name, runsSoFar, el, findings, time * 1000 - el);
       };
       const timer = setInterval(() => {
-        if (pool !== null) {
-          const t = pool.totals();
-          show(t.runs, t.findings);
-        }
+        const t = pool.totals();
+        show(t.runs, t.findings);
       }, 250);
       let report: ScenarioReport;
       try {
@@ -110,7 +111,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
       if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   if (json) io.out(`${JSON.stringify(jsonDocument(reports, replayWords, errors), null, 2)}\n`);
   else io.out(`${formatSummary(reports)}\n`);
@@ -120,13 +121,29 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
 
 const REPLAY_OPTIONS = {
   seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  finding: { kind: 'string' },
   'no-typecheck': { kind: 'flag' },
   html: { kind: 'string' },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   debug: { kind: 'flag' },
 } as const;
 
-/** `hmmsim replay <scenario> <schedule> [--seed S]`. */
+/**
+ * Exit statuses of `hmmsim replay`: what the run showed, against the finding the replay line
+ * names with `--finding` (without it, any finding counts as reproduced).
+ */
+export const REPLAY_EXIT = {
+  /** The run shows the recorded finding. */
+  Reproduced: 0,
+  /** The run shows findings, but not the recorded one. */
+  DifferentFinding: 1,
+  /** The run shows no finding at all. */
+  Clean: 4,
+  /** The schedule no longer fits the code (it diverged) and the recorded finding did not show. */
+  NoLongerFits: 5,
+} as const;
+
+/** `hmmsim replay <scenario> <schedule> [--seed S] [--finding KIND]`. */
 export async function replayCommand(argv: readonly string[], io: Io): Promise<number> {
   const { words, options } = parseArgs('replay', argv, REPLAY_OPTIONS);
   if (words.length !== 2) {
@@ -135,15 +152,31 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
   const [word, schedule] = words as [string, string];
   const { targets } = await resolveScenarios([word], { typecheck: options.get('no-typecheck') !== true });
   if (targets.length !== 1) throw new UsageError(`hmmsim replay: '${word}' names ${targets.length} scenarios; pick one with file.ts#name`);
-  const { scenario } = targets[0]!;
+  const { scenario, source } = targets[0]!;
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
-  let r;
+  const kernel = options.get('kernel') as string | undefined;
+  const recorded = options.get('finding') as string | undefined;
+  configureKernel(kernel);
   try {
-    r = replaySchedule(scenario, schedule, seed, seed, configureKernel(options.get('kernel') as string | undefined));
+    decodeSchedule(schedule); // a malformed schedule is a usage error before any thread starts
   } catch (e) {
     if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
     throw e;
   }
+  let outcome;
+  try {
+    outcome = await replayInWorker({ source, replay: schedule, seed, kernel });
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
+    throw e;
+  }
+  if ('stall' in outcome) {
+    const found = stallResult(outcome.stall, 'replay', 0, outcome.limitMs).problems[0]!;
+    io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: stopped by the watchdog\n`);
+    io.out(`[${found.kind}]${outcome.stall.state?.task ? ` in ${outcome.stall.state.task}` : ''}\n${found.message}\n`);
+    return recorded === undefined || recorded === found.kind ? REPLAY_EXIT.Reproduced : REPLAY_EXIT.DifferentFinding;
+  }
+  const r = outcome.result;
   io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: ${r.steps} steps\n`);
   for (const n of r.notes) io.out(`note: ${n}\n`);
   io.out(r.trace);
@@ -166,7 +199,15 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
     }
     io.out(`wrote ${html}\n`);
   }
-  return 0;
+  const reproduced = recorded === undefined ? r.findings.length > 0 : r.findings.some((f) => f.kind === recorded);
+  let status: number;
+  if (reproduced) status = REPLAY_EXIT.Reproduced;
+  else if (r.notes.length > 0) status = REPLAY_EXIT.NoLongerFits;
+  else if (r.findings.length > 0) status = REPLAY_EXIT.DifferentFinding;
+  else status = REPLAY_EXIT.Clean;
+  const what = ['reproduced the recorded finding', 'found a different finding', '', '', 'ran clean: no finding', 'the schedule no longer fits this code'][status];
+  io.out(`replay: ${what}${recorded === undefined ? '' : ` (${recorded})`}; exit status ${status}\n`);
+  return status;
 }
 
 const COMPARE_OPTIONS = {
@@ -190,8 +231,8 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
   const { targets } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true });
-  const pool = workers > 1 ? new WorkerPool(workers) : null;
-  await pool?.ready();
+  const pool = new WorkerPool(workers);
+  await pool.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];
   try {
     for (const { scenario, source } of targets) {
@@ -208,7 +249,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
       }
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   const allAsExpected = rows.every((r) => r.report.verdict === 'pass');
   if (json) {

@@ -23,9 +23,11 @@ commands:
         --no-typecheck  run scenario files without type-checking them first
         --json          one JSON document on stdout
         --quiet         no progress line
-  replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
+  replay <scenario> <schedule> [--seed S] [--finding KIND] [--kernel V] [--html FILE]
                               print the full trace of one run and its findings; --html also
-                              writes it as a page with one column per task
+                              writes it as a page with one column per task. Exit status:
+                              0 reproduced the finding --finding names (any, without it),
+                              1 a different finding, 4 ran clean, 5 the schedule no longer fits
   compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
   list                        the built-in scenarios, one line each
 `;

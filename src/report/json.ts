@@ -40,7 +40,7 @@ export function scenarioJson(r: ScenarioReport, replayWord: string) {
         steps: p.steps,
         strategy: p.strategy,
         reproducible: p.reproducible,
-        replay: `hmmsim replay ${replayWord} ${p.schedule} --seed ${p.seed}`,
+        replay: `hmmsim replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`,
       })),
   };
 }

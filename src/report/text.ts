@@ -37,7 +37,7 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
     out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
     for (const line of p.message.split('\n')) out.push(`    ${line}`);
     if (!p.reproducible) out.push('    (this finding needs several runs of the exploration: replaying the last of them alone does not show it)');
-    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed}`);
+    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`);
   }
   return out.join('\n');
 }

@@ -26,6 +26,7 @@
  */
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
+import { heartbeat } from './heartbeat.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -47,6 +48,11 @@ let active: World | null = null;
  */
 export function currentWorld(): World {
   if (active === null) throw new Error('no simulated task is running: kernel functions can only be called from task code');
+  return active;
+}
+
+/** The world running a task right now, or null between runs (for guards that must not throw). */
+export function runningWorld(): World | null {
   return active;
 }
 
@@ -280,6 +286,7 @@ export class World {
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
+    heartbeat.view[0]++;
     this.resume(t);
     this.stepLabel = ''; // outside a step (end-of-run checks) nothing is attributed to one
     if (this.afterStep !== null && !this.stopped) this.afterStep();
