@@ -25,6 +25,8 @@ export async function buildJs() {
       cli: 'src/cli/main.ts',
       // The portfolio's workers start here (the name the command looks for beside itself).
       'worker-entry': 'src/cli/worker.ts',
+      // The generator-protocol wrappers scenario files get (src/cli/compile.ts).
+      protocol: 'src/sim/protocol.ts',
     },
     outdir: 'dist',
     bundle: true,

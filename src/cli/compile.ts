@@ -11,7 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { selfIndexPath, selfRoot } from './self.js';
+import { isPlainFunction } from '../sim/protocol.js';
+import { selfIndexPath, selfProtocolPath, selfRoot } from './self.js';
 
 /** A scenario file that does not compile: the message names file:line:col. */
 export class CompileError extends Error {}
@@ -41,7 +42,8 @@ export async function compileScenarioFile(file: string): Promise<string> {
         {
           name: 'hmmsim-self',
           setup(b) {
-            b.onResolve({ filter: /^hmmsim$/ }, () => ({ path: selfIndexPath, external: true }));
+            b.onResolve({ filter: /^hmmsim$/ }, () => ({ path: 'hmmsim', namespace: 'hmmsim-checked' }));
+            b.onLoad({ filter: /.*/, namespace: 'hmmsim-checked' }, async () => ({ contents: await checkedFacade(), loader: 'js', resolveDir: selfRoot }));
             // A file that imports hmmsim's sources by path gets the running copy's module too.
             b.onResolve({ filter: /^\.{0,2}\// }, (args) => {
               const p = resolve(args.resolveDir, args.path);
@@ -59,4 +61,19 @@ export async function compileScenarioFile(file: string): Promise<string> {
     throw new CompileError(`${at}${first.text}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
   }
   return pathToFileURL(out).href;
+}
+
+/**
+ * What `import ... from 'hmmsim'` gives a scenario file: the package root, with every kernel
+ * function wrapped by `checkedCall`, so a call run without `yield*` is a finding
+ * (src/sim/protocol.ts). Built from the root's own exports, so new ones are covered as they come.
+ */
+async function checkedFacade(): Promise<string> {
+  const root = (await import(pathToFileURL(selfIndexPath).href)) as Record<string, unknown>;
+  const index = JSON.stringify(selfIndexPath);
+  const lines = [`import * as api from ${index};`, `import { checkedCall } from ${JSON.stringify(selfProtocolPath)};`, `export * from ${index};`];
+  for (const [name, value] of Object.entries(root)) {
+    if (isPlainFunction(value)) lines.push(`export const ${name} = checkedCall(${JSON.stringify(name)}, api.${name});`);
+  }
+  return lines.join('\n');
 }

@@ -18,3 +18,6 @@ export const selfTypesPath = fileURLToPath(fromSources ? new URL('../index.ts', 
 
 /** The root of the running copy (where package.json is). */
 export const selfRoot = fileURLToPath(new URL(fromSources ? '../../' : '../', here));
+
+/** The generator-protocol checks (src/sim/protocol.ts) of the running copy, as a file path. */
+export const selfProtocolPath = fileURLToPath(fromSources ? new URL('../sim/protocol.ts', here) : new URL('./protocol.js', here));

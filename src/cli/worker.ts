@@ -10,6 +10,7 @@ import { runLeg } from '../check/run.js';
 import type { ReplayJob } from './replay-worker.js';
 import type { Scenario } from '../check/scenario.js';
 import { shareHeartbeat } from '../sim/heartbeat.js';
+import { guardNondeterminism } from '../sim/nondeterminism.js';
 import { replaySchedule } from '../sim/run-once.js';
 import { encodeSchedule, ScheduleError } from '../sim/schedule.js';
 import { configureKernel } from '../check/run.js';
@@ -30,6 +31,9 @@ function load(src: ScenarioSource): Promise<Scenario> {
   }
   return p;
 }
+
+// Task code that reads the clock, Math.random, timers or I/O is a finding, not a silent flake.
+guardNondeterminism();
 
 const beat = (workerData as { heartbeat?: Int32Array } | null)?.heartbeat;
 if (beat !== undefined) shareHeartbeat(beat);

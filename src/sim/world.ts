@@ -27,6 +27,7 @@
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
 import { heartbeat } from './heartbeat.js';
+import { afterResume, badYield, unyieldedBlock } from './protocol.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -298,19 +299,24 @@ export class World {
       r = t.gen.next();
     } catch (e) {
       this.taskThrew(t, e);
+      afterResume(this, t);
       return;
     }
+    afterResume(this, t);
     if (r.done === true) {
       this.exitTask(t);
       return;
     }
     const v = r.value;
     if (v === POINT) {
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = this.nextLabel;
       t.obj = this.nextObj;
       t.access = this.nextAccess;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
+      if (v !== undefined && typeof v !== 'string') badYield(this, t, v);
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = typeof v === 'string' ? v : 'yield';
       t.obj = null;
       t.access = Access.None;
