@@ -18,6 +18,8 @@ import { selfIndexPath, selfProtocolPath, selfRoot } from './self.js';
 export class CompileError extends Error {}
 
 const OWN_DIRS = [join(selfRoot, 'src') + sep, join(selfRoot, 'dist') + sep];
+const SOURCE_INDEX = join(selfRoot, 'src', 'index.ts');
+const BUILT_INDEX = join(selfRoot, 'dist', 'index.js');
 
 /** Compiles `file` to a module next to nothing of the user's (under the OS temp dir); returns its URL. */
 export async function compileScenarioFile(file: string): Promise<string> {
@@ -46,7 +48,10 @@ export async function compileScenarioFile(file: string): Promise<string> {
             b.onLoad({ filter: /.*/, namespace: 'hmmsim-checked' }, async () => ({ contents: await checkedFacade(), loader: 'js', resolveDir: selfRoot }));
             // A file that imports hmmsim's sources by path gets the running copy's module too.
             b.onResolve({ filter: /^\.{0,2}\// }, (args) => {
+              if (args.namespace === 'hmmsim-checked') return { path: args.path, external: true };
               const p = resolve(args.resolveDir, args.path);
+              // hmmsim's root module by path is the package root, like 'hmmsim'.
+              if (p === SOURCE_INDEX || p === BUILT_INDEX) return { path: 'hmmsim', namespace: 'hmmsim-checked' };
               return OWN_DIRS.some((d) => p.startsWith(d)) ? { path: p, external: true } : undefined;
             });
           },
@@ -57,7 +62,7 @@ export async function compileScenarioFile(file: string): Promise<string> {
     const errors = (e as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors ?? [];
     const first = errors[0];
     if (first === undefined) throw e;
-    const at = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : `${file}: `;
+    const at = first.location ? `${resolve(first.location.file)}:${first.location.line}:${first.location.column + 1}: ` : `${file}: `;
     throw new CompileError(`${at}${first.text}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
   }
   return pathToFileURL(out).href;

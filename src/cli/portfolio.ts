@@ -11,6 +11,7 @@ import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
 import type { StrategySpec } from '../check/strategies.js';
 import type { ScenarioSource } from './source.js';
+import { workerEntryUrl } from './self.js';
 import { newHeartbeat, stallResult, Watchdog, watchdogLimitMs, type Stall } from './watchdog.js';
 
 /** One leg of work sent to a worker. */
@@ -50,7 +51,7 @@ export class WorkerPool {
 
   private startWorker(): Worker {
     const heartbeat = newHeartbeat();
-    const w = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { heartbeat } });
+    const w = new Worker(workerEntryUrl, { workerData: { heartbeat } });
     w.on('message', (reply: LegReply | { ready: true } | { id: number; started: true }) => {
       if ('ready' in reply) this.markReady();
       else if ('started' in reply) this.watchdog.arm(w, watchdogLimitMs(this.pending.get(reply.id)?.job.timeLimitMs));

@@ -8,6 +8,7 @@ import type { RunResult } from '../sim/run-once.js';
 import { ScheduleError } from '../sim/schedule.js';
 import { ScenarioError } from '../check/scenario.js';
 import type { ScenarioSource } from './source.js';
+import { workerEntryUrl } from './self.js';
 import { newHeartbeat, Watchdog, watchdogLimitMs, type Stall } from './watchdog.js';
 
 /** What the worker is asked to replay. */
@@ -25,7 +26,7 @@ export type ReplayOutcome = { readonly result: RunResult } | { readonly stall: S
 /** Replays `schedule` on a fresh watched worker. */
 export async function replayInWorker(job: Omit<ReplayJob, 'id'>): Promise<ReplayOutcome> {
   const heartbeat = newHeartbeat();
-  const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { heartbeat } });
+  const worker = new Worker(workerEntryUrl, { workerData: { heartbeat } });
   const watchdog = new Watchdog();
   const limitMs = watchdogLimitMs(undefined);
   try {

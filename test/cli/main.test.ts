@@ -85,10 +85,10 @@ describe('hmmsim check', () => {
     const broken = scenarioFile('export default defineScenario({{');
     const r1 = await run('check', broken);
     expect(r1.code).toBe(2);
-    expect(r1.err).toMatch(/^\/.*mine\.ts:1:\d+: .* \(TS\d+\)/);
+    expect(r1.err).toMatch(/^\/.*mine\.ts:\d+:\d+: .* \(TS\d+\)/);
     const r1b = await run('check', broken, '--no-typecheck');
     expect(r1b.code).toBe(2);
-    expect(r1b.err).toMatch(/^\/.*mine\.ts:1:\d+: /);
+    expect(r1b.err).toMatch(/^\/.*mine\.ts:\d+:\d+: /);
     const empty = scenarioFile('export const x = 1;');
     const r2 = await run('check', empty);
     expect(r2.code).toBe(2);
