@@ -23,6 +23,8 @@ export interface ScenarioReport {
   /** True when an exhaustive strategy covered its whole space. */
   readonly exhausted: boolean;
   readonly problems: readonly FoundProblem[];
+  /** Remarks on the verdict (an expected kind that nothing reports, say). */
+  readonly notes?: readonly string[];
 }
 
 /** Orders problems so reports are stable: by kind, then place. */

@@ -7,6 +7,7 @@ import { DEFAULT_KERNEL, kernelContract, type KernelContract } from '../locking/
 import { FindingKind } from '../sim/finding.js';
 import type { Program } from '../sim/program.js';
 import type { TaskBody } from '../sim/task.js';
+import { firstUserFrame } from '../sim/user-frame.js';
 import { RunEnd, type World } from '../sim/world.js';
 
 /** What a `check` function gets besides the scenario state. */
@@ -133,7 +134,8 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
       try {
         state = def.setup(world);
       } catch (e) {
-        throw new ScenarioError(`${where}: setup threw: ${e instanceof Error ? e.message : String(e)}`);
+        const at = e instanceof Error ? firstUserFrame(e) : null;
+        throw new ScenarioError(`${where}: setup threw: ${e instanceof Error ? e.message : String(e)}${at === null ? '' : ` (at ${at})`}`);
       }
       world.locals.set(stateKey, state);
       if (def.checkEveryStep === true) world.afterStep = () => runCheck(world, false);

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ScenarioReport } from '../check/report-model.js';
+import { withKindHints } from '../check/known-kinds.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
 import { KERNEL_VERSIONS } from '../locking/version.js';
@@ -106,6 +107,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         clearInterval(timer);
         progress.clear();
       }
+      report = withKindHints(report, scenario);
       reports.push(report);
       replayWords.push(sourceWord(source));
       if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);

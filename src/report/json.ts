@@ -29,6 +29,7 @@ export function scenarioJson(r: ScenarioReport, replayWord: string) {
       elapsedMs: r.elapsedMs,
       strategies: r.strategies,
       exhausted: r.exhausted,
+      notes: r.notes ?? [],
     findings: r.problems.map((p) => ({
         kind: p.kind,
         message: p.message,

@@ -31,6 +31,7 @@ export function verdictReason(r: ScenarioReport): string {
 export function formatScenario(r: ScenarioReport, replayWord: string, invocation = 'hmmsim'): string {
   const out: string[] = [];
   out.push(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
+  for (const n of r.notes ?? []) out.push(`      note: ${n}`);
   out.push(`      ${thousands(r.runs)} runs in ${(r.elapsedMs / 1000).toFixed(2)} s (${thousands(r.runsPerSecond)} runs/s)`);
   for (const s of r.strategies) out.push(`      ${s}`);
   for (const p of r.problems) {

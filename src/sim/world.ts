@@ -28,6 +28,7 @@ import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
 import { heartbeat } from './heartbeat.js';
 import { afterResume, badYield, unyieldedBlock } from './protocol.js';
+import { firstUserFrame } from './user-frame.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -454,16 +455,4 @@ export class World {
       true,
     );
   }
-}
-
-/** The first stack frame outside hmmsim's engine, so an exception points at driver code. */
-function firstUserFrame(err: Error): string | null {
-  const lines = (err.stack ?? '').split('\n').slice(1);
-  for (const l of lines) {
-    const m = /at (.*)$/.exec(l.trim());
-    if (m === null) continue;
-    if (m[1]!.includes('/src/sim/') || m[1]!.includes('node:')) continue;
-    return m[1]!.replace(/^.*\((.*)\)$/, '$1');
-  }
-  return null;
 }
