@@ -49,7 +49,7 @@ function safeList(dir) {
 }
 
 /** Emits declarations into dist/types, with import paths a consumer's TypeScript resolves. */
-function buildTypes() {
+export function buildTypes() {
   rmSync(join(dist, 'types'), { recursive: true, force: true });
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });

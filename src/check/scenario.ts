@@ -67,6 +67,8 @@ export interface Scenario extends Program {
   /** What it may also find under a given contract version. */
   allowFor(kernel: string | undefined): readonly string[];
   readonly definition: ScenarioDefinition<unknown>;
+  /** The file whose code called defineScenario (for replay lines), or null when unknown. */
+  readonly definedIn: string | null;
 }
 
 /** Bad scenario definitions are reported with this, naming what is wrong. */
@@ -124,6 +126,7 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
   return {
     name: def.name,
     description: def.description ?? '',
+    definedIn: callerFile(),
     expect: expectFor(undefined),
     expectFor,
     allowFor,
@@ -172,4 +175,19 @@ export function verdictOf(
   const missing = [...want].filter((k) => !found.has(k));
   const unexpected = [...found].filter((k) => !want.has(k) && !allow.includes(k));
   return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
+}
+
+/** The file of the code that called defineScenario: the frame after this module's own. */
+function callerFile(): string | null {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  const self = lines[0] ?? '';
+  const selfFile = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(self.trim());
+  const own = selfFile?.[1] ?? selfFile?.[2] ?? '';
+  for (const l of lines) {
+    const m = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(l.trim());
+    const file = m?.[1] ?? m?.[2];
+    if (file === undefined || file === own || file.startsWith('node:')) continue;
+    return file.replace(/^file:\/\//, '');
+  }
+  return null;
 }

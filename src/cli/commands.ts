@@ -27,10 +27,9 @@ export interface Io {
   err(text: string): void;
 }
 
-/** Default budget of `hmmsim check` per scenario. */
-export const DEFAULT_RUNS = 20_000;
-export const DEFAULT_TIME_SECONDS = 10;
-export const DEFAULT_SEED = 1;
+import { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS } from './defaults.js';
+
+export { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS };
 
 const CHECK_OPTIONS = {
   strategy: { kind: 'string', choices: STRATEGY_NAMES },
