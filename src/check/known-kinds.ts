@@ -58,7 +58,10 @@ export function unknownKindHint(kind: string, source: string): string | null {
 /** `report` with a note for each missing expected kind that looks like a mistake. */
 export function withKindHints<R extends { readonly missing: readonly string[]; readonly notes?: readonly string[] }>(report: R, scenario: { readonly definition: object }): R {
   if (report.missing.length === 0) return report;
-  const source = Object.values(scenario.definition)
+  // The scenario's code, not its expectations: naming a kind in `expect` is not reporting it.
+  const source = Object.entries(scenario.definition)
+    .filter(([k]) => k !== 'expect' && k !== 'allow')
+    .map(([, v]) => v)
     .flatMap((v) => (typeof v === 'function' ? [String(v)] : typeof v === 'object' && v !== null ? Object.values(v).map(String) : []))
     .join('\n');
   const notes = report.missing.map((k) => unknownKindHint(k, source)).filter((n): n is string => n !== null);

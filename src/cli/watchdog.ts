@@ -135,11 +135,14 @@ interface PausedParams {
   readonly callFrames: CallFrame[];
 }
 
-/** An open inspector session keeps the process alive: close it when the command is done. */
+/**
+ * Detaches from the workers when the command is done. The session itself stays open for the next
+ * watchdog of this process (a fresh session does not hear of workers again).
+ */
 function closeSession(): void {
-  session?.disconnect();
-  session = null;
+  if (session === null || !workersEnabled) return;
   workersEnabled = false;
+  session.post('NodeWorker.disable', {}, () => {});
   workerSessions.clear();
   replies.clear();
   pausedWaiters.clear();
