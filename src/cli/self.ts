@@ -50,5 +50,8 @@ export const selfIndexPath = engineIsBuilt ? join(dist, 'index.js') : fileURLToP
 /** The generator-protocol checks (src/sim/protocol.ts) of that engine, as a file path. */
 export const selfProtocolPath = engineIsBuilt ? join(dist, 'protocol.js') : fileURLToPath(new URL('../sim/protocol.ts', here));
 
-/** The declarations a scenario file is type-checked against (the sources themselves when unbuilt). */
-export const selfTypesPath = existsSync(join(dist, 'types', 'index.d.ts')) && !fromSources ? join(dist, 'types', 'index.d.ts') : join(selfRoot, 'src', 'index.ts');
+/**
+ * The declarations a scenario file is type-checked against: the build's, or (unbuilt) the
+ * sources themselves.
+ */
+export const selfTypesPath = engineIsBuilt && existsSync(join(dist, 'types', 'index.d.ts')) ? join(dist, 'types', 'index.d.ts') : join(selfRoot, 'src', 'index.ts');
