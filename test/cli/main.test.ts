@@ -159,7 +159,9 @@ describe('hmmsim replay --html', () => {
     const html = readFileSync(file, 'utf8');
     expect(html).toMatch(/<th>inc0<\/th>\s*<th>inc1<\/th>/);
     expect((html.match(/<td class="s">/g) ?? []).length).toBe(4);
-    expect(html).toContain('[lost-update] at step 4\n');
+    expect(html).toMatch(/<a href="#finding-0">\[lost-update\] at step 4<\/a>/);
+    expect(html.split('counter is 1 after two increments')).toHaveLength(2);
+    expect(html).toMatch(/<tr class="f" id="finding-0">.*\[lost-update\] lost update: counter is 1/);
     expect(html).not.toMatch(/<script|https?:/);
     const again = await run('replay', 'lost-update', '1:avbv2', '--html', file);
     expect(again.code).toBe(0);
