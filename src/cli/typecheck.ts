@@ -5,11 +5,11 @@
  * that maps `hmmsim` to this copy. `--no-typecheck` skips it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { selfTypesPath } from './self.js';
+import { selfRoot, selfTypesPath } from './self.js';
 
 /** Type errors in a scenario file: one line each, file:line:col. */
 export class TypeCheckError extends Error {}
@@ -38,7 +38,8 @@ export async function typecheckScenarioFiles(files: readonly string[]): Promise<
   }
   const dir = mkdtempSync(join(tmpdir(), 'hmmsim-tc-'));
   try {
-    const typeRoots = [...new Set(abs.flatMap(typeRootsFor))];
+    // The user's own @types (node's, say), and those beside hmmsim, which its declarations may name.
+    const typeRoots = [...new Set([...abs.flatMap(typeRootsFor), ...typeRootsFor(join(selfRoot, 'package.json'))])];
     const config = {
       compilerOptions: {
         strict: true,
@@ -50,7 +51,8 @@ export async function typecheckScenarioFiles(files: readonly string[]): Promise<
         skipLibCheck: true,
         lib: ['ES2023'],
         typeRoots,
-        ...(typeRoots.length === 0 ? { types: [] } : {}),
+        // Named, since TypeScript 7 includes no @types package unless asked.
+        types: [...new Set(typeRoots.flatMap((r) => readdirSync(r)))].sort(),
         paths: { hmmsim: [selfTypesPath] },
       },
       files: abs,
