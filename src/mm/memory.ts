@@ -86,6 +86,8 @@ export class MemorySystem {
   reclaimBatch: number;
   /** Reclaim's clock hand over pfns: the next frame it considers. */
   clockHand = 1;
+  /** Called when a device-private page's last reference goes (the pagemap's page_free). */
+  onDevicePageFree: ((pfn: number) => void) | null = null;
   /** Hook for the hmm layer: the OOM reaper and its queue live in oom.ts. */
   oom: unknown = null;
   private nextAnon = 1;
@@ -137,6 +139,7 @@ export class MemorySystem {
   putPage(pfn: number): boolean {
     if (!this.frames.put(pfn)) return false;
     page_freed(this.world, pfn);
+    if (this.onDevicePageFree !== null && this.frames.isDevicePrivate(pfn)) this.onDevicePageFree(pfn);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;
   }
