@@ -1,6 +1,7 @@
 /**
  * A portfolio worker thread: receives legs to run, loads their scenario (cached), explores, and
- * posts the result back. Its steps are counted in the heartbeat the parent's watchdog reads, and
+ * posts the result back; a leg stops early once the scenario's shared stop flag says another leg
+ * covered the whole space. Its steps are counted in the heartbeat the parent's watchdog reads, and
  * it answers the watchdog's two questions about a stuck run (`__hmmsimStall`, `__hmmsimOriginal`).
  */
 import { findSourceMap } from 'node:module';
@@ -30,6 +31,13 @@ function load(src: ScenarioSource): Promise<Scenario> {
     cache.set(key, p);
   }
   return p;
+}
+
+/** The poll of a job's shared stop flag. */
+function stopFlag(stop: SharedArrayBuffer | undefined): (() => boolean) | undefined {
+  if (stop === undefined) return undefined;
+  const flag = new Int32Array(stop);
+  return () => Atomics.load(flag, 0) !== 0;
 }
 
 // Task code that reads the clock, Math.random, timers or I/O is a finding, not a silent flake.
@@ -89,6 +97,8 @@ parentPort!.on('message', (job: LegJob | ReplayJob) => {
         shrink: job.shrink,
         clock: () => performance.now(),
         kernel: job.kernel,
+        shouldStop: stopFlag(job.stop),
+        shard: job.shard,
         onProgress: (p) => parentPort!.postMessage({ id: job.id, progress: true, runs: p.runs, findings: p.findings } satisfies LegReply),
       });
       reply = { id: job.id, ok: true, result };

@@ -12,6 +12,7 @@
  * This class knows nothing of the meaning of the fields; FrameTable (frames.ts)
  * builds the page lifecycle on it.
  */
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
 import { frameFlagNames, PG_BUDDY } from './frame-flags.ts';
 
 /** log2 of the frames per chunk. */
@@ -41,6 +42,9 @@ export class FrameStore {
   protected readonly flg: Uint16Array[] = [];
   /** One past the highest pfn handed out. */
   protected nextUnused = 0;
+
+  /** `allocate` gives the chunks' storage (a world's run-scoped pool in the model). */
+  constructor(protected readonly allocate: BufferAllocator = freshBuffer) {}
 
   /** One past the highest pfn ever handed out; every pfn below it is valid. */
   get capacity(): number {
@@ -73,7 +77,7 @@ export class FrameStore {
     const end = first + count;
     if (end > MAX_FRAMES) throw new Error('FrameTable: pfn space (2^31 frames) exhausted');
     while (this.refc.length * CHUNK < end) {
-      const buf = new ArrayBuffer(CHUNK_BYTES);
+      const buf = this.allocate(CHUNK_BYTES);
       this.refc.push(new Int32Array(buf, 0, CHUNK));
       this.mapc.push(new Int32Array(buf, 4 * CHUNK, CHUNK));
       this.own.push(new Int32Array(buf, 8 * CHUNK, CHUNK));
