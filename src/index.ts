@@ -14,6 +14,11 @@ export type { Task, TaskBody } from './sim/task.js';
 export { FindingKind } from './sim/finding.js';
 export type { Finding } from './sim/finding.js';
 
+// The runner, for your own tests: check() returns what `hmmsim check --json` prints for the
+// scenario; assertScenario() throws the command's report (with replay lines) unless as expected.
+export { check, assertScenario, ScenarioAssertionError, type CheckApiOptions, type CheckResult } from './cli/api.js';
+export type { ScenarioJson } from './report/json.js';
+
 // Locking: kernel-named primitives (call them with `yield*` from task code).
 export { setLockdepMode, type LockdepMode } from './locking/kernel.js';
 export { Mutex, mutex_init, mutex_destroy, mutex_lock, mutex_lock_nested, mutex_trylock, mutex_unlock, mutex_is_locked } from './locking/mutex.js';
