@@ -32,6 +32,9 @@
 import { BufferPool, type BufferAllocator } from './buffer-pool.js';
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
+import { heartbeat } from './heartbeat.js';
+import { afterResume, badYield, unyieldedBlock } from './protocol.js';
+import { firstUserFrame } from './user-frame.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -53,6 +56,11 @@ let active: World | null = null;
  */
 export function currentWorld(): World {
   if (active === null) throw new Error('no simulated task is running: kernel functions can only be called from task code');
+  return active;
+}
+
+/** The world running a task right now, or null between runs (for guards that must not throw). */
+export function runningWorld(): World | null {
   return active;
 }
 
@@ -313,6 +321,7 @@ export class World {
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
+    heartbeat.view[0]++;
     this.resume(t);
     if (t.spinning && t.state === TaskState.Runnable) {
       this.removeRunnable(t);
@@ -330,14 +339,17 @@ export class World {
       r = t.gen.next();
     } catch (e) {
       this.taskThrew(t, e);
+      afterResume(this, t);
       return;
     }
+    afterResume(this, t);
     if (r.done === true) {
       this.exitTask(t);
       return;
     }
     const v = r.value;
     if (v === POINT) {
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = this.nextLabel;
       t.obj = this.nextObj;
       t.access = this.nextAccess;
@@ -345,6 +357,8 @@ export class World {
       this.nextSpinning = false;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
+      if (v !== undefined && typeof v !== 'string') badYield(this, t, v);
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = typeof v === 'string' ? v : 'yield';
       t.obj = null;
       t.access = Access.None;
@@ -493,16 +507,4 @@ export class World {
       true,
     );
   }
-}
-
-/** The first stack frame outside hmmsim's engine, so an exception points at driver code. */
-function firstUserFrame(err: Error): string | null {
-  const lines = (err.stack ?? '').split('\n').slice(1);
-  for (const l of lines) {
-    const m = /at (.*)$/.exec(l.trim());
-    if (m === null) continue;
-    if (m[1]!.includes('/src/sim/') || m[1]!.includes('node:')) continue;
-    return m[1]!.replace(/^.*\((.*)\)$/, '$1');
-  }
-  return null;
 }
