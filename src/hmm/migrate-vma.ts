@@ -28,7 +28,7 @@ import { memoryOf } from '../mm/memory.ts';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
-import { folio_test_locked, folio_trylock } from '../mm/folio-lock.ts';
+import { folio_test_locked, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_LRU, PG_SWAPBACKED, PG_UPTODATE } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -194,7 +194,12 @@ function* collectOne(mm: Mm, vma: Vma, addr: number, args: MigrateVma): Gen<numb
     return 0;
   }
   // Under the PTL still (the trylock's point did not release it): the entry is unchanged.
-  installMigrationEntry(sys, mm, addr, page);
+  if (installMigrationEntry(sys, mm, addr, page, args.fault_page) === 0) {
+    // An exclusive page that may be pinned cannot be shared: it stays mapped, uncollected.
+    if (page !== args.fault_page) yield* folio_unlock(page);
+    sys.putPage(page);
+    return 0;
+  }
   args.cpages++;
   return mpfn;
 }

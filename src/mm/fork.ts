@@ -172,7 +172,8 @@ function copyOne(dst: Mm, src: Mm, a: number, cow: boolean): boolean {
     return true;
   }
   if (kind === PTE_KIND_MIGRATION) {
-    if (cow && (pte & PTE_WRITE) !== 0) {
+    // Writable or readable-exclusive: the parent's entry becomes readable-only too.
+    if (cow && (pte & (PTE_WRITE | PTE_EXCLUSIVE)) !== 0) {
       pte -= pte & (PTE_WRITE | PTE_EXCLUSIVE);
       src.pt.set(a, pte);
     }

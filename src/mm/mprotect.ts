@@ -29,6 +29,7 @@ import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } fro
 import type { Mm } from './mm-struct.ts';
 import {
   KIND_MASK_ANY,
+  PTE_EXCLUSIVE,
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_PRIVATE,
   PTE_KIND_MIGRATION,
@@ -144,7 +145,11 @@ function newPte(pte: Pte, writable: boolean, noAccess: boolean): Pte {
     if (!writable && (p & PTE_WRITE) !== 0) p -= PTE_WRITE;
     if (noAccess && (p & PTE_PROTNONE) === 0) p += PTE_PROTNONE;
     if (!noAccess && (p & PTE_PROTNONE) !== 0) p -= PTE_PROTNONE;
-  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE) && !writable && (p & PTE_WRITE) !== 0) {
+  } else if (kind === PTE_KIND_MIGRATION && !writable && (p & PTE_WRITE) !== 0) {
+    // A writable migration entry is exclusive; read-only it stays so (readable-exclusive), which
+    // only an anonymous page's restore acts on, as the kernel's choice by folio_test_anon does.
+    p = p - PTE_WRITE + (p & PTE_EXCLUSIVE ? 0 : PTE_EXCLUSIVE);
+  } else if (kind === PTE_KIND_DEVICE_PRIVATE && !writable && (p & PTE_WRITE) !== 0) {
     p -= PTE_WRITE;
   }
   return p;
