@@ -42,6 +42,19 @@ export interface KernelContract {
   readonly dmaFenceAnnotations: boolean;
   /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
   readonly lockdepWaitContext: boolean;
+  /**
+   * do_swap_page on a device-private entry whose page is locked by someone else:
+   * - `retry`: unlock the PTE and return 0, so the fault is taken again: a spin, and a livelock
+   *   when the lock holder waits for the faulting task. This is v6.1 (16ce101db85d, "fix race
+   *   when faulting a device private page", which added the trylock and the reference) up to
+   *   the early-2026 fix. Before v6.1 there was no trylock at all: migrate_to_ram ran on an
+   *   unlocked, unreferenced page (the race that commit fixed, not modelled); for a page
+   *   someone holds locked its collect skipped the page and the fault was retried just the
+   *   same, so the older versions get `retry` too.
+   * - `wait`: queue on the folio while still holding the PTL, then sleep until it is unlocked
+   *   (migration_entry_wait_on_locked with the PTL; the 2026 patch, "Cc: stable v6.15+").
+   */
+  readonly devicePrivateLockedFault: 'retry' | 'wait';
 }
 
 /** Every version, oldest first. */
@@ -57,6 +70,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
   },
   {
     name: 'v5.4',
@@ -69,6 +83,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
   },
   {
     name: 'v5.5',
@@ -81,6 +96,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
   },
   {
     name: 'v5.9',
@@ -93,6 +109,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
   },
   {
     name: 'current',
@@ -105,6 +122,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
   },
   {
     name: 'what-if-itree-fix',
@@ -117,6 +135,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: false,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
   },
 ];
 
