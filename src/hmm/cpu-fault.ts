@@ -41,7 +41,7 @@ export function installCpuFault(world: World): void {
 function* specialFault(mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean): Gen<number> {
   const kind = pte & PTE_KIND_BITS;
   if (kind === PTE_KIND_MIGRATION) {
-    yield* migration_entry_wait(mm, addr, pte);
+    yield* migration_entry_wait(mm, addr);
     return 0;
   }
   if (kind !== PTE_KIND_DEVICE_PRIVATE) return -EFAULT;

@@ -35,7 +35,7 @@ import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { handle_mm_fault } from '../mm/fault.ts';
-import { folio_wait_locked } from '../mm/folio-lock.ts';
+import { waitOnLockedUnderPtl } from '../mm/folio-lock.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
   PTE_KIND_BITS,
@@ -205,7 +205,7 @@ function* walkVma(w: Walk, vma: Vma, start: number, end: number): Gen<number> {
         }
         if (kind === PTE_KIND_MIGRATION) {
           w.last = addr;
-          yield* migration_entry_wait(mm, addr, pte);
+          yield* migration_entry_wait(mm, addr);
           return WALK_BUSY;
         }
         return -EFAULT; // hwpoison and other entries the model does not make
@@ -273,13 +273,14 @@ function* fault(w: Walk, vma: Vma, addr: number, end: number, need: number): Gen
 }
 
 /**
- * `migration_entry_wait`: if `addr` still holds the migration entry `orig`, sleep until the
- * migrating page is unlocked (the migration finished or was undone). The caller retries.
+ * `migration_entry_wait`: if `addr` holds a migration entry (any: the one the caller saw may
+ * have been replaced by another), sleep until its page is unlocked (the migration finished or
+ * was undone), queued before the PTL drops (waitOnLockedUnderPtl). The caller retries.
  */
-export function* migration_entry_wait(mm: Mm, addr: number, orig: number): Gen<void> {
+export function* migration_entry_wait(mm: Mm, addr: number): Gen<void> {
   const ptl = mm.ptl(addr);
   yield* spin_lock(ptl);
-  const same = mm.pt.get(addr) === orig;
-  yield* spin_unlock(ptl);
-  if (same) yield* folio_wait_locked(ptePfn(orig));
+  const pte = mm.pt.get(addr);
+  if ((pte & PTE_KIND_BITS) === PTE_KIND_MIGRATION) yield* waitOnLockedUnderPtl(ptePfn(pte), ptl);
+  else yield* spin_unlock(ptl);
 }
