@@ -20,6 +20,7 @@ import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
+import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
 import { folio_unlock } from '../mm/folio-lock.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE } from '../mm/frame-flags.ts';
@@ -66,7 +67,9 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
     }
     const device = f.isDevicePrivate(page);
     if (!device) {
-      // folio_isolate_lru: the isolation reference replaces collect's.
+      // folio_isolate_lru: the isolation reference replaces collect's. Under the lruvec lock in
+      // the kernel, racing reclaim's isolation: the step names what reclaim's does.
+      yield sys.world.point(`isolate pfn ${page} (migrate)`, sys.allocator, Access.Write);
       if (!f.testFlags(page, PG_LRU)) {
         src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
         restore++;
@@ -76,7 +79,10 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
     }
     if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page, faultPage);
     if (f.mapcount(page) > 0 || !checkPage(sys, page, faultPage)) {
-      if (!device) f.setFlags(page, PG_LRU);
+      if (!device) {
+        yield sys.world.point(`putback pfn ${page} (migrate)`, sys.allocator, Access.Write);
+        f.setFlags(page, PG_LRU);
+      }
       src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
       restore++;
       continue;
@@ -264,7 +270,10 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
       }
       to = page;
     }
-    if (!f.isDevicePrivate(to)) f.setFlags(to, PG_LRU);
+    if (!f.isDevicePrivate(to)) {
+      yield sys.world.point(`add_lru pfn ${to} (migrate)`, sys.allocator, Access.Write);
+      f.setFlags(to, PG_LRU);
+    }
     yield* removeMigrationPtes(sys, page, to);
     if (page !== faultPage) yield* folio_unlock(page);
     sys.putPage(page);
