@@ -215,7 +215,10 @@ export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number
       if (f.isDevicePrivate(dst)) {
         mm.pt.set(addr, write ? makeWritableDevicePrivateEntry(dst) : makeReadableDevicePrivateEntry(dst));
       } else {
-        mm.pt.set(addr, pfnPte(dst, PTE_YOUNG | (pte & PTE_DIRTY) | (write ? PTE_WRITE | PTE_DIRTY : 0) | protBits(vma)));
+        // Young and dirty as the entry kept them (dirty only if the page still is); writable
+        // does not imply dirty.
+        const dirty = (pte & PTE_DIRTY) !== 0 && f.testFlags(dst, PG_DIRTY) ? PTE_DIRTY : 0;
+        mm.pt.set(addr, pfnPte(dst, (pte & PTE_YOUNG) | dirty | (write ? PTE_WRITE : 0) | protBits(vma)));
       }
       f.get(dst);
       f.incMapcount(dst);
