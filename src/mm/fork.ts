@@ -44,6 +44,7 @@ import {
   pfnPte,
   ptePfn,
 } from './pte.ts';
+import { copy_huge_range } from './huge-memory.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
@@ -89,6 +90,7 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
     mmu_notifier_range_init(range, MMU_NOTIFY_PROTECTION_PAGE, 0, src, vma.start, vma.end);
     yield* mmu_notifier_invalidate_range_start(range);
   }
+  if (src.pt.hugePmdCount !== 0) yield* copy_huge_range(dst, src, vma, cow);
   const pt = src.pt;
   let addr = pt.nextEntry(vma.start, vma.end, KIND_MASK_ANY);
   while (addr >= 0) {

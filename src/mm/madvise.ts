@@ -19,6 +19,9 @@ import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js'
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_SWAPBACKED, PG_SWAPCACHE } from './frame-flags.ts';
 import { EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
+import { free_huge_range } from './huge-memory.ts';
+import { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, madvise_collapse, madvise_hugepage } from './khugepaged.ts';
+export { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE } from './khugepaged.ts';
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import { KIND_MASK_ANY, PTE_DIRTY, PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_SPECIAL, PTE_YOUNG, ptePfn } from './pte.ts';
@@ -33,6 +36,8 @@ type Gen<T> = Generator<unknown, T, unknown>;
 export const MADV_DONTNEED = 4;
 /** The pages may be discarded by reclaim instead of swapped, until written again. */
 export const MADV_FREE = 8;
+const THP_ADVICE = new Set([MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE]);
+
 /** Fault the range in for read. */
 export const MADV_POPULATE_READ = 22;
 /** Fault the range in for write. */
@@ -46,10 +51,12 @@ export const MADV_POPULATE_WRITE = 23;
 export function* sys_madvise(mm: Mm, start: number, len: number, advice: number): Gen<number> {
   if (mm.killed) return -EINTR;
   if (!Number.isSafeInteger(start) || start < 0 || start % PAGE_SIZE !== 0 || !Number.isSafeInteger(len) || len < 0) return -EINVAL;
-  if (advice !== MADV_DONTNEED && advice !== MADV_FREE && advice !== MADV_POPULATE_READ && advice !== MADV_POPULATE_WRITE) return -EINVAL;
+  if (advice !== MADV_DONTNEED && advice !== MADV_FREE && advice !== MADV_POPULATE_READ && advice !== MADV_POPULATE_WRITE && !THP_ADVICE.has(advice)) return -EINVAL;
   if (len === 0) return 0;
   const end = start + pageAlignUp(len);
   if (end > TASK_SIZE) return -ENOMEM;
+  if (advice === MADV_HUGEPAGE || advice === MADV_NOHUGEPAGE) return yield* madvise_hugepage(mm, start, end, advice);
+  if (advice === MADV_COLLAPSE) return yield* madvise_collapse(mm, start, end);
   if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
     const r = yield* populateRange(mm, start, end, advice === MADV_POPULATE_WRITE);
     return r === 0 && !mm.vmas.isCovered(start, end) ? -ENOMEM : r;
@@ -97,6 +104,7 @@ function* free(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
   mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
   yield* mmu_notifier_invalidate_range_start(range);
   const pt = mm.pt;
+  if (pt.hugePmdCount !== 0) yield* free_huge_range(mm, s, e);
   let addr = pt.nextEntry(s, e, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);

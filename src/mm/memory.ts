@@ -24,6 +24,7 @@ import { PageCache } from './page-cache.ts';
 import type { MmProblem } from './problems.ts';
 import { SwapSpace } from './swap.ts';
 import type { Mm } from './mm-struct.ts';
+import { defaultThpMode, type ThpMode } from './huge-memory.ts';
 
 /** Finding kind: a page was touched (read, written, mapped, counted) after it was freed. */
 export const PAGE_USE_AFTER_FREE = 'page-use-after-free';
@@ -40,6 +41,8 @@ export interface MemoryOptions {
   swapPages?: number;
   /** Pages one direct reclaim tries to free before it returns (the kernel uses 32); default 1. */
   reclaimBatch?: number;
+  /** Transparent huge pages: never, madvise, always; default `defaultThpMode()` (never). */
+  thp?: ThpMode;
 }
 
 /** A problem sink that reports each record as a finding the moment it is recorded. */
@@ -88,6 +91,10 @@ export class MemorySystem {
   clockHand = 1;
   /** Hook for the hmm layer: the OOM reaper and its queue live in oom.ts. */
   oom: unknown = null;
+  /** The THP mode of this run (huge-memory.ts). */
+  thpMode: ThpMode;
+  /** Head pfn of the huge zero folio, -1 until first used. */
+  hugeZero = -1;
   private nextAnon = 1;
   private nextMm = 0;
   private readonly anonLocks = new Map<number, RwSemaphore>();
@@ -106,6 +113,7 @@ export class MemorySystem {
     this.cache = new PageCache(this.frames);
     this.memoryWq = world.waitQueue('memory', this.allocator);
     this.reclaimBatch = options.reclaimBatch ?? 1;
+    this.thpMode = options.thp ?? defaultThpMode();
   }
 
   /** Applies options given after creation (a later mm_create naming a limit). */
@@ -113,6 +121,7 @@ export class MemorySystem {
     if (options.memoryLimitPages !== undefined) this.frames.limit = options.memoryLimitPages;
     if (options.swapPages !== undefined) this.swap.limit = options.swapPages;
     if (options.reclaimBatch !== undefined) this.reclaimBatch = options.reclaimBatch;
+    if (options.thp !== undefined) this.thpMode = options.thp;
   }
 
   /** A fresh anon object id (the kernel's anon_vma), for a VMA's first anonymous page. */
@@ -136,7 +145,9 @@ export class MemorySystem {
    */
   putPage(pfn: number): boolean {
     if (!this.frames.put(pfn)) return false;
-    page_freed(this.world, pfn);
+    const nr = this.frames.folioNrPages(pfn);
+    if (nr === 1) page_freed(this.world, pfn);
+    else for (let p = this.frames.folioHead(pfn), k = 0; k < nr; k++) page_freed(this.world, p + k);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;
   }

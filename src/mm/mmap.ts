@@ -20,6 +20,7 @@ import { MMU_NOTIFY_UNMAP } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE, VA_SPACE_SIZE, pageAlignUp } from './constants.ts';
+import { split_huge_at_boundaries } from './huge-memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import type { RwSemaphore } from '../locking/rwsem.js';
@@ -113,6 +114,7 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
  */
 export function* do_munmap(mm: Mm, start: number, end: number): Gen<void> {
   if (mm.vmas.findIntersection(start, end) === undefined) return;
+  yield* split_huge_at_boundaries(mm, start, end);
   const removed = mm.vmas.removeRange(start, end);
   yield* unmapRegion(mm, removed, start, end);
 }

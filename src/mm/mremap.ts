@@ -18,6 +18,7 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { EFAULT, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
+import { move_huge_range } from './huge-memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { do_munmap } from './mmap.ts';
 import { KIND_MASK_ANY, PTE_KIND_BITS, PTE_KIND_PRESENT } from './pte.ts';
@@ -102,6 +103,7 @@ function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: numb
 function* movePageTables(mm: Mm, from: number, to: number, len: number): Gen<void> {
   const pt = mm.pt;
   const end = from + len;
+  if (pt.hugePmdCount !== 0) yield* move_huge_range(mm, from, to, len);
   let addr = pt.nextEntry(from, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);
