@@ -29,6 +29,7 @@ import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js'
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
+import { folio_lock, folio_unlock } from './folio-lock.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LOCKED, PG_SWAPCACHE, ZERO_PFN } from './frame-flags.ts';
 import type { Mm } from './mm-struct.ts';
 import {
@@ -270,16 +271,14 @@ function* wp_page_copy(mm: Mm, vma: Vma, addr: number, orig: Pte): Gen<number> {
 /**
  * Restores a device-exclusive entry to the PTE it replaced (remove_device_exclusive_entry):
  * an EXCLUSIVE invalidation with a null owner, so every device, the holder included, drops its
- * exclusive mapping. Waits (by retrying) while the holder keeps the page locked.
+ * exclusive mapping. Sleeps on the folio lock while the holder keeps the page locked (the fault
+ * keeps the mmap lock, as a remote fault without FAULT_FLAG_ALLOW_RETRY does).
  */
 function* restoreExclusive(mm: Mm, addr: number, orig: Pte): Gen<number> {
-  const f = mm.sys.frames;
+  const sys = mm.sys;
   const pfn = ptePfn(orig);
-  if (f.testFlags(pfn, PG_LOCKED)) {
-    yield mm.world.point(`folio_lock pfn ${pfn}`, mm.sys.allocator, Access.Write);
-    return 0;
-  }
-  f.setFlags(pfn, PG_LOCKED);
+  if (!sys.frames.tryGet(pfn)) return 0;
+  yield* folio_lock(pfn);
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_EXCLUSIVE, 0, mm, addr, addr + PAGE_SIZE);
   yield* mmu_notifier_invalidate_range_start(range);
@@ -290,7 +289,7 @@ function* restoreExclusive(mm: Mm, addr: number, orig: Pte): Gen<number> {
   }
   yield* spin_unlock(ptl);
   yield* mmu_notifier_invalidate_range_end(range);
-  f.clearFlags(pfn, PG_LOCKED);
+  yield* folio_unlock(pfn);
+  sys.putPage(pfn);
   return 0;
 }
-

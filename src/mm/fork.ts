@@ -23,8 +23,8 @@ import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_PROTECTION_PAGE } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
-import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
+import { folio_wait_locked } from './folio-lock.ts';
 import { PG_ANON_EXCLUSIVE, PG_LOCKED } from './frame-flags.ts';
 import { EINTR } from './mm-errno.ts';
 import { Mm } from './mm-struct.ts';
@@ -104,15 +104,18 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
     for (let a = pt.nextEntry(Math.max(vma.start, base), stop, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, stop, KIND_MASK_ANY)) {
       if (dst.pt.get(a) !== 0) continue; // copied on an earlier pass over this region
       if (!copyOne(dst, src, a, cow)) {
-        busy = a;
+        busy = ptePfn(pt.get(a));
+        src.sys.frames.get(busy); // keeps the page while we wait for it without the PTLs
         break;
       }
     }
     yield* spin_unlock(srcPtl);
     yield* spin_unlock(dstPtl);
     if (busy >= 0) {
-      // A device holds the page of an exclusive entry locked: let it finish, then redo the region.
-      yield src.world.point(`fork waits for pfn ${ptePfn(pt.get(busy))}`, src.sys.allocator, Access.Write);
+      // A device holds the page of an exclusive entry locked: sleep until it lets go, then redo
+      // the region (the kernel spins here; a wait is the same without burning the explorer).
+      yield* folio_wait_locked(busy);
+      src.sys.putPage(busy);
       continue;
     }
     addr = stop < vma.end ? pt.nextEntry(stop, vma.end, KIND_MASK_ANY) : -1;

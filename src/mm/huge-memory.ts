@@ -62,6 +62,7 @@ import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_SHARED } from './vma-flags.t
 import type { Vma } from './vma.ts';
 import type { TlbGather } from './zap.ts';
 import { split_folio } from './split.ts';
+import { folio_trylock, folio_unlock, folio_wait_locked } from './folio-lock.ts';
 import { zap_huge_pud } from './hugetlb.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -237,9 +238,11 @@ function* do_huge_pmd_wp_page(mm: Mm, vma: Vma, addr: number, orig: Pte): Gen<nu
       return 0;
     }
     if (f.testFlags(folio, PG_LOCKED)) {
-      // Someone holds the folio lock (reclaim, a split): let them finish, then fault again.
+      // Someone holds the folio lock (reclaim, a split): wait for them, then fault again.
+      f.get(folio);
       yield* spin_unlock(ptl);
-      yield mm.world.point(`folio_lock pfn ${folio}`, sys.allocator, Access.Write);
+      yield* folio_wait_locked(folio);
+      sys.putPage(folio);
       return 0;
     }
     const exclusive =
@@ -475,11 +478,11 @@ export function* free_huge_range(mm: Mm, s: number, e: number): Gen<void> {
     }
     const folio = ptePfn(pmd);
     if (b < s || b + PMD_SIZE > e) {
-      if (f.testFlags(folio, PG_LOCKED)) continue;
       f.get(folio);
-      f.setFlags(folio, PG_LOCKED);
-      yield* split_folio(sys, folio);
-      f.clearFlags(folio, PG_LOCKED);
+      if (yield* folio_trylock(folio)) {
+        yield* split_folio(sys, folio);
+        yield* folio_unlock(folio);
+      }
       sys.putPage(folio);
       continue;
     }

@@ -34,6 +34,7 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from './constants.ts';
+import { folio_trylock, folio_unlock } from './folio-lock.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_DEVICE_PRIVATE, PG_DIRTY, PG_LOCKED, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
@@ -142,13 +143,17 @@ export function* reclaim_folio(sys: MemorySystem, pfn: number): Gen<boolean> {
   sys.world.touchUndeclared(); // reads frame state that faults and zaps change under their own locks
   if (!candidate(sys, pfn)) return false;
   f.get(pfn); // isolation reference
-  f.setFlags(pfn, PG_LOCKED);
+  if (!(yield* folio_trylock(pfn))) {
+    // shrink_folio_list skips a folio someone holds locked rather than wait for it.
+    sys.putPage(pfn);
+    return false;
+  }
   // A huge page is split first, then its head is reclaimed like any page (the rest later).
-  if (f.folioOrder(pfn) !== 0 && (yield* split_folio(sys, pfn)) !== 0) return release(sys, pfn);
+  if (f.folioOrder(pfn) !== 0 && (yield* split_folio(sys, pfn)) !== 0) return yield* release(sys, pfn);
   const anon = f.testFlags(pfn, PG_ANON);
   if (anon && f.testFlags(pfn, PG_SWAPBACKED) && !f.testFlags(pfn, PG_SWAPCACHE)) {
     const slot = sys.swap.alloc();
-    if (slot < 0) return release(sys, pfn);
+    if (slot < 0) return yield* release(sys, pfn);
     sys.swap.addToCache(slot, pfn);
     f.setPrivate(pfn, slot);
     f.setFlags(pfn, PG_SWAPCACHE | PG_DIRTY);
@@ -167,27 +172,28 @@ export function* reclaim_folio(sys: MemorySystem, pfn: number): Gen<boolean> {
     yield* up_read(lock);
   }
   yield sys.world.point(`free pfn ${pfn}`, sys.allocator, Access.Write);
-  if (!ok || f.mapcount(pfn) > 0) return release(sys, pfn);
+  if (!ok || f.mapcount(pfn) > 0) return yield* release(sys, pfn);
   if (anon && f.testFlags(pfn, PG_SWAPCACHE)) {
-    if (f.refcount(pfn) !== 2) return release(sys, pfn);
+    if (f.refcount(pfn) !== 2) return yield* release(sys, pfn);
     const slot = f.getPrivate(pfn);
     if (f.testFlags(pfn, PG_DIRTY)) sys.swap.writeOut(slot, f, pfn);
-    f.clearFlags(pfn, PG_DIRTY | PG_LOCKED);
+    f.clearFlags(pfn, PG_DIRTY);
     deleteFromSwapCache(sys, pfn);
+    yield* folio_unlock(pfn);
     return sys.putPage(pfn);
   }
   if (anon) {
     // Lazily freed (MADV_FREE) and still clean: its mappings were discarded, nothing to save.
-    if (f.refcount(pfn) !== 1) return release(sys, pfn);
-    f.clearFlags(pfn, PG_LOCKED);
+    if (f.refcount(pfn) !== 1) return yield* release(sys, pfn);
+    yield* folio_unlock(pfn);
     return sys.putPage(pfn);
   }
-  if (f.refcount(pfn) !== 2) return release(sys, pfn);
+  if (f.refcount(pfn) !== 2) return yield* release(sys, pfn);
   const file = f.owner(pfn);
   const pgoff = f.index(pfn);
   if (f.testFlags(pfn, PG_DIRTY)) sys.cache.writeback(file, pgoff);
-  f.clearFlags(pfn, PG_LOCKED);
   sys.cacheRemove(file, pgoff);
+  yield* folio_unlock(pfn);
   return sys.putPage(pfn);
 }
 
@@ -195,9 +201,9 @@ export function* reclaim_folio(sys: MemorySystem, pfn: number): Gen<boolean> {
  * Puts a page back after a failed attempt: drop it from the swap cache if nothing needs that
  * copy any more, unlock, drop the isolation reference.
  */
-function release(sys: MemorySystem, pfn: number): false {
+function* release(sys: MemorySystem, pfn: number): Gen<false> {
   freeSwapCacheIfOrphan(sys, pfn, true);
-  sys.frames.clearFlags(pfn, PG_LOCKED);
+  yield* folio_unlock(pfn);
   sys.putPage(pfn);
   return false;
 }
