@@ -136,6 +136,20 @@ export function thpAllowed(sys: MemorySystem, vma: Vma, addr: number): boolean {
   return (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR === 0;
 }
 
+/**
+ * Where mmap puts a private anonymous mapping with no address given: with THP enabled and a
+ * length that is a multiple of 2 MiB, a 2 MiB aligned gap (the kernel's thp_get_unmapped_area,
+ * used for anonymous mappings since v6.7), so every 2 MiB of it can be PMD-mapped; otherwise
+ * (or when no aligned gap fits) the ordinary gap. @returns the address or -1.
+ */
+export function thp_get_unmapped_area(mm: Mm, len: number): number {
+  if (mm.sys.thpMode === 'never' || len % PMD_SIZE !== 0) return mm.vmas.findGap(len);
+  const g = mm.vmas.findGap(len + PMD_SIZE);
+  if (g < 0) return mm.vmas.findGap(len);
+  // The gap found is the highest one of len + 2 MiB bytes: take its highest aligned start.
+  return Math.floor((g + PMD_SIZE) / PMD_SIZE) * PMD_SIZE;
+}
+
 /** The huge zero folio of the run, allocated on first use and never freed. */
 export function hugeZeroPfn(sys: MemorySystem): number {
   if (sys.hugeZero < 0) sys.hugeZero = sys.frames.allocHugeZero();

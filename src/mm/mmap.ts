@@ -20,7 +20,7 @@ import { MMU_NOTIFY_UNMAP } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE, VA_SPACE_SIZE, pageAlignUp } from './constants.ts';
-import { split_huge_at_boundaries } from './huge-memory.ts';
+import { split_huge_at_boundaries, thp_get_unmapped_area } from './huge-memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import type { RwSemaphore } from '../locking/rwsem.js';
@@ -68,7 +68,7 @@ export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, fl
   } else {
     const hint = addr - (addr % PAGE_SIZE);
     const free = hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE && mm.vmas.findIntersection(hint, hint + len) === undefined;
-    start = free ? hint : mm.vmas.findGap(len);
+    start = free ? hint : anon && type === MAP_PRIVATE ? thp_get_unmapped_area(mm, len) : mm.vmas.findGap(len);
   }
   if (start < 0) {
     yield* mmap_write_unlock(mm);
