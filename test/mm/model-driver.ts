@@ -16,7 +16,8 @@ import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { sys_pread32, sys_pwrite32 } from '../../src/mm/files.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
-import { MADV_DONTNEED, MADV_FREE, sys_madvise } from '../../src/mm/madvise.ts';
+import { MADV_COLLAPSE, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, sys_madvise } from '../../src/mm/madvise.ts';
+import { khugepaged_scan_mm } from '../../src/mm/khugepaged.ts';
 import { memory_system, type Mm } from '../../src/mm/mm-struct.ts';
 import type { MemorySystem } from '../../src/mm/memory.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
@@ -42,7 +43,13 @@ export type Cmd =
   | { op: 'write'; proc: number; sel: number; word: number; value: number }
   | { op: 'pwrite'; file: number; page: number; word: number; value: number }
   | { op: 'pread'; file: number; page: number; word: number }
-  | { op: 'reclaim'; n: number };
+  | { op: 'reclaim'; n: number }
+  | { op: 'mmapHuge'; proc: number; n: number }
+  | { op: 'hugepage'; proc: number; sel: number; pages: number; on: boolean }
+  | { op: 'collapse' | 'khugepaged'; proc: number; sel: number };
+
+/** Bytes of a PMD-mapped huge page. */
+const HPAGE = 2 * 1024 * 1024;
 
 /** Word indices the commands touch (first, second, last of a page). */
 export const WORDS = [0, 1, 1023];
@@ -172,6 +179,34 @@ export class Driver {
         return yield* this.rangeOp(p, cmd);
       case 'mremap':
         return yield* this.mremap(p, cmd);
+      case 'mmapHuge': {
+        const len = cmd.n * HPAGE;
+        const addr = yield* sys_mmap(p.mm, 0, len, 3, MAP_PRIVATE | MAP_ANONYMOUS);
+        if (addr < 0) return this.fail(`mmap of ${cmd.n} x 2 MiB returned ${addr}`);
+        for (let a = addr; a < addr + len; a += PAGE_SIZE) p.ref.pages.set(a, { prot: 3, shared: false, backing: null, priv: new Map() });
+        return;
+      }
+      case 'hugepage': {
+        const start = this.pick(p, cmd.sel);
+        if (start === null) return;
+        const len = Math.min(cmd.pages * PAGE_SIZE, TASK_SIZE - start);
+        const r = yield* sys_madvise(p.mm, start, len, cmd.on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+        let want = 0;
+        for (let a = start; a < start + len; a += PAGE_SIZE) if (!p.ref.pages.has(a)) want = -12;
+        if (r !== want) this.fail(`madvise ${cmd.on ? 'HUGEPAGE' : 'NOHUGEPAGE'} returned ${r}, reference ${want}`);
+        return;
+      }
+      case 'collapse': {
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const base = a - (a % HPAGE);
+        const r = yield* sys_madvise(p.mm, base, HPAGE, MADV_COLLAPSE);
+        if (r !== 0 && r !== -22 && r !== -11 && r !== -12) this.fail(`MADV_COLLAPSE returned ${r}`);
+        return;
+      }
+      case 'khugepaged':
+        yield* khugepaged_scan_mm(p.mm);
+        return;
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);

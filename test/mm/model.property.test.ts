@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, runModel } from './model-run.ts';
+import { cmdArb, runModel, thpCmdArb } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -32,6 +32,16 @@ describe('mm layer against the reference model', () => {
         if (failure !== null) throw new Error(failure);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('agrees with transparent huge pages (always or madvise): faults, splits, COW, swap, collapse', () => {
+    fc.assert(
+      fc.property(fc.array(thpCmdArb, { minLength: 1, maxLength: 30 }), fc.constantFrom('always' as const, 'madvise' as const), fc.constantFrom(1100, 1 << 20), (cmds, thp, limit) => {
+        const failure = runModel([cmds], limit, 1, thp);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 60 },
     );
   });
 
