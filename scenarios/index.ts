@@ -10,6 +10,7 @@ import sLockdepReclaim1 from './mm/s-lockdep-reclaim-1.js';
 import notifierOnMm from './mm/notifier-on-mm.js';
 import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
 import sRegcache1 from './mm/s-regcache-1.js';
+import thpSplit from './mm/thp-split.js';
 import sItreeLeak from './notifier/s-itree-leak.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
@@ -33,4 +34,5 @@ export const catalogue: readonly Scenario[] = [
   ...sRegcache1,
   ...sNonblock1Mm,
   ...notifierOnMm,
+  ...thpSplit,
 ];

@@ -19,6 +19,7 @@ import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import type { ThpMode } from '../../src/mm/huge-memory.ts';
 import type { World } from '../../src/sim/world.js';
+import { Trace } from '../../src/sim/trace.js';
 import { consistency, kinds, recordInvalidations, rng, run1, starts, type Seen } from './helpers.ts';
 
 const P = 4096;
@@ -292,5 +293,25 @@ describe('fork and COW of a huge PMD', () => {
     });
     expect(value).toEqual({ seen: [], pmds: 1, v: 2 });
     expect(consistency(w)).toEqual([]);
+  });
+});
+
+describe('nesting in traces', () => {
+  it('the split inside MADV_DONTNEED shows as nested in its start and end points', () => {
+    const { value } = run1(function* (w) {
+      w.trace = new Trace();
+      const mm = yield* setup(w);
+      yield* write32(mm, A, 1);
+      yield* sys_madvise(mm, A + P, P, MADV_DONTNEED);
+      return w.trace.rows().flatMap((r) => ('label' in r && r.label.startsWith('invalidate_range_') ? [r.label] : []));
+    });
+    const outer = `[0x${(A + P).toString(16)}, 0x${(A + 2 * P).toString(16)}) CLEAR`;
+    const inner = `[0x${A.toString(16)}, 0x${(A + H).toString(16)}) CLEAR`;
+    expect(value).toEqual([
+      `invalidate_range_start ${outer}`,
+      `invalidate_range_start ${inner} (nested in ${outer})`,
+      `invalidate_range_end ${inner} (nested in ${outer})`,
+      `invalidate_range_end ${outer}`,
+    ]);
   });
 });
