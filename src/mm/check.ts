@@ -137,6 +137,7 @@ function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>,
 export function mm_leaked_frames(sys: MemorySystem): number {
   let n = sys.frames.ramInUse;
   n -= sys.cache.totalCached;
+  n -= sys.hugetlb.pages; // the hugetlb pool keeps its pages
   return n;
 }
 

@@ -45,6 +45,7 @@ import {
   ptePfn,
 } from './pte.ts';
 import { copy_huge_range } from './huge-memory.ts';
+import { copy_hugetlb_page_range } from './hugetlb.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
@@ -64,7 +65,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
     if ((vma.flags & VM_DONTCOPY) !== 0) continue;
     const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
     vmaAllocAnnotation();
-    insertVmaExact(child.vmas, {
+    const copy = insertVmaExact(child.vmas, {
       start: vma.start,
       end: vma.end,
       flags: vma.flags,
@@ -72,6 +73,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
       pgoff: vma.pgoff,
       anonVma: wipe ? -1 : vma.anonVma,
     });
+    copy.hpageShift = vma.hpageShift;
     if (wipe) continue;
     if (vma.anonVma < 0 && (vma.flags & (VM_PFNMAP | VM_MIXEDMAP)) === 0) continue; // vma_needs_copy
     yield* copy_page_range(child, parent, vma);
@@ -83,6 +85,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
 
 /** `copy_page_range` of one VMA. */
 function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
+  if (vma.hpageShift !== 0) return yield* copy_hugetlb_page_range(dst, src, vma);
   const cow = isCowMapping(vma.flags);
   let range: MmuNotifierRange | null = null;
   if (cow) {

@@ -606,6 +606,23 @@ export class FrameTable extends CompoundFrames {
     return pfn;
   }
 
+  /** Make every page of `pfn`'s folio read as zeros (clear_huge_page). */
+  clearFolioContents(pfn: number): void {
+    const head = this.folioHead(pfn);
+    const nr = this.folioNrPages(head);
+    if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
+  }
+
+  /** Copy every page of folio `src` into folio `dst` of the same size (copy_user_large_folio). */
+  copyFolioContents(dst: number, src: number): void {
+    const nr = this.folioNrPages(src);
+    for (let k = 0; k < nr; k++) {
+      const buf = this.data.peek(src + k);
+      if (buf !== undefined) this.data.load(dst + k, buf);
+      else this.data.drop(dst + k);
+    }
+  }
+
   /** Take `n` references at once (folio_ref_add). */
   getN(pfn: number, n: number): void {
     this.touched?.();

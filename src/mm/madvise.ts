@@ -20,6 +20,7 @@ import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_SWAPBACKED, PG_SWAPCACHE } from './frame-flags.ts';
 import { EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
 import { free_huge_range } from './huge-memory.ts';
+import { unmap_hugepage_range } from './hugetlb.ts';
 import { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, madvise_collapse, madvise_hugepage } from './khugepaged.ts';
 export { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE } from './khugepaged.ts';
 import type { Mm } from './mm-struct.ts';
@@ -86,7 +87,8 @@ export function* sys_madvise(mm: Mm, start: number, len: number, advice: number)
 
 /** `zap_page_range_single` over one VMA part, as MADV_DONTNEED does. */
 function* dontneed(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
-  if ((vma.flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL;
+  if ((vma.flags & (VM_LOCKED | VM_PFNMAP)) !== 0) return -EINVAL;
+  if (vma.hpageShift !== 0) return yield* dontneedHugetlb(mm, vma, s, e);
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
   const tlb = new TlbGather(mm.sys);
@@ -97,9 +99,25 @@ function* dontneed(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
   return 0;
 }
 
+/** MADV_DONTNEED of hugetlb memory (v5.18+): whole huge pages only, start aligned, end rounded down. */
+function* dontneedHugetlb(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
+  const size = 2 ** vma.hpageShift;
+  if (s % size !== 0) return -EINVAL;
+  const end = e - (e % size);
+  if (end <= s) return 0;
+  const range = new MmuNotifierRange();
+  mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, end);
+  const tlb = new TlbGather(mm.sys);
+  yield* mmu_notifier_invalidate_range_start(range);
+  yield* unmap_hugepage_range(mm, vma, s, end, tlb, false);
+  yield* mmu_notifier_invalidate_range_end(range);
+  tlb.finish();
+  return 0;
+}
+
 /** `madvise_free_single_vma`. */
 function* free(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
-  if (!vma.isAnon || (vma.flags & VM_SHARED) !== 0) return -EINVAL;
+  if (!vma.isAnon || (vma.flags & (VM_SHARED | VM_HUGETLB)) !== 0) return -EINVAL;
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
   yield* mmu_notifier_invalidate_range_start(range);

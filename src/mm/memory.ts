@@ -25,6 +25,7 @@ import type { MmProblem } from './problems.ts';
 import { SwapSpace } from './swap.ts';
 import type { Mm } from './mm-struct.ts';
 import { defaultThpMode, type ThpMode } from './huge-memory.ts';
+import { HugetlbPools } from './hugetlb.ts';
 
 /** Finding kind: a page was touched (read, written, mapped, counted) after it was freed. */
 export const PAGE_USE_AFTER_FREE = 'page-use-after-free';
@@ -43,6 +44,10 @@ export interface MemoryOptions {
   reclaimBatch?: number;
   /** Transparent huge pages: never, madvise, always; default `defaultThpMode()` (never). */
   thp?: ThpMode;
+  /** 2 MiB pages in the hugetlb pool (nr_hugepages); default 0. The pool grows, never shrinks. */
+  hugetlbPages?: number;
+  /** 1 GiB pages in the hugetlb pool; default 0. */
+  hugetlbGiganticPages?: number;
 }
 
 /** A problem sink that reports each record as a finding the moment it is recorded. */
@@ -95,6 +100,8 @@ export class MemorySystem {
   thpMode: ThpMode;
   /** Head pfn of the huge zero folio, -1 until first used. */
   hugeZero = -1;
+  /** The hugetlb pools and reservations (hugetlb.ts). */
+  readonly hugetlb: HugetlbPools;
   private nextAnon = 1;
   private nextMm = 0;
   private readonly anonLocks = new Map<number, RwSemaphore>();
@@ -114,6 +121,13 @@ export class MemorySystem {
     this.memoryWq = world.waitQueue('memory', this.allocator);
     this.reclaimBatch = options.reclaimBatch ?? 1;
     this.thpMode = options.thp ?? defaultThpMode();
+    this.hugetlb = new HugetlbPools(this);
+    this.growHugetlb(options);
+  }
+
+  private growHugetlb(options: MemoryOptions): void {
+    if (options.hugetlbPages !== undefined) this.hugetlb.pool(21).grow(options.hugetlbPages);
+    if (options.hugetlbGiganticPages !== undefined) this.hugetlb.pool(30).grow(options.hugetlbGiganticPages);
   }
 
   /** Applies options given after creation (a later mm_create naming a limit). */
@@ -122,6 +136,7 @@ export class MemorySystem {
     if (options.swapPages !== undefined) this.swap.limit = options.swapPages;
     if (options.reclaimBatch !== undefined) this.reclaimBatch = options.reclaimBatch;
     if (options.thp !== undefined) this.thpMode = options.thp;
+    this.growHugetlb(options);
   }
 
   /** A fresh anon object id (the kernel's anon_vma), for a VMA's first anonymous page. */

@@ -27,6 +27,7 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { change_huge_range, vma_adjust_trans_huge } from './huge-memory.ts';
+import { hugetlbBadSplit, hugetlb_change_protection } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
 import {
   KIND_MASK_ANY,
@@ -58,7 +59,8 @@ export function* sys_mprotect(mm: Mm, start: number, len: number, prot: number):
   const end = start + pageAlignUp(len);
   if (end > TASK_SIZE) return -ENOMEM;
   yield* mmap_write_lock(mm);
-  const ret = yield* mprotectLocked(mm, start, end, protToVmFlags(prot));
+  // A hugetlb VMA cannot be split inside a huge page (hugetlb_vm_op_split).
+  const ret = hugetlbBadSplit(mm, start, end) ? -EINVAL : yield* mprotectLocked(mm, start, end, protToVmFlags(prot));
   yield* mmap_write_unlock(mm);
   return ret;
 }
@@ -77,7 +79,8 @@ function* mprotectLocked(mm: Mm, start: number, end: number, access: number): Ge
       if (nstart > vma.start || tmp < vma.end) vmaAllocAnnotation(); // the split's new VMA
       yield* vma_adjust_trans_huge(mm, vma, nstart, tmp);
       const v = mm.vmas.modifyFlags(vma, nstart, tmp, newFlags);
-      yield* change_protection(mm, v, nstart, tmp);
+      if (v.hpageShift !== 0) yield* hugetlb_change_protection(mm, v, nstart, tmp);
+      else yield* change_protection(mm, v, nstart, tmp);
     }
     nstart = tmp;
     vma = nstart < end ? mm.vmas.findNext(nstart) : undefined;

@@ -24,6 +24,7 @@ import { do_munmap } from './mmap.ts';
 import { KIND_MASK_ANY, PTE_KIND_BITS, PTE_KIND_PRESENT } from './pte.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import type { Vma } from './vma.ts';
+import { VM_HUGETLB } from './vma-flags.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -60,6 +61,7 @@ export function* sys_mremap(mm: Mm, oldAddr: number, oldLen: number, newLen: num
 function* mremapLocked(mm: Mm, oldAddr: number, olen: number, nlen: number, flags: number, newAddr: number): Gen<number> {
   const vma = mm.vmas.find(oldAddr);
   if (vma === undefined || oldAddr + olen > vma.end) return -EFAULT;
+  if ((vma.flags & VM_HUGETLB) !== 0) return -EINVAL; // vma_to_resize refuses hugetlb (before v6.0)
   if ((flags & MREMAP_FIXED) !== 0) {
     yield* do_munmap(mm, newAddr, newAddr + nlen);
     let len = olen;

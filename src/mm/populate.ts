@@ -48,6 +48,18 @@ export function* populateRange(mm: Mm, start: number, end: number, write: boolea
 }
 
 function* populateVma(mm: Mm, vma: Vma, start: number, end: number, write: boolean): Gen<number> {
+  if (vma.hpageShift !== 0) {
+    // hugetlb: one fault per huge page.
+    const size = 2 ** vma.hpageShift;
+    for (let b = start - (start % size); b < end; b += size) {
+      const a = Math.max(b, start);
+      while (!satisfied(mm, a, write)) {
+        const r = yield* handle_mm_fault(mm, vma, a, write);
+        if (r !== 0) return r;
+      }
+    }
+    return 0;
+  }
   for (let base = start - (start % PMD_SIZE); base < end; base += PMD_SIZE) {
     const s = Math.max(start, base);
     const e = Math.min(end, base + PMD_SIZE);
