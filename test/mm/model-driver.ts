@@ -18,6 +18,7 @@ import { sys_pread32, sys_pwrite32 } from '../../src/mm/files.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
 import { MADV_COLLAPSE, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, sys_madvise } from '../../src/mm/madvise.ts';
 import { khugepaged_scan_mm } from '../../src/mm/khugepaged.ts';
+import { MAP_HUGETLB } from '../../src/mm/hugetlb.ts';
 import { memory_system, type Mm } from '../../src/mm/mm-struct.ts';
 import type { MemorySystem } from '../../src/mm/memory.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
@@ -46,7 +47,9 @@ export type Cmd =
   | { op: 'reclaim'; n: number }
   | { op: 'mmapHuge'; proc: number; n: number }
   | { op: 'hugepage'; proc: number; sel: number; pages: number; on: boolean }
-  | { op: 'collapse' | 'khugepaged'; proc: number; sel: number };
+  | { op: 'collapse' | 'khugepaged'; proc: number; sel: number }
+  | { op: 'mmapHugetlb'; proc: number; n: number }
+  | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number };
 
 /** Bytes of a PMD-mapped huge page. */
 const HPAGE = 2 * 1024 * 1024;
@@ -68,6 +71,8 @@ interface Proc {
   ref: RefProc;
   shadow: DeviceShadow;
   sub: MmuIntervalNotifier;
+  /** hugetlb mappings made, as [start, end) pairs (flattened). */
+  hugetlb: number[];
 }
 
 /** The state one property run keeps. */
@@ -119,7 +124,7 @@ export class Driver {
     );
     const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
     if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
-    this.procs.push({ mm, ref, shadow, sub });
+    this.procs.push({ mm, ref, shadow, sub, hugetlb: [] });
   }
 
   /**
@@ -207,11 +212,39 @@ export class Driver {
       case 'khugepaged':
         yield* khugepaged_scan_mm(p.mm);
         return;
+      case 'mmapHugetlb': {
+        const len = cmd.n * HPAGE;
+        const addr = yield* sys_mmap(p.mm, 0, len, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB);
+        if (addr < 0) return this.fail(`hugetlb mmap of ${cmd.n} x 2 MiB returned ${addr}`);
+        for (let a = addr; a < addr + len; a += PAGE_SIZE) p.ref.pages.set(a, { prot: 3, shared: false, backing: null, priv: new Map() });
+        p.hugetlb.push(addr, addr + len);
+        return;
+      }
+      case 'hugetlbOp': {
+        const bases: number[] = [];
+        for (let i = 0; i < p.hugetlb.length; i += 2) for (let b = p.hugetlb[i]!; b < p.hugetlb[i + 1]!; b += HPAGE) if (p.ref.pages.has(b)) bases.push(b);
+        if (bases.length === 0) return;
+        const b = bases[cmd.sel % bases.length]!;
+        let r: number;
+        if (cmd.what === 'munmap') {
+          r = yield* sys_munmap(p.mm, b, HPAGE);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.delete(a);
+        } else if (cmd.what === 'mprotect') {
+          r = yield* sys_mprotect(p.mm, b, HPAGE, cmd.prot);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.get(a)!.prot = cmd.prot;
+        } else {
+          r = yield* sys_madvise(p.mm, b, HPAGE, MADV_DONTNEED);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.get(a)!.priv = new Map();
+        }
+        if (r !== 0) this.fail(`hugetlb ${cmd.what} of 0x${b.toString(16)} returned ${r}`);
+        return;
+      }
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);
         this.expectEvents(cmd, (e) => (e.event === 3 && e.mm === p.mm.name) || isReclaim(e));
         yield* this.attach(c, p.ref.clone());
+        this.procs[this.procs.length - 1]!.hugetlb.push(...p.hugetlb);
         return;
       }
       case 'exit': {

@@ -42,6 +42,27 @@ export const thpCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('collapse' as const, 'khugepaged' as const), proc, sel }) },
 );
 
+/**
+ * Commands of the hugetlb runs: private hugetlb mappings and whole-huge-page munmap, mprotect and
+ * MADV_DONTNEED on them, with reads, writes, fork, exit and reclaim; no other range operation
+ * (their partial cuts of hugetlb mappings are -EINVAL, which the reference does not model).
+ */
+export const hugetlbCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('mmapHugetlb' as const), proc, n: fc.integer({ min: 1, max: 2 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('hugetlbOp' as const), what: fc.constantFrom('munmap' as const, 'mprotect' as const, 'dontneed' as const), proc, sel, prot }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('fork' as const, 'exit' as const), proc }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('read' as const), proc, sel, word }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant('write' as const), proc, sel, word, value: fc.integer({ min: 1, max: 0xffff }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('reclaim' as const), n: fc.integer({ min: 1, max: 3 }) }) },
+);
+
+/** The prologue of the hugetlb runs: one 2 MiB hugetlb mapping, written at both ends. */
+export const HUGETLB_PROLOGUE: readonly Cmd[] = [
+  { op: 'mmapHugetlb', proc: 0, n: 1 },
+  { op: 'write', proc: 0, sel: 0, word: 0, value: 0x300 },
+  { op: 'write', proc: 0, sel: 600, word: 2, value: 0x301 },
+];
+
 /** The prologue of the huge-page runs: the ordinary one, then a 2 MiB mapping written at both ends. */
 export const THP_PROLOGUE: readonly Cmd[] = [
   { op: 'mmapHuge', proc: 0, n: 1 },
@@ -69,7 +90,7 @@ export const PROLOGUE: readonly Cmd[] = [
  * process exits at the end and every frame and swap slot must be free.
  * @returns the first disagreement, or null.
  */
-export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode): string | null {
+export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0): string | null {
   const w = new World();
   w.reset(seed);
   w.maxSteps = 10_000_000;
@@ -78,17 +99,17 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode)
   for (let t = 0; t < lists.length; t++) {
     // With huge pages, splits and collapses add invalidations the exact lists do not foresee:
     // the coherence oracle still checks that every PTE change is covered by one.
-    const d = new Driver(w, `t${t}p`, alone && thp === undefined);
+    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0);
     for (const size of [3 * 4096, 4096]) d.files.push({ id: file_create(w, size), ref: new RefFile(size) });
     drivers.push(d);
   }
-  memory_system(w, { memoryLimitPages: limit, ...(thp === undefined ? {} : { thp }) });
+  memory_system(w, { memoryLimitPages: limit, hugetlbPages, ...(thp === undefined ? {} : { thp }) });
   const tasks = lists.map((cmds, t) =>
     w.spawn(`driver${t}`, function* () {
       const d = drivers[t]!;
       yield w.point('start');
       yield* d.attach(mm_create(w, { name: d.newName() }), new RefProc());
-      for (const c of [...PROLOGUE, ...(thp === undefined ? [] : THP_PROLOGUE), ...cmds]) {
+      for (const c of [...PROLOGUE, ...(thp === undefined ? [] : THP_PROLOGUE), ...(hugetlbPages === 0 ? [] : HUGETLB_PROLOGUE), ...cmds]) {
         yield* d.resync();
         yield* d.step(c);
         d.checkAll(alone);
@@ -112,7 +133,7 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode)
     }
     drop_caches(w);
     const sys = drivers[0]!.sys;
-    if (sys.frames.ramInUse !== 0 || sys.swap.inUse !== 0) leftover = `${sys.frames.ramInUse} frames and ${sys.swap.inUse} swap slots still in use after every process exited`;
+    if (sys.frames.ramInUse !== sys.hugetlb.pages || sys.swap.inUse !== 0) leftover = `${sys.frames.ramInUse} frames and ${sys.swap.inUse} swap slots still in use after every process exited`;
   });
   w.run(alone ? new NonPreemptiveStrategy() : randomStrategy(seed));
   for (const h of w.endOfRunChecks) h();

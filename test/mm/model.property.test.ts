@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, runModel, thpCmdArb } from './model-run.ts';
+import { cmdArb, hugetlbCmdArb, runModel, thpCmdArb } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -42,6 +42,16 @@ describe('mm layer against the reference model', () => {
         if (failure !== null) throw new Error(failure);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('agrees with hugetlb mappings: pool pages, copy-on-write after fork, whole-page munmap, mprotect and DONTNEED', () => {
+    fc.assert(
+      fc.property(fc.array(hugetlbCmdArb, { minLength: 1, maxLength: 25 }), (cmds) => {
+        const failure = runModel([cmds], 1 << 20, 1, undefined, 256);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 40 },
     );
   });
 
