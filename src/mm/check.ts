@@ -50,6 +50,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
   const maps = new Map<number, number>();
   const swaps = new Map<number, number>();
   const entire = new Map<number, number>();
+  const ptesByHead = new Map<number, number>();
   for (const mm of sys.mms) {
     if (mm.dead) continue;
     const pt = mm.pt;
@@ -84,11 +85,12 @@ export function mm_consistency(sys: MemorySystem): string[] {
       const pfn = ptePfn(pte);
       if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
       maps.set(pfn, (maps.get(pfn) ?? 0) + 1);
+      if (f.isCompound(pfn)) ptesByHead.set(f.folioHead(pfn), (ptesByHead.get(f.folioHead(pfn)) ?? 0) + 1);
     }
   }
   for (let pfn = 1; pfn < f.capacity; pfn++) {
     if (f.isCompound(pfn)) {
-      pfn = checkFolio(sys, pfn, maps, entire.get(pfn) ?? 0, out);
+      pfn = checkFolio(sys, pfn, maps, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
       continue;
     }
     if (f.isFree(pfn)) continue;
@@ -111,14 +113,15 @@ export function mm_consistency(sys: MemorySystem): string[] {
  * Checks the compound folio whose chunk starts at `first` (see the module comment); @returns the
  * last pfn of its chunks, where the caller's scan continues.
  */
-function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>, entire: number, out: string[]): number {
+function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>, entire: number, ptesSeen: number, out: string[]): number {
   const f = sys.frames;
   const head = f.folioHead(first);
   const nr = f.folioNrPages(head);
   const last = head + Math.max(nr, CHUNK) - 1;
   if (f.isFree(head) || f.testFlags(head, PG_ZERO)) return last;
   let ptes = 0;
-  for (let p = head; p < head + nr; p++) {
+  // Page by page only where some PTE maps the folio (a PMD- or PUD-mapped one has none).
+  if (ptesSeen !== 0 || f.pteMapcountTotal(head) !== 0) for (let p = head; p < head + nr; p++) {
     const m = maps.get(p) ?? 0;
     ptes += m;
     if (f.mapcount(p) - f.entireMapcount(head) !== m) out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it`);

@@ -47,11 +47,11 @@ describe('mm layer against the reference model', () => {
 
   it('agrees with hugetlb mappings: pool pages, copy-on-write after fork, whole-page munmap, mprotect and DONTNEED', () => {
     fc.assert(
-      fc.property(fc.array(hugetlbCmdArb, { minLength: 1, maxLength: 25 }), (cmds) => {
+      fc.property(fc.array(hugetlbCmdArb, { minLength: 1, maxLength: 20 }), (cmds) => {
         const failure = runModel([cmds], 1 << 20, 1, undefined, 256);
         if (failure !== null) throw new Error(failure);
       }),
-      { numRuns: 40 },
+      { numRuns: 25 },
     );
   });
 
