@@ -42,7 +42,7 @@ import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './compound-frames.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LOCKED, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE, ZERO_PFN } from './frame-flags.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
-import { pteIndex } from './page-table.ts';
+import { LEAF_IS_HUGE, pteIndex } from './page-table.ts';
 import {
   PTE_DIRTY,
   PTE_FLAG_BITS,
@@ -159,6 +159,17 @@ export function hugeZeroPfn(sys: MemorySystem): number {
 /** True if `pmd` maps the huge zero page. */
 export function isHugeZeroPmd(sys: MemorySystem, pmd: Pte): boolean {
   return (pmd & PTE_SPECIAL) !== 0 && sys.hugeZero >= 0 && ptePfn(pmd) === sys.hugeZero;
+}
+
+/**
+ * The order of the leaf mapping `addr` in `mm`: 9 under a huge PMD, 18 under a huge PUD, 0
+ * otherwise. What hmm_range_fault reports as HMM_PFN_ORDER (spec §4.2/§4.3: the same order on
+ * every page of the huge mapping); the hmm layer reads it here.
+ */
+export function leafOrder(mm: Mm, addr: number): number {
+  const pt = mm.pt;
+  if (pt.leafAt(addr) !== LEAF_IS_HUGE) return 0;
+  return pt.getPmd(addr) !== 0 ? 9 : 18;
 }
 
 /** Tells the coherence oracle that every page of [start, start + bytes) changed for the CPU. */
