@@ -14,7 +14,7 @@ import { sys_fork } from '../../src/mm/fork.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { try_to_free_pages } from '../../src/mm/reclaim.ts';
-import { thpStats } from '../../src/mm/huge-memory.ts';
+import { leafOrder, thpStats } from '../../src/mm/huge-memory.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import type { ThpMode } from '../../src/mm/huge-memory.ts';
@@ -60,6 +60,7 @@ describe('THP faults', () => {
         ram: f.ramInUse,
         vals: [yield* read32(mm, A + 5 * P + 8), yield* read32(mm, A + 7 * P)],
         entire: f.entireMapcount(Math.floor(head / 0x10000)),
+        order: leafOrder(mm, A + 77 * P),
         stats: { ...thpStats(mm.sys) },
       };
     });
@@ -68,6 +69,7 @@ describe('THP faults', () => {
     expect(value.ram).toBe(512);
     expect(value.vals).toEqual([42, 0]);
     expect(value.entire).toBe(1);
+    expect(value.order).toBe(9);
     expect(value.stats.faultAlloc).toBe(1);
     expect(consistency(w)).toEqual([]);
     expect(kinds(w)).toEqual([]);

@@ -10,6 +10,7 @@ import { sys_fork } from '../../src/mm/fork.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { MAP_HUGETLB, MAP_HUGE_1GB, MAP_NORESERVE } from '../../src/mm/hugetlb.ts';
+import { leafOrder } from '../../src/mm/huge-memory.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { consistency, kinds, recordInvalidations, rng, run1, starts, type Seen } from './helpers.ts';
 
@@ -65,9 +66,10 @@ describe('hugetlb', () => {
       yield* write32(mm, G + 12345 * 4, 9);
       const r2 = yield* sys_mmap(mm, 4 * G, G, RW, HUGE | MAP_HUGE_1GB | MAP_NORESERVE);
       const sigbus = yield* write32(mm, 4 * G, 1);
-      return { r, r2, sigbus, puds: mm.pt.hugePudCount, v: yield* read32(mm, G + 12345 * 4), ram: mm.sys.frames.ramInUse };
+      const orders = [leafOrder(mm, G + 5 * H), leafOrder(mm, 4 * G)];
+      return { r, r2, sigbus, orders, puds: mm.pt.hugePudCount, v: yield* read32(mm, G + 12345 * 4), ram: mm.sys.frames.ramInUse };
     });
-    expect(value).toEqual({ r: G, r2: 4 * G, sigbus: -EFAULT, puds: 1, v: 9, ram: 262144 });
+    expect(value).toEqual({ r: G, r2: 4 * G, sigbus: -EFAULT, orders: [18, 0], puds: 1, v: 9, ram: 262144 });
     expect(consistency(w)).toEqual([]);
   });
 
