@@ -14,6 +14,7 @@ import { sys_fork } from '../../src/mm/fork.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { try_to_free_pages } from '../../src/mm/reclaim.ts';
+import { pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
 import { leafOrder, thpStats } from '../../src/mm/huge-memory.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
@@ -234,14 +235,20 @@ describe('zap and split triggers', () => {
     expect(consistency(w)).toEqual([]);
   });
 
-  it('reclaim splits a huge page, then swaps pages out; contents survive', () => {
+  it('reclaim splits a huge page (the PMD split, then the unmap of the folio span), then swaps a page out; contents survive', () => {
     const { value, w } = run1(function* (w) {
       const mm = yield* setup(w, 'always', H, 600);
       yield* write32(mm, A + 100 * P, 77);
+      const seen = yield* recordInvalidations(mm);
       const freed = yield* try_to_free_pages(mm.sys, GFP_KERNEL);
-      return { freed, split: thpStats(mm.sys).splitPage, v: yield* read32(mm, A + 100 * P), pmds: mm.pt.hugePmdCount };
+      return { freed, seen: nesting(seen), split: thpStats(mm.sys).splitPage, v: yield* read32(mm, A + 100 * P), pmds: mm.pt.hugePmdCount };
     });
     expect(value.freed).toBeGreaterThan(0);
+    expect(value.seen).toEqual([
+      rng('CLEAR', A, A + H), // __split_huge_pmd (try_to_migrate_one with TTU_SPLIT_HUGE_PMD)
+      rng('CLEAR', A, A + H), // try_to_migrate_one over the folio's span
+      rng('CLEAR', A, A + P), // try_to_unmap_one of the head page, now a base page
+    ]);
     expect(value.split).toBe(1);
     expect(value.pmds).toBe(0);
     expect(value.v).toBe(77);
@@ -280,6 +287,23 @@ describe('fork and COW of a huge PMD', () => {
       rng('CLEAR', A + 2 * P, A + 3 * P),
     ]);
     expect(value.vals).toEqual([1, 2, 3, 0]);
+    expect(consistency(w)).toEqual([]);
+  });
+
+  it('fork of a huge page that may be pinned splits the parent PMD inside fork\'s PROTECTION_PAGE and copies PTEs', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = yield* setup(w);
+      yield* write32(mm, A, 1);
+      const pfn = yield* pin_user_page(mm, A, true);
+      const seen = yield* recordInvalidations(mm);
+      const child = (yield* sys_fork(mm)) as Mm;
+      const out = { seen: nesting(seen), pmds: [mm.pt.hugePmdCount, child.pt.hugePmdCount], v: yield* read32(child, A) };
+      unpin_user_page(w, pfn);
+      return out;
+    });
+    expect(value.seen).toEqual([rng('PROTECTION_PAGE', A, A + 2 * H), '  ' + rng('CLEAR', A, A + H)]);
+    expect(value.pmds).toEqual([0, 0]);
+    expect(value.v).toBe(1);
     expect(consistency(w)).toEqual([]);
   });
 

@@ -23,7 +23,7 @@ describe('mm scenarios with THP always on', () => {
   afterAll(() => setDefaultThpMode(saved));
   for (const kernel of ['current', 'v5.4']) {
     it.each(all.map((s) => [s.name, s] as const))(`%s: verdict as expected (${kernel})`, (_name, scenario) => {
-      const r = checkScenario(scenario, { legs: portfolioLegs(2, 3, 2), seed: 7, runs: 2000, kernel });
+      const r = checkScenario(scenario, { legs: portfolioLegs(2, 3, 2), seed: 7, runs: 1000, kernel });
       expect(r.verdict).toBe('pass');
     });
   }
