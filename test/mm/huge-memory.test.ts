@@ -118,6 +118,31 @@ describe('THP faults', () => {
   });
 });
 
+describe('placement and advice', () => {
+  it('mmap of a 2 MiB multiple lands 2 MiB aligned when THP is on (thp_get_unmapped_area), anywhere when it is off', () => {
+    const addrOf = (thp: ThpMode): number =>
+      run1(function* (w) {
+        const mm = mm_create(w, { thp });
+        yield* sys_mmap(mm, 0, P, RW, ANON); // leaves the top of the address space unaligned
+        return yield* sys_mmap(mm, 0, 2 * H, RW, ANON);
+      }).value;
+    expect(addrOf('always') % H).toBe(0);
+    expect(addrOf('never') % H).not.toBe(0);
+  });
+
+  it('MADV_HUGEPAGE on part of a huge PMD splits it at the new VMA boundary, outside any other invalidation', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = yield* setup(w);
+      yield* write32(mm, A, 1);
+      const seen = yield* recordInvalidations(mm);
+      const r = yield* sys_madvise(mm, A + 8 * P, 8 * P, MADV_NOHUGEPAGE);
+      return { r, seen: nesting(seen), vmas: mm.vmas.count, pmds: mm.pt.hugePmdCount };
+    });
+    expect(value).toEqual({ r: 0, seen: [rng('CLEAR', A, A + H)], vmas: 3, pmds: 0 });
+    expect(consistency(w)).toEqual([]);
+  });
+});
+
 describe('zap and split triggers', () => {
   it('munmap of a whole huge mapping zaps the PMD under the one UNMAP invalidation and frees the folio', () => {
     const { value, w } = run1(function* (w) {
