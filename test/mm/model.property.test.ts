@@ -46,13 +46,13 @@ describe('mm layer against the reference model', () => {
   });
 
   it('agrees when two processes with huge pages run concurrently and reclaim splits each other\'s', () => {
-    const list = fc.array(thpCmdArb, { minLength: 1, maxLength: 20 });
+    const list = fc.array(thpCmdArb, { minLength: 1, maxLength: 12 });
     fc.assert(
       fc.property(fc.tuple(list, list), fc.nat(1000), (lists, seed) => {
         const failure = runModel(lists, 1500, seed, 'always');
         if (failure !== null) throw new Error(failure);
       }),
-      { numRuns: 20 },
+      { numRuns: 10 },
     );
   });
 
