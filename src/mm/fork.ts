@@ -44,7 +44,7 @@ import {
   pfnPte,
   ptePfn,
 } from './pte.ts';
-import { copy_huge_range } from './huge-memory.ts';
+import { copy_huge_range } from './huge-pmd-ops.ts';
 import { copy_hugetlb_page_range } from './hugetlb.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';

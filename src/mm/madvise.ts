@@ -19,7 +19,7 @@ import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js'
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_SWAPBACKED, PG_SWAPCACHE } from './frame-flags.ts';
 import { EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
-import { free_huge_range } from './huge-memory.ts';
+import { free_huge_range } from './huge-pmd-ops.ts';
 import { unmap_hugepage_range } from './hugetlb.ts';
 import { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, madvise_collapse, madvise_hugepage } from './khugepaged.ts';
 export { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE } from './khugepaged.ts';

@@ -26,7 +26,8 @@ import { MMU_NOTIFY_PROTECTION_VMA } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
-import { change_huge_range, vma_adjust_trans_huge } from './huge-memory.ts';
+import { vma_adjust_trans_huge } from './huge-memory.ts';
+import { change_huge_range } from './huge-pmd-ops.ts';
 import { hugetlbBadSplit, hugetlb_change_protection } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
 import {

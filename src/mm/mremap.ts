@@ -18,7 +18,7 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { EFAULT, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
-import { move_huge_range } from './huge-memory.ts';
+import { move_huge_range } from './huge-pmd-ops.ts';
 import type { Mm } from './mm-struct.ts';
 import { do_munmap } from './mmap.ts';
 import { KIND_MASK_ANY, PTE_KIND_BITS, PTE_KIND_PRESENT } from './pte.ts';

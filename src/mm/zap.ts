@@ -31,7 +31,7 @@ import {
   PTE_SPECIAL,
   ptePfn,
 } from './pte.ts';
-import { zap_huge_range } from './huge-memory.ts';
+import { zap_huge_range } from './huge-pmd-ops.ts';
 import { freeSwapCacheIfOrphan, freeSwapEntry } from './rmap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
