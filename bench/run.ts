@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'interval-tree': async () => (await import('./interval-tree.ts')).main(),
   'mm-structures': async () => (await import('./mm-structures.ts')).main(),
   mm: async () => (await import('./mm.ts')).main(),
+  hmm: async () => (await import('./hmm.ts')).main(),
 };
 
 const wanted = process.argv.slice(2);

@@ -16,6 +16,7 @@ import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
 import sPair1 from './notifier/s-pair-1.js';
 import sSeq from './notifier/s-seq.js';
+import hmmMirror from './hmm/hmm-mirror.js';
 
 /** Every built-in scenario. */
 export const catalogue: readonly Scenario[] = [
@@ -35,4 +36,5 @@ export const catalogue: readonly Scenario[] = [
   ...sNonblock1Mm,
   ...notifierOnMm,
   ...thpSplit,
+  ...hmmMirror,
 ];

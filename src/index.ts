@@ -132,3 +132,7 @@ export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-
 
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';
+
+// HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
+export * from './hmm/index.js';
+export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';

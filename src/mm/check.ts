@@ -9,6 +9,7 @@
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
+ *     refcount(device-private pfn) = device-private entries naming it (none left after exit)
  *
  * and for a compound folio (a huge page):
  *
@@ -29,6 +30,7 @@ import {
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
   PTE_KIND_SWAP,
   PTE_SPECIAL,
@@ -102,6 +104,11 @@ export function mm_consistency(sys: MemorySystem): string[] {
       out.push(`${f.describe(pfn)}: refcount ${f.refcount(pfn)} but ${m} mappings + ${cached} page cache + ${swapCached} swap cache`);
     }
     if (!f.isDevicePrivate(pfn) && m + cached + swapCached === 0) out.push(`${f.describe(pfn)}: allocated but unreachable (leaked)`);
+    // A device-private page in use belongs to the entries that map it (the driver got it back
+    // through page_free when the last one went); an unmapped one in use leaked.
+    if (f.isDevicePrivate(pfn) && f.refcount(pfn) !== m) {
+      out.push(`${f.describe(pfn)}: device-private page with refcount ${f.refcount(pfn)} but ${m} device-private entries map it`);
+    }
   }
   for (const [slot, n] of swaps) {
     if (sys.swap.count(slot) !== n) out.push(`swap slot ${slot}: count ${sys.swap.count(slot)} but ${n} swap entries`);
@@ -157,11 +164,14 @@ export function mm_check(world: World): void {
   if (sys.mms.length === 0 && mm_leaked_frames(sys) !== 0) {
     world.report(MM_LEAK, `${mm_leaked_frames(sys)} page(s) still allocated after every address space exited`, 'mm-leak');
   }
+  if (sys.mms.length === 0 && sys.frames.deviceInUse !== 0) {
+    world.report(MM_LEAK, `${sys.frames.deviceInUse} device-private page(s) still in use after every address space exited`, 'mm-leak:device');
+  }
 }
 
 /**
  * What a load at `addr` (4-aligned) would return, found without faulting, allocating or taking
- * a lock: from the mapped frame, the swap cache or slot, the page cache or backing store, or
+ * a lock: from the mapped frame (device-private and migrating pages included), the swap cache or slot, the page cache or backing store, or
  * zero for an untouched anonymous page. For oracles comparing memory with a reference model.
  * @returns the word, or null if no VMA covers `addr` or its file page lies past end of file.
  */
@@ -173,7 +183,8 @@ export function peek32(mm: Mm, addr: number): number | null {
   if (vma === undefined) return null;
   const pte = mm.pt.get(page);
   const kind = pte & PTE_KIND_BITS;
-  if (kind === PTE_KIND_PRESENT) return sys.frames.read32(ptePfn(pte), off);
+  // A device-private page and a page under migration hold the data as well as a mapped one.
+  if (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION) return sys.frames.read32(ptePfn(pte), off);
   if (kind === PTE_KIND_SWAP) {
     const slot = ptePfn(pte);
     const cached = sys.swap.lookupCache(slot);

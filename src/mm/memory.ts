@@ -94,6 +94,8 @@ export class MemorySystem {
   reclaimBatch: number;
   /** Reclaim's clock hand over pfns: the next frame it considers. */
   clockHand = 1;
+  /** Called when a device-private page's last reference goes (the pagemap's page_free). */
+  onDevicePageFree: ((pfn: number) => void) | null = null;
   /** Hook for the hmm layer: the OOM reaper and its queue live in oom.ts. */
   oom: unknown = null;
   /** The THP mode of this run (huge-memory.ts). */
@@ -163,6 +165,7 @@ export class MemorySystem {
     const nr = this.frames.folioNrPages(pfn);
     if (nr === 1) page_freed(this.world, pfn);
     else for (let p = this.frames.folioHead(pfn), k = 0; k < nr; k++) page_freed(this.world, p + k);
+    if (this.onDevicePageFree !== null && this.frames.isDevicePrivate(pfn)) this.onDevicePageFree(pfn);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;
   }

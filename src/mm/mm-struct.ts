@@ -26,7 +26,7 @@ import type { World } from '../sim/world.js';
 import { PMD_SIZE, PAGE_SIZE, hexAddr } from './constants.ts';
 import { createMemory, memoryOf, type MemoryOptions, type MemorySystem } from './memory.ts';
 import { PageTable } from './page-table.ts';
-import { PTE_KIND_BITS, PTE_KIND_DEVICE_EXCLUSIVE, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
+import { PTE_KIND_BITS, PTE_KIND_DEVICE_EXCLUSIVE, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
 import { ReclaimingAllocator } from './reclaim.ts';
 import { VmaSet } from './vma.ts';
 
@@ -104,6 +104,13 @@ export class Mm implements MmStruct, CpuView {
       return null;
     }
     return { pfn: ptePfn(pte), write: (pte & PTE_WRITE) !== 0 };
+  }
+
+  /** A migration entry sits at `addr`: the mapping is being replaced (see CpuView.inFlux). */
+  inFlux(addr: number): boolean {
+    this.world.touchUndeclared();
+    if (this.dead) return false;
+    return (this.pt.get(addr - (addr % PAGE_SIZE)) & PTE_KIND_BITS) === PTE_KIND_MIGRATION;
   }
 
   /** Pages this mm holds (present and swapped entries): the OOM killer's badness. */

@@ -27,7 +27,8 @@ import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
-import { PG_ANON, PG_SWAPCACHE } from './frame-flags.ts';
+import { PG_ANON, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
+import { folio_trylock, folio_unlock } from './folio-lock.ts';
 import { __split_huge_pmd, thpStats } from './huge-memory.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
@@ -77,6 +78,49 @@ export function folioMappings(sys: MemorySystem, head: number): FolioMapping[] {
     }
   }
   return out;
+}
+
+/**
+ * What migrate_vma_collect_pmd does with huge pages in [start, end) before it collects base
+ * pages (device THP migration is not modelled): the huge zero page's PMD is split; a THP, whether
+ * PMD- or PTE-mapped, is split into base pages (split_folio, under its lock; a busy or pinned
+ * one stays and is skipped by the collection). Runs inside the caller's MIGRATE invalidation, so
+ * the splits' CLEARs nest in it.
+ */
+export function* split_huge_for_migration(mm: Mm, start: number, end: number): Gen<void> {
+  const sys = mm.sys;
+  const f = sys.frames;
+  const pt = mm.pt;
+  if (f.compoundInUse === 0 && sys.hugeZero < 0) return;
+  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) {
+    const pmd = pt.getPmd(a);
+    let folio = -1;
+    if (pmd !== 0 && (pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT) {
+      if (f.testFlags(ptePfn(pmd), PG_ZERO)) {
+        yield* __split_huge_pmd(mm, a);
+        continue;
+      }
+      folio = ptePfn(pmd);
+    } else if (pmd === 0) {
+      // A PTE-mapped THP: find a compound page among the PTEs of this region inside the range.
+      for (let p = pt.nextPresent(Math.max(a, start), Math.min(end, a + PMD_SIZE)); p >= 0; p = pt.nextPresent(p + PAGE_SIZE, Math.min(end, a + PMD_SIZE))) {
+        const pfn = ptePfn(pt.get(p));
+        if (!f.isZeroPfn(pfn) && !f.isDevicePrivate(pfn) && f.isCompound(pfn)) {
+          folio = f.folioHead(pfn);
+          break;
+        }
+      }
+    }
+    if (folio < 0) continue;
+    f.get(folio);
+    if (yield* folio_trylock(folio)) {
+      yield* split_folio(sys, folio);
+      yield* folio_unlock(folio);
+    }
+    sys.putPage(folio);
+    a -= PMD_SIZE; // the region may hold more compound pages: look again
+    if (f.isCompound(folio)) a += PMD_SIZE; // the split failed: move on
+  }
 }
 
 /**

@@ -41,6 +41,8 @@ export const MAP_IN_INVALIDATION_WINDOW = 'map-in-invalidation-window';
 /** A device's mirror of one mm, as the oracle sees it. */
 export class DeviceShadow {
   readonly entries = new Map<number, DeviceMapping>();
+  /** How many entries name each pfn (kept by device_map/unmap), so a page's freeing is checked without a scan. */
+  readonly pfnCount = new Map<number, number>();
 
   constructor(
     readonly name: string,
@@ -60,6 +62,11 @@ function shadows(world: World): DeviceShadow[] {
     world.locals.set(REGISTRY_KEY, list);
   }
   return list;
+}
+
+/** Every device shadow of the run (for oracles in higher layers). */
+export function device_shadows(world: World): readonly DeviceShadow[] {
+  return (world.locals.get(REGISTRY_KEY) as DeviceShadow[] | undefined) ?? [];
 }
 
 /** Creates and registers a device's shadow of `mm`. */
@@ -85,7 +92,7 @@ function hex(n: number): string {
 function checkOne(d: DeviceShadow, addr: number, m: DeviceMapping, why: string): void {
   if (d.contract === 'pinned') return;
   const cpu = d.mm.cpuView;
-  if (cpu === null || invalidationOpenAt(d.mm, addr)) return;
+  if (cpu === null || invalidationOpenAt(d.mm, addr) || cpu.inFlux?.(addr) === true) return;
   const c = cpu.lookup(addr);
   let problem: string | null = null;
   if (c === null) problem = `the CPU maps nothing there`;
@@ -104,7 +111,10 @@ export function device_map(d: DeviceShadow, addr: number, pfn: number, write: bo
   d.mm.world.touchUndeclared(); // the check reads the CPU's page table
   checkWindow(d, addr);
   const m = { pfn, write };
+  const old = d.entries.get(addr);
+  if (old !== undefined) dropPfn(d, old.pfn);
   d.entries.set(addr, m);
+  d.pfnCount.set(pfn, (d.pfnCount.get(pfn) ?? 0) + 1);
   checkOne(d, addr, m, 'device programmed');
 }
 
@@ -132,13 +142,27 @@ function checkWindow(d: DeviceShadow, addr: number): void {
 /** The device no longer maps `addr`. */
 export function device_unmap(d: DeviceShadow, addr: number): void {
   d.mm.world.touchUndeclared();
+  const old = d.entries.get(addr);
+  if (old === undefined) return;
+  dropPfn(d, old.pfn);
   d.entries.delete(addr);
+}
+
+function dropPfn(d: DeviceShadow, pfn: number): void {
+  const n = d.pfnCount.get(pfn) ?? 0;
+  if (n <= 1) d.pfnCount.delete(pfn);
+  else d.pfnCount.set(pfn, n - 1);
 }
 
 /** The device no longer maps anything in [start, end). */
 export function device_unmap_range(d: DeviceShadow, start: number, end: number): void {
   d.mm.world.touchUndeclared();
-  for (const a of [...d.entries.keys()]) if (a >= start && a < end) d.entries.delete(a);
+  if (d.entries.size === 0) return;
+  for (const [a, m] of [...d.entries]) {
+    if (a < start || a >= end) continue;
+    dropPfn(d, m.pfn);
+    d.entries.delete(a);
+  }
 }
 
 /** The CPU mapping at `addr` of `mm` changed (called by the mm layer after it changed a PTE). */
@@ -159,7 +183,7 @@ export function page_freed(world: World, pfn: number): void {
   if (list === undefined) return;
   world.touchUndeclared(); // reads every device's shadow
   for (const d of list) {
-    if (d.contract === 'pinned') continue;
+    if (d.contract === 'pinned' || !d.pfnCount.has(pfn)) continue;
     for (const [addr, m] of d.entries) {
       if (m.pfn !== pfn) continue;
       world.report(

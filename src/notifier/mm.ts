@@ -21,6 +21,11 @@ export interface CpuMapping {
  */
 export interface CpuView {
   lookup(addr: number): CpuMapping | null;
+  /**
+   * True while the CPU entry at `addr` is in flux (a migration entry: the page is locked and the
+   * entry will be replaced, which reports the change again). A device mapping is not judged then.
+   */
+  inFlux?(addr: number): boolean;
 }
 
 /** The notifier layer's view of an mm_struct. */

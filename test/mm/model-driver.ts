@@ -30,6 +30,12 @@ import { device_map, device_shadow_create, device_unmap_range, type DeviceShadow
 import { MmuIntervalNotifier, mmu_interval_check_retry, mmu_interval_notifier_insert, mmu_interval_notifier_remove, mmu_interval_read_begin, mmu_interval_set_seq } from '../../src/notifier/interval.js';
 import type { World } from '../../src/sim/world.js';
 import { RefFile, RefProc, type Expect } from './ref-model.ts';
+import { HmmMirror } from '../../src/devices/hmm-mirror.ts';
+import { HmmRange } from '../../src/hmm/range.ts';
+import { hmm_range_fault } from '../../src/hmm/hmm-range-fault.ts';
+import { HMM_PFN_ERROR, HMM_PFN_VALID, HMM_PFN_WRITE, hmm_pfn_to_page } from '../../src/hmm/hmm-pfn.ts';
+import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
+import { EBUSY } from '../../src/locking/errno.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -49,7 +55,8 @@ export type Cmd =
   | { op: 'hugepage'; proc: number; sel: number; pages: number; on: boolean }
   | { op: 'collapse' | 'khugepaged'; proc: number; sel: number }
   | { op: 'mmapHugetlb'; proc: number; n: number }
-  | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number };
+  | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number }
+  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
 
 /** Bytes of a PMD-mapped huge page. */
 const HPAGE = 2 * 1024 * 1024;
@@ -73,6 +80,8 @@ interface Proc {
   sub: MmuIntervalNotifier;
   /** hugetlb mappings made, as [start, end) pairs (flattened). */
   hugetlb: number[];
+  /** The process's HMM device: device-private memory it migrates ranges into and back. */
+  gpu: HmmMirror;
 }
 
 /** The state one property run keeps. */
@@ -124,7 +133,10 @@ export class Driver {
     );
     const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
     if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
-    this.procs.push({ mm, ref, shadow, sub, hugetlb: [] });
+    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16);
+    const g = yield* gpu.insert(0, TASK_SIZE);
+    if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
+    this.procs.push({ mm, ref, shadow, sub, gpu, hugetlb: [] });
   }
 
   /**
@@ -239,6 +251,10 @@ export class Driver {
         if (r !== 0) this.fail(`hugetlb ${cmd.what} of 0x${b.toString(16)} returned ${r}`);
         return;
       }
+      case 'todevice':
+      case 'toram':
+      case 'snapshot':
+        return yield* this.hmmOp(p, cmd);
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);
@@ -262,7 +278,8 @@ export class Driver {
         const addr = a + cmd.word * 4;
         const got = yield* read32(p.mm, addr);
         this.compare(`read32 ${p.mm.name}:0x${addr.toString(16)}`, got, p.ref.read(addr));
-        return this.expectEvents(cmd, isReclaim);
+        // A load from device memory runs migrate_to_ram: one-page MIGRATE (and reclaim's CLEARs).
+        return this.expectEvents(cmd, (e) => isReclaim(e) || isMigrateBack(e));
       }
       case 'write': {
         const a = this.pick(p, cmd.sel);
@@ -271,7 +288,7 @@ export class Driver {
         const got = yield* write32(p.mm, addr, cmd.value);
         const ok = p.ref.write(addr, cmd.value);
         if ((got === 0) !== ok) this.fail(`write32 ${p.mm.name}:0x${addr.toString(16)} returned ${got}, reference ${ok ? 'succeeds' : 'faults'}`);
-        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+        return this.expectEvents(cmd, (e) => (e.event === 1 && e.end - e.start === PAGE_SIZE) || isMigrateBack(e));
       }
     }
   }
@@ -413,6 +430,57 @@ export class Driver {
     this.expectEvents(cmd, (e) => e.event === 0 && e.start >= old && e.end <= old + olen);
   }
 
+  /**
+   * Migrations to device memory and back (contents must survive: checkAll reads them through the
+   * device page), and a no-fault hmm_range_fault whose every word must agree with the reference:
+   * ERROR where the reference has no page or no read permission, otherwise 0 or a VALID page
+   * holding exactly the reference's data, WRITE only where the reference allows writing.
+   */
+  private *hmmOp(p: Proc, cmd: Extract<Cmd, { op: 'todevice' | 'toram' | 'snapshot' }>): Gen<void> {
+    const start = this.pick(p, cmd.sel);
+    if (start === null) return;
+    const vma = p.mm.vmas.find(start);
+    const end = Math.min(start + cmd.pages * PAGE_SIZE, vma?.end ?? start + PAGE_SIZE);
+    if (cmd.op !== 'snapshot') {
+      if (vma === undefined) return;
+      const r = cmd.op === 'todevice' ? yield* p.gpu.migrateToDevice(start, end) : yield* p.gpu.migrateToRam(start, end);
+      if (r !== 0) this.fail(`${cmd.op} [0x${start.toString(16)}, 0x${end.toString(16)}) returned ${r}`);
+      // Collect raises MIGRATE over the range; unmapping other mappings raises one-page CLEARs.
+      return this.expectEvents(cmd, (e) => e.event === 6 || e.event === 1);
+    }
+    const n = (end - start) / PAGE_SIZE;
+    const range = new HmmRange({ notifier: p.sub, start, end, hmm_pfns: new BigUint64Array(n), dev_private_owner: p.gpu.owner });
+    let r = -EBUSY;
+    while (r === -EBUSY) {
+      range.notifier_seq = yield* mmu_interval_read_begin(p.sub);
+      yield* mmap_read_lock(p.mm);
+      r = yield* hmm_range_fault(range);
+      yield* mmap_read_unlock(p.mm);
+    }
+    if (r !== 0) return this.fail(`snapshot returned ${r}`);
+    for (let i = 0; i < n; i++) {
+      const a = start + i * PAGE_SIZE;
+      const w = range.hmm_pfns[i]!;
+      const pg = p.ref.pages.get(a);
+      const where = `snapshot ${p.mm.name}:0x${a.toString(16)}`;
+      if (pg === undefined || (pg.prot & 1) === 0) {
+        if (w !== HMM_PFN_ERROR) this.fail(`${where}: ${w.toString(16)}, reference has ${pg === undefined ? 'no page' : 'no read permission'} (ERROR)`);
+        continue;
+      }
+      if (w === 0n) continue;
+      if ((w & HMM_PFN_VALID) === 0n || (w & HMM_PFN_ERROR) !== 0n) {
+        this.fail(`${where}: ${w.toString(16)} is neither 0 nor a valid page`);
+        continue;
+      }
+      if ((w & HMM_PFN_WRITE) !== 0n && (pg.prot & 2) === 0) this.fail(`${where}: WRITE on a page the reference maps read-only`);
+      for (const word of WORDS) {
+        const want = p.ref.content(pg, word);
+        const got = this.sys.frames.read32(hmm_pfn_to_page(w), word * 4);
+        if (!want.fault && !want.values.includes(got)) this.fail(`${where}+${word * 4}: page holds ${got}, reference ${want.values.join(' or ')}`);
+      }
+    }
+  }
+
   /** Every logged event must satisfy `ok`. */
   private expectEvents(cmd: Cmd, ok: (e: Inv) => boolean): void {
     if (!this.strict) return;
@@ -459,6 +527,11 @@ const NAMES = ['UNMAP', 'CLEAR', 'PROTECTION_VMA', 'PROTECTION_PAGE', 'SOFT_DIRT
 
 function describe(e: Inv): string {
   return `${NAMES[e.event]} ${e.mm} [0x${e.start.toString(16)}, 0x${e.end.toString(16)})`;
+}
+
+/** migrate_to_ram's invalidations: a one-page MIGRATE. */
+function isMigrateBack(e: Inv): boolean {
+  return e.event === 6 && e.end - e.start === PAGE_SIZE;
 }
 
 /** A reclaim's invalidation: CLEAR of one page, on any mm. */

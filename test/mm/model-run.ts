@@ -32,6 +32,7 @@ export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('pwrite' as const), file: fc.nat(1), page: fc.nat(3), word, value: fc.integer({ min: 1, max: 0xffff }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('pread' as const), file: fc.nat(1), page: fc.nat(3), word }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('reclaim' as const), n: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('todevice' as const, 'toram' as const, 'snapshot' as const), proc, sel, pages }) },
 );
 
 /** Commands of the huge-page runs: the ordinary ones plus 2 MiB mappings, MADV_HUGEPAGE/NOHUGEPAGE, MADV_COLLAPSE and khugepaged. */
@@ -133,7 +134,9 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode,
     }
     drop_caches(w);
     const sys = drivers[0]!.sys;
-    if (sys.frames.ramInUse !== sys.hugetlb.pages || sys.swap.inUse !== 0) leftover = `${sys.frames.ramInUse} frames and ${sys.swap.inUse} swap slots still in use after every process exited`;
+    if (sys.frames.ramInUse !== sys.hugetlb.pages || sys.swap.inUse !== 0 || sys.frames.deviceInUse !== 0) {
+      leftover = `${sys.frames.ramInUse - sys.hugetlb.pages} frames, ${sys.frames.deviceInUse} device pages and ${sys.swap.inUse} swap slots still in use after every process exited`;
+    }
   });
   w.run(alone ? new NonPreemptiveStrategy() : randomStrategy(seed));
   for (const h of w.endOfRunChecks) h();

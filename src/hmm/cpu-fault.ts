@@ -1,0 +1,75 @@
+/**
+ * The CPU side of device memory and migration (do_swap_page's non-swap branches), installed as
+ * the mm layer's special-fault hook the first time the hmm layer makes such an entry:
+ *
+ *     migration entry       sleep until the migrating page is unlocked, then retry the access
+ *     device-private entry  lock the PTE; unchanged?  try-lock the page:
+ *                             taken   get a reference, unlock the PTE, call the pagemap's
+ *                                     migrate_to_ram(vmf) with the page locked, unlock, put
+ *                             busy    unlock the PTE, wait for the page's unlock, retry
+ *
+ * migrate_to_ram returns 0 (the access retries and finds system memory, INV-M4) or
+ * VM_FAULT_SIGBUS (the access fails with -EFAULT). The fault keeps the mmap lock throughout.
+ */
+import { EFAULT } from '../locking/errno.js';
+import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { FindingKind } from '../sim/finding.js';
+import type { World } from '../sim/world.js';
+import { FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, page_pgmap, type VmFault } from '../mm/device-private.ts';
+import { setSpecialFaultHandler } from '../mm/fault.ts';
+import { folio_trylock, folio_unlock, folio_wait_locked } from '../mm/folio-lock.ts';
+import type { Mm } from '../mm/mm-struct.ts';
+import { PTE_KIND_BITS, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_MIGRATION, ptePfn, type Pte } from '../mm/pte.ts';
+import type { Vma } from '../mm/vma.ts';
+import { migration_entry_wait } from './hmm-range-fault.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+const INSTALLED = 'hmm.cpuFault';
+
+/** Installs the hook for this run (idempotent). */
+export function installCpuFault(world: World): void {
+  if (world.locals.has(INSTALLED)) return;
+  world.locals.set(INSTALLED, true);
+  setSpecialFaultHandler(world, specialFault);
+}
+
+function* specialFault(mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean): Gen<number> {
+  const kind = pte & PTE_KIND_BITS;
+  if (kind === PTE_KIND_MIGRATION) {
+    yield* migration_entry_wait(mm, addr, pte);
+    return 0;
+  }
+  if (kind !== PTE_KIND_DEVICE_PRIVATE) return -EFAULT;
+  return yield* deviceFault(mm, vma, addr, pte, write);
+}
+
+/** do_swap_page on a device-private entry (spec §5.4). */
+function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean): Gen<number> {
+  const sys = mm.sys;
+  const page = ptePfn(orig);
+  const ptl = mm.ptl(addr);
+  yield* spin_lock(ptl);
+  if (mm.pt.get(addr) !== orig) {
+    yield* spin_unlock(ptl);
+    return 0;
+  }
+  if (!(yield* folio_trylock(page))) {
+    yield* spin_unlock(ptl);
+    yield* folio_wait_locked(page);
+    return 0;
+  }
+  sys.frames.get(page);
+  yield* spin_unlock(ptl);
+  const pgmap = page_pgmap(mm.world, page);
+  let ret = VM_FAULT_SIGBUS;
+  if (pgmap === null || pgmap.ops.migrate_to_ram === undefined) {
+    mm.world.report(FindingKind.Bug, `BUG: CPU fault on device-private pfn ${page} whose pagemap has no migrate_to_ram`, 'hmm:no-migrate_to_ram');
+  } else {
+    const vmf: VmFault = { vma, address: addr, page, flags: write ? FAULT_FLAG_WRITE : 0, mm };
+    ret = yield* pgmap.ops.migrate_to_ram(vmf);
+  }
+  yield* folio_unlock(page);
+  sys.putPage(page);
+  return ret === 0 ? 0 : -EFAULT;
+}

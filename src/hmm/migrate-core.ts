@@ -1,0 +1,238 @@
+/**
+ * What migrate_vma and migrate_device share (mm/migrate_device.c): unmapping the collected pages
+ * behind migration entries, moving page metadata to the destinations, and putting real entries
+ * back at the end.
+ *
+ *     collected page (locked, +1 reference)
+ *        ── unmap: isolate from the LRU (system pages), try_to_migrate the other mappings
+ *                  (CLEAR invalidations), check for pins; failures are restored and unlocked
+ *        ── pages: no destination, or unexpected references: MIGRATE cleared
+ *        ── finalize: every migration entry of the page becomes an entry for the destination
+ *                     (or the source again), pages unlocked, references dropped
+ *
+ * Reference and map counts follow the kernel: a migration entry holds no reference and no map
+ * count; the migration's own reference keeps the source alive; the destination arrives with the
+ * driver's allocation reference (dropped at finalize) and takes one per entry it replaces.
+ */
+import { down_read, up_read } from '../locking/rwsem.js';
+import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { cpu_mapping_changed } from '../notifier/coherence.js';
+import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
+import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
+import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
+import { PAGE_SIZE } from '../mm/constants.ts';
+import { folio_unlock } from '../mm/folio-lock.ts';
+import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE } from '../mm/frame-flags.ts';
+import type { MemorySystem } from '../mm/memory.ts';
+import type { Mm } from '../mm/mm-struct.ts';
+import {
+  PTE_DIRTY,
+  PTE_KIND_BITS,
+  PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_MIGRATION,
+  PTE_KIND_PRESENT,
+  PTE_SPECIAL,
+  PTE_WRITE,
+  PTE_YOUNG,
+  makeReadableDevicePrivateEntry,
+  makeReadableMigrationEntry,
+  makeWritableDevicePrivateEntry,
+  makeWritableMigrationEntry,
+  pfnPte,
+  ptePfn,
+} from '../mm/pte.ts';
+import { deleteFromSwapCache, rmapLockOf, rmapTargets } from '../mm/rmap.ts';
+import { protBits } from '../mm/vma-ops.ts';
+import { MIGRATE_PFN_MIGRATE, migrate_pfn_to_page, type MigratePfnArray } from './migrate-pfn.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+/**
+ * `migrate_device_unmap`: unmap every collected page. @returns how many entries are still
+ * marked MIGRATE (cpages).
+ */
+export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npages: number, faultPage: number | null): Gen<number> {
+  const f = sys.frames;
+  let unmapped = 0;
+  let restore = 0;
+  for (let i = 0; i < npages; i++) {
+    const page = migrate_pfn_to_page(src[i]!);
+    if (page === null) {
+      if ((src[i]! & MIGRATE_PFN_MIGRATE) !== 0) unmapped++;
+      continue;
+    }
+    const device = f.isDevicePrivate(page);
+    if (!device) {
+      // folio_isolate_lru: the isolation reference replaces collect's.
+      if (!f.testFlags(page, PG_LRU)) {
+        src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+        restore++;
+        continue;
+      }
+      f.clearFlags(page, PG_LRU);
+    }
+    if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page);
+    if (f.mapcount(page) > 0 || !checkPage(sys, page, faultPage)) {
+      if (!device) f.setFlags(page, PG_LRU);
+      src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+      restore++;
+      continue;
+    }
+    unmapped++;
+  }
+  for (let i = 0; i < npages && restore > 0; i++) {
+    const page = migrate_pfn_to_page(src[i]!);
+    if (page === null || (src[i]! & MIGRATE_PFN_MIGRATE) !== 0) continue;
+    yield* removeMigrationPtes(sys, page, page);
+    src[i] = 0;
+    if (page !== faultPage) yield* folio_unlock(page);
+    sys.putPage(page);
+    restore--;
+  }
+  return unmapped;
+}
+
+/**
+ * `migrate_vma_check_page`: nobody but the mappings, the caches and us holds a reference (a
+ * GUP pin, a DMA in flight, or reclaim's isolation would show as one more).
+ */
+function checkPage(sys: MemorySystem, page: number, faultPage: number | null): boolean {
+  const f = sys.frames;
+  let extra = 1 + (page === faultPage ? 1 : 0);
+  if (f.testFlags(page, PG_SWAPCACHE) || (!f.testFlags(page, PG_ANON) && f.owner(page) >= 0)) extra++;
+  return f.refcount(page) - extra <= f.mapcount(page);
+}
+
+/**
+ * `try_to_migrate`: every remaining mapping of the locked `page` becomes a migration entry,
+ * each under a one-page CLEAR invalidation, with the rmap lock held.
+ */
+function* tryToMigrate(sys: MemorySystem, page: number): Gen<void> {
+  const lock = rmapLockOf(sys, page);
+  if (lock === null) return;
+  yield* down_read(lock);
+  for (const t of rmapTargets(sys, page)) {
+    const { mm, addr } = t;
+    if (mm.dead) continue;
+    const range = new MmuNotifierRange();
+    mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE);
+    yield* mmu_notifier_invalidate_range_start(range);
+    const ptl = mm.ptl(addr);
+    yield* spin_lock(ptl);
+    installMigrationEntry(sys, mm, addr, page);
+    yield* spin_unlock(ptl);
+    yield* mmu_notifier_invalidate_range_end(range);
+  }
+  yield* up_read(lock);
+}
+
+/**
+ * Replaces the entry at `addr` with a migration entry if it maps `page` (present or
+ * device-private); the caller holds the PTL. @returns the replaced entry, or 0.
+ */
+export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, page: number): number {
+  const f = sys.frames;
+  const pte = mm.pt.get(addr);
+  const kind = pte & PTE_KIND_BITS;
+  if (ptePfn(pte) !== page) return 0;
+  if (kind === PTE_KIND_PRESENT) {
+    if ((pte & PTE_SPECIAL) !== 0) return 0;
+  } else if (kind !== PTE_KIND_DEVICE_PRIVATE) {
+    return 0;
+  }
+  if ((pte & PTE_DIRTY) !== 0) f.setFlags(page, PG_DIRTY);
+  const keep = pte & (PTE_DIRTY | PTE_YOUNG);
+  mm.pt.set(addr, (pte & PTE_WRITE) !== 0 ? makeWritableMigrationEntry(page, keep) : makeReadableMigrationEntry(page, keep));
+  f.clearFlags(page, PG_ANON_EXCLUSIVE);
+  f.decMapcount(page);
+  sys.putPage(page); // the mapping's reference; the migration holds its own
+  cpu_mapping_changed(mm, addr);
+  return pte;
+}
+
+/**
+ * `remove_migration_ptes(src, dst)`: every migration entry naming `src`, in every mm, becomes
+ * an entry for `dst` (a present PTE, or a device-private entry for a device page), with one
+ * reference and one map count each.
+ */
+export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number): Gen<void> {
+  const lock = rmapLockOf(sys, src);
+  if (lock === null) return;
+  yield* down_read(lock);
+  for (const t of rmapTargets(sys, src)) {
+    const { mm, vma, addr } = t;
+    if (mm.dead) continue;
+    const ptl = mm.ptl(addr);
+    yield* spin_lock(ptl);
+    const pte = mm.pt.get(addr);
+    if ((pte & PTE_KIND_BITS) === PTE_KIND_MIGRATION && ptePfn(pte) === src) {
+      const write = (pte & PTE_WRITE) !== 0;
+      const f = sys.frames;
+      if (f.isDevicePrivate(dst)) {
+        mm.pt.set(addr, write ? makeWritableDevicePrivateEntry(dst) : makeReadableDevicePrivateEntry(dst));
+      } else {
+        mm.pt.set(addr, pfnPte(dst, PTE_YOUNG | (pte & PTE_DIRTY) | (write ? PTE_WRITE | PTE_DIRTY : 0) | protBits(vma)));
+      }
+      f.get(dst);
+      f.incMapcount(dst);
+      cpu_mapping_changed(mm, addr);
+    }
+    yield* spin_unlock(ptl);
+  }
+  yield* up_read(lock);
+}
+
+/**
+ * The metadata step of `__migrate_device_pages` for a source page: the swap cache is dropped
+ * for a device destination, unexpected references refuse, and the destination takes the
+ * source's owner, index and flags. @returns false to clear MIGRATE.
+ */
+export function migrateMapping(sys: MemorySystem, page: number, newpage: number, extra: number): boolean {
+  const f = sys.frames;
+  const toDevice = f.isDevicePrivate(newpage);
+  const file = !f.testFlags(page, PG_ANON) && f.owner(page) >= 0;
+  if (toDevice && (file || f.testFlags(page, PG_SWAPCACHE))) {
+    // Only anonymous memory goes to the device, and its swap copy must be freeable.
+    if (file) return false;
+    if (sys.swap.count(f.getPrivate(page)) > 0) return false;
+    deleteFromSwapCache(sys, page);
+  }
+  if (file || f.testFlags(page, PG_SWAPCACHE)) return false; // page-cache migration is not modelled
+  if (f.refcount(page) !== 1 + extra) return false;
+  f.setOwner(newpage, f.owner(page), f.index(page));
+  const carry = f.flags(page) & (PG_ANON | PG_SWAPBACKED | PG_DIRTY | PG_UPTODATE);
+  f.setFlags(newpage, carry | PG_UPTODATE);
+  return true;
+}
+
+/** `__migrate_device_finalize`. */
+export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, dst: MigratePfnArray, npages: number, faultPage: number | null): Gen<void> {
+  const f = sys.frames;
+  for (let i = 0; i < npages; i++) {
+    const newpage = migrate_pfn_to_page(dst[i]!);
+    const page = migrate_pfn_to_page(src[i]!);
+    if (page === null) {
+      if (newpage !== null) {
+        yield* folio_unlock(newpage);
+        sys.putPage(newpage);
+      }
+      continue;
+    }
+    let to = newpage;
+    if ((src[i]! & MIGRATE_PFN_MIGRATE) === 0 || to === null) {
+      if (to !== null) {
+        yield* folio_unlock(to);
+        sys.putPage(to);
+      }
+      to = page;
+    }
+    if (!f.isDevicePrivate(to)) f.setFlags(to, PG_LRU);
+    yield* removeMigrationPtes(sys, page, to);
+    if (page !== faultPage) yield* folio_unlock(page);
+    sys.putPage(page);
+    if (to !== page) {
+      yield* folio_unlock(to);
+      sys.putPage(to);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Device-private memory (ZONE_DEVICE, MEMORY_DEVICE_PRIVATE): `struct dev_pagemap`,
+ * `memremap_pages`, `zone_device_page_init`, `page_pgmap`, `is_device_private_page`.
+ *
+ * A driver describes its device memory with a pagemap (type, owner token, ops) and registers it;
+ * the mm layer makes one frame per page, idle until the driver hands one out:
+ *
+ *     memremap_pages(world, pgmap, npages)   frames [first, first + npages), idle
+ *     zone_device_page_init(page)            refcount 1, and the page LOCKED (as the kernel's
+ *                                            does: a migration destination must be locked)
+ *     ... mapped by device-private entries; the CPU never maps it (INV-M3) ...
+ *     last reference dropped                 pgmap.ops.page_free(page): back to the driver
+ *
+ * A CPU access to a device-private entry is do_swap_page's business (§5.4), which the hmm layer
+ * installs as the mm's special-fault hook; it calls `pgmap.ops.migrate_to_ram(vmf)`.
+ *
+ * Device pages that replace anonymous memory carry the anon owner and index like any anon page
+ * (folio->mapping and ->index), so the reverse map finds their mappings; the pagemap is found by
+ * pfn range, as the kernel's page->pgmap.
+ */
+import type { World } from '../sim/world.js';
+import { PAGE_SIZE } from './constants.ts';
+import { folio_lock } from './folio-lock.ts';
+import { memoryOf, type MemorySystem } from './memory.ts';
+import type { Mm } from './mm-struct.ts';
+import type { Vma } from './vma.ts';
+
+type Gen<T> = Generator<unknown, T, unknown>;
+
+/** `MEMORY_DEVICE_PRIVATE`: memory the CPU cannot access. */
+export const MEMORY_DEVICE_PRIVATE = 1;
+/** `MEMORY_DEVICE_COHERENT`: device memory the CPU can access coherently (not modelled yet). */
+export const MEMORY_DEVICE_COHERENT = 2;
+
+/** `struct vm_fault`, as far as migrate_to_ram needs it. */
+export interface VmFault {
+  readonly vma: Vma;
+  /** The faulting address, page aligned. */
+  readonly address: number;
+  /** The device-private page (pfn) the entry named; locked by the fault path. */
+  readonly page: number;
+  /** FAULT_FLAG_WRITE when the access writes. */
+  readonly flags: number;
+  /** The address space (`vmf->vma->vm_mm`). */
+  readonly mm: Mm;
+}
+
+/** `FAULT_FLAG_WRITE`. */
+export const FAULT_FLAG_WRITE = 0x1;
+/** `FAULT_FLAG_REMOTE`: the fault is not for the current task (GUP, hmm_range_fault). */
+export const FAULT_FLAG_REMOTE = 0x80;
+
+/** `VM_FAULT_SIGBUS`: migrate_to_ram could not bring the page back. */
+export const VM_FAULT_SIGBUS = 0x2;
+
+/** `struct dev_pagemap_ops`. */
+export interface DevPagemapOps {
+  /** The page's last reference went: it is the driver's again. Must not sleep. */
+  page_free?(page: number): void;
+  /** Migrate the page the CPU faulted on back to system memory; 0 or VM_FAULT_SIGBUS. */
+  migrate_to_ram?(vmf: VmFault): Gen<number>;
+}
+
+/** `struct dev_pagemap`. Fill type, ops and owner; `memremap_pages` fills range. */
+export class DevPagemap {
+  /** MEMORY_DEVICE_PRIVATE (MEMORY_DEVICE_COHERENT is not modelled yet). */
+  type = MEMORY_DEVICE_PRIVATE;
+  /** Physical range, inclusive end (struct range), set by memremap_pages. */
+  range = { start: 0, end: -1 };
+  /** Number of ranges (always 1 here). */
+  nr_range = 1;
+  /** The owner token hmm_range_fault and migrate_vma compare with. */
+  owner: unknown = null;
+  ops: DevPagemapOps = {};
+  /** First pfn and page count, once registered. */
+  firstPfn = -1;
+  npages = 0;
+  /** Set by memunmap_pages. */
+  dead = false;
+
+  constructor(readonly name = 'pgmap') {}
+}
+
+/** The pagemaps of one run. */
+class PagemapRegistry {
+  readonly maps: DevPagemap[] = [];
+
+  constructor(readonly sys: MemorySystem) {
+    sys.onDevicePageFree = (pfn) => {
+      const pg = this.find(pfn);
+      pg?.ops.page_free?.(pfn);
+    };
+  }
+
+  find(pfn: number): DevPagemap | null {
+    const m = this.maps;
+    for (let i = 0; i < m.length; i++) {
+      const p = m[i]!;
+      if (pfn >= p.firstPfn && pfn < p.firstPfn + p.npages) return p;
+    }
+    return null;
+  }
+}
+
+const KEY = 'mm.pagemaps';
+
+function registry(sys: MemorySystem): PagemapRegistry {
+  let r = sys.world.locals.get(KEY) as PagemapRegistry | undefined;
+  if (r === undefined) {
+    r = new PagemapRegistry(sys);
+    sys.world.locals.set(KEY, r);
+  }
+  return r;
+}
+
+/**
+ * `memremap_pages(pgmap, nid)` for `npages` pages of device memory: makes their frames (idle)
+ * and sets `pgmap.range`. @returns the first pfn.
+ * @throws Error if the run has no memory yet (make an mm first) or the pagemap is not device-private.
+ */
+export function memremap_pages(world: World, pgmap: DevPagemap, npages: number): number {
+  const sys = memoryOf(world);
+  if (sys === undefined) throw new Error('memremap_pages: the run has no memory yet; make an mm (mm_create) first');
+  if (pgmap.type !== MEMORY_DEVICE_PRIVATE) throw new Error('memremap_pages: only MEMORY_DEVICE_PRIVATE pagemaps are modelled (device-coherent memory is not built yet)');
+  const first = sys.frames.createDevicePages(npages, -1);
+  pgmap.firstPfn = first;
+  pgmap.npages = npages;
+  pgmap.range = { start: first * PAGE_SIZE, end: (first + npages) * PAGE_SIZE - 1 };
+  registry(sys).maps.push(pgmap);
+  return first;
+}
+
+/** The pagemap of a device page (`page_pgmap`), or null for an ordinary page. */
+export function page_pgmap(world: World, page: number): DevPagemap | null {
+  const sys = memoryOf(world);
+  if (sys === undefined || !sys.frames.isDevicePrivate(page)) return null;
+  return registry(sys).find(page);
+}
+
+/** `is_device_private_page`. */
+export function is_device_private_page(world: World, page: number): boolean {
+  const sys = memoryOf(world);
+  return sys !== undefined && page > 0 && page < sys.frames.capacity && sys.frames.isDevicePrivate(page);
+}
+
+/**
+ * `zone_device_page_init(page)`: an idle device page becomes in use with one reference, and is
+ * returned locked (so it can be a migration destination). A page that is not idle device memory
+ * is a Bad-page-state finding. May sleep (the lock).
+ */
+export function* zone_device_page_init(world: World, page: number): Gen<void> {
+  const sys = memoryOf(world);
+  if (sys === undefined) throw new Error('zone_device_page_init: the run has no memory');
+  if (!sys.frames.initDevicePage(page)) return;
+  sys.frames.setOwner(page, -1, 0);
+  yield* folio_lock(page);
+}
