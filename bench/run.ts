@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).main(),
+  explore: async () => (await import('./explore.ts')).main(),
   lockdep: async () => (await import('./lockdep.ts')).main(),
   'interval-tree': async () => (await import('./interval-tree.ts')).main(),
   'mm-structures': async () => (await import('./mm-structures.ts')).main(),

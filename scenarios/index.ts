@@ -12,6 +12,7 @@ import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
 import sRegcache1 from './mm/s-regcache-1.js';
 import thpSplit from './mm/thp-split.js';
 import sItreeLeak from './notifier/s-itree-leak.js';
+import gpuUserptr from './gpu/gpu-userptr.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
 import sNonblock1 from './notifier/s-nonblock-1.js';
 import sPair1 from './notifier/s-pair-1.js';
@@ -37,4 +38,5 @@ export const catalogue: readonly Scenario[] = [
   ...notifierOnMm,
   ...thpSplit,
   ...hmmMirror,
+  ...gpuUserptr,
 ];

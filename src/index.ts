@@ -17,7 +17,7 @@ export type { Finding } from './sim/finding.js';
 // Locking: kernel-named primitives (call them with `yield*` from task code).
 export { setLockdepMode, type LockdepMode } from './locking/kernel.js';
 export { Mutex, mutex_init, mutex_destroy, mutex_lock, mutex_lock_nested, mutex_trylock, mutex_unlock, mutex_is_locked } from './locking/mutex.js';
-export { Spinlock, spin_lock_init, spin_lock, spin_lock_nested, spin_trylock, spin_unlock, spin_lock_irqsave, spin_unlock_irqrestore } from './locking/spinlock.js';
+export { Spinlock, spin_lock_init, spin_lock, spin_lock_nested, spin_trylock, spin_unlock, spin_lock_irqsave, spin_unlock_irqrestore, spin_lock_bh, spin_unlock_bh } from './locking/spinlock.js';
 export { RwSemaphore, init_rwsem, down_read, down_read_nested, down_write, down_write_nested, down_read_trylock, down_write_trylock, up_read, up_write, downgrade_write } from './locking/rwsem.js';
 export {
   mmapLockInit,
@@ -70,6 +70,50 @@ export {
   type Allocation,
 } from './locking/alloc.js';
 export { lock_map_acquire, lock_map_acquire_read, lock_map_release, might_lock, lockdep_assert_held, FS_RECLAIM_MAP, MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP } from './locking/lockdep-maps.js';
+
+// GPU locking: ww_mutex, dma_resv, dma_fence (with the v5.9+ signalling annotations), interrupt context.
+export {
+  WwClass,
+  WwAcquireCtx,
+  WwMutex,
+  DEFINE_WW_CLASS,
+  DEFINE_WD_CLASS,
+  ww_mutex_init,
+  ww_mutex_destroy,
+  ww_mutex_is_locked,
+  ww_acquire_init,
+  ww_acquire_done,
+  ww_acquire_fini,
+  ww_mutex_lock,
+  ww_mutex_lock_interruptible,
+  ww_mutex_lock_slow,
+  ww_mutex_lock_slow_interruptible,
+  ww_mutex_trylock,
+  ww_mutex_unlock,
+} from './locking/ww-mutex.js';
+export * from './locking/dma-resv.js';
+export * from './locking/dma-fence.js';
+export {
+  local_irq_save,
+  local_irq_restore,
+  local_irq_disable,
+  local_irq_enable,
+  local_bh_disable,
+  local_bh_enable,
+  irq_enter,
+  irq_exit,
+  softirq_enter,
+  softirq_exit,
+  in_hardirq,
+  in_interrupt,
+  in_atomic,
+  request_irq,
+  raise_irq,
+  IrqLine,
+} from './locking/irq.js';
+export { RawSpinlock, raw_spin_lock, raw_spin_trylock, raw_spin_unlock } from './locking/raw-spinlock.js';
+export * from './locking/rwlock.js';
+export { LocalLock, local_lock, local_unlock, local_lock_irqsave, local_unlock_irqrestore } from './locking/local-lock.js';
 
 // Errors and kernel contract versions.
 export * from './locking/errno.js';
@@ -129,6 +173,7 @@ export { KvmLike, kvm_like_fault } from './devices/kvm-like.js';
 export { OdpLike, type OdpVariant } from './devices/odp-like.js';
 export { IntervalMirror, type IntervalMirrorVariant } from './devices/interval-mirror.js';
 export { LockTakingNotifier, type NonblockLocking } from './devices/lock-taking-notifier.js';
+export { GpuUserptrDevice, GpuBo, UserptrNotifier, type GpuUserptrVariant } from './devices/gpu-userptr.js';
 
 // The simulated address space: mm_create, syscalls, CPU accesses, reclaim, the OOM reaper, oracles.
 export * from './mm/index.js';

@@ -1,10 +1,11 @@
 /**
- * The `hmmsim` subcommands: check, replay, list. Each returns its exit status; output goes to
+ * The `hmmsim` subcommands: check, replay, compare, merge, list. Each returns its exit status; output goes to
  * the streams it is given so tests can capture it.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { ScenarioReport } from '../check/report-model.js';
+import { mergeResults, type ScenarioReport } from '../check/report-model.js';
+import { mergeShards, parseShard, shardFromJson, shardName, shardToJson, type ShardDocument, type ShardScenario } from '../check/shards.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
 import { KERNEL_VERSIONS } from '../locking/version.js';
@@ -14,7 +15,7 @@ import { formatComparison, formatScenario, formatSummary } from '../report/text.
 import { replaySchedule } from '../sim/run-once.js';
 import { ScheduleError } from '../sim/schedule.js';
 import { parseArgs, UsageError } from './args.js';
-import { checkWithPortfolio, WorkerPool } from './portfolio.js';
+import { checkWithPortfolio, exploreWithPortfolio, WorkerPool } from './portfolio.js';
 import { ProgressLine } from './progress.js';
 import { builtinScenarios, resolveScenarios, sourceWord } from './source.js';
 
@@ -42,6 +43,8 @@ const CHECK_OPTIONS = {
   json: { kind: 'flag' },
   quiet: { kind: 'flag' },
   debug: { kind: 'flag' },
+  shard: { kind: 'string' },
+  out: { kind: 'string' },
 } as const;
 
 /** `hmmsim check [names or files…]`. */
@@ -63,11 +66,19 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
     strategy === 'portfolio'
       ? portfolioLegs(workers, depth, preemptions)
       : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
+  const shardText = options.get('shard') as string | undefined;
+  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  if (shard === null) throw new UsageError(`hmmsim check: --shard must be K/N with 1 <= K <= N (this machine's share of N), not '${shardText}'`);
+  const out = options.get('out') as string | undefined;
+  if (shard !== undefined && out === undefined) {
+    throw new UsageError(`hmmsim check: --shard ${shardText} explores only part of the work: name the result file with --out FILE, then combine the shards with 'hmmsim merge FILES...'`);
+  }
   const targets = await resolveScenarios(words);
   const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
   await pool?.ready();
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
+  const shardParts: ShardScenario[] = [];
   try {
     for (const { scenario, source } of targets) {
       const t0 = performance.now();
@@ -82,28 +93,87 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         }
       }, 250);
       let report: ScenarioReport;
+      const kernel = options.get('kernel') as string | undefined;
       try {
-        report = await checkWithPortfolio(scenario, source, pool, {
+        const explored = await exploreWithPortfolio(scenario, source, pool, {
           legs,
           seed,
           runs,
           timeLimitMs: time * 1000,
           shrink: options.get('no-shrink') !== true,
-          kernel: options.get('kernel') as string | undefined,
+          kernel,
           onProgress: (p) => show(p.runs, p.findings),
+          shard,
         });
+        const expected = scenario.expectFor(kernel);
+        const allow = scenario.allowFor(kernel);
+        report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
+        if (out !== undefined) shardParts.push({ name: scenario.name, source: sourceWord(source), expected, allow, wallMs: explored.wallMs, legs: explored.legs });
       } finally {
         clearInterval(timer);
         progress.clear();
       }
       reports.push(report);
-      if (!json) io.out(`${formatScenario(report, sourceWord(source))}\n`);
+      // A shard's findings are partial (the rest may be in other shards): a line, not a verdict.
+      if (json) continue;
+      if (shard !== undefined && shard.count > 1) io.out(`${scenario.name}: ${report.runs} runs, ${report.problems.length === 0 ? 'no findings' : `findings: ${[...new Set(report.problems.map((p) => p.kind))].join(', ')}`} (shard ${shardName(shard)} of the work)\n`);
+      else io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
     await pool?.close();
   }
+  if (out !== undefined) {
+    const part = shard ?? { index: 0, count: 1 };
+    const doc: ShardDocument = {
+      tool: 'hmmsim',
+      format: 'shard-result',
+      version: 1,
+      shard: part,
+      settings: { seed, runs, timeSeconds: time, legs, kernel: (options.get('kernel') as string | undefined) ?? null },
+      scenarios: shardParts,
+    };
+    try {
+      writeFileSync(out, shardToJson(doc));
+    } catch (e) {
+      throw new UsageError(`hmmsim check: cannot write --out file ${out}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (shard !== undefined && shard.count > 1) {
+    // A shard cannot judge: what it did not find may be in another shard's part.
+    if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
+    else io.out(`shard ${shardName(shard)}: partial results written to ${out}; combine all ${shard.count} with 'hmmsim merge'\n`);
+    return 0;
+  }
   if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
   else io.out(`${formatSummary(reports)}\n`);
+  return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
+}
+
+const MERGE_OPTIONS = {
+  json: { kind: 'flag' },
+  debug: { kind: 'flag' },
+} as const;
+
+/** `hmmsim merge FILES...`: one report from the results of `hmmsim check --shard K/N --out FILE`. */
+export function mergeCommand(argv: readonly string[], io: Io): number {
+  const { words, options } = parseArgs('merge', argv, MERGE_OPTIONS);
+  if (words.length === 0) throw new UsageError(`hmmsim merge: name the shard results to combine, e.g. 'hmmsim merge results/*.json'`);
+  const docs = words.map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`hmmsim merge: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { doc: shardFromJson(text, file), file };
+  });
+  const reports = mergeShards(docs);
+  const words0 = docs[0]!.doc.scenarios.map((s) => s.source);
+  if (options.get('json') === true) io.out(`${JSON.stringify(jsonDocument(reports, words0), null, 2)}\n`);
+  else {
+    for (let i = 0; i < reports.length; i++) io.out(`${formatScenario(reports[i]!, words0[i]!)}\n`);
+    io.out(`${formatSummary(reports)}\n`);
+  }
   return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
 }
 

@@ -2,7 +2,7 @@
  * The `hmmsim` command: dispatches to a subcommand and turns user mistakes into one clear line
  * with exit status 2 (a stack trace only with --debug).
  */
-import { checkCommand, compareCommand, listCommand, replayCommand, type Io } from './commands.js';
+import { checkCommand, compareCommand, listCommand, mergeCommand, replayCommand, type Io } from './commands.js';
 import { isUserError } from './user-error.js';
 
 const USAGE = `usage: hmmsim <command> [options]
@@ -21,10 +21,15 @@ commands:
         --no-shrink     report schedules as found, unshrunk
         --json          one JSON document on stdout
         --quiet         no progress line
+        --shard K/N     explore only share K of N (1 <= K <= N) of the work, for N machines;
+                        needs --out
+        --out FILE      write the result for 'hmmsim merge' (lockdep dependencies included)
   replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
                               print the full trace of one run and its findings; --html also
                               writes it as a page with one column per task
   compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
+  merge FILES... [--json]     combine the --out results of the N shards of one check into one
+                              report (the space is exhausted only if every shard exhausted its part)
   list                        the built-in scenarios, one line each
 `;
 
@@ -43,6 +48,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await compareCommand(args, io);
       case 'list':
         return listCommand(args, io);
+      case 'merge':
+        return mergeCommand(args, io);
       case undefined:
       case 'help':
       case '--help':
@@ -50,7 +57,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, compare, list; see 'hmmsim help')\n`);
+        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, compare, merge, list; see 'hmmsim help')\n`);
         return 2;
     }
   } catch (e) {

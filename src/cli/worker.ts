@@ -21,6 +21,13 @@ function load(src: ScenarioSource): Promise<Scenario> {
   return p;
 }
 
+/** The poll of a job's shared stop flag. */
+function stopFlag(stop: SharedArrayBuffer | undefined): (() => boolean) | undefined {
+  if (stop === undefined) return undefined;
+  const flag = new Int32Array(stop);
+  return () => Atomics.load(flag, 0) !== 0;
+}
+
 // Loaded (tsx and the engine compiled): the pool may start timing from here.
 parentPort!.postMessage({ ready: true });
 
@@ -36,6 +43,8 @@ parentPort!.on('message', (job: LegJob) => {
         shrink: job.shrink,
         clock: () => performance.now(),
         kernel: job.kernel,
+        shouldStop: stopFlag(job.stop),
+        shard: job.shard,
         onProgress: (p) => parentPort!.postMessage({ id: job.id, progress: true, runs: p.runs, findings: p.findings } satisfies LegReply),
       });
       reply = { id: job.id, ok: true, result };

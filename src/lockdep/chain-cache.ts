@@ -15,8 +15,8 @@ export const CHAIN_KEY_INIT = 0x2545f491 | 0;
  * edges validation adds, and keeping them apart makes the cache exact (the
  * verdicts with and without it are identical, which the tests check).
  */
-export function chainId(cls: number, read: number, trylock: boolean, check: boolean, nest: boolean): number {
-  return (cls << 5) | (nest ? 16 : 0) | (check ? 8 : 0) | (trylock ? 4 : 0) | read;
+export function chainId(cls: number, read: number, trylock: boolean, check: boolean, nest: boolean, irqCtx = 0): number {
+  return (cls << 7) | (irqCtx << 5) | (nest ? 16 : 0) | (check ? 8 : 0) | (trylock ? 4 : 0) | read;
 }
 
 /** Folds one id into a running chain key (32-bit multiplicative mix). */

@@ -16,6 +16,7 @@ import { LOCKDEP_NO_TRACK, LOCKDEP_NO_VALIDATE, type LockClassKey, type LockdepM
 import type { GraphScope, LockdepOptions, LockdepStats, OffAfterReport } from './options.ts';
 import { heldDesc, heldList, type LockDesc, type LockdepReport, mapDesc } from './reports.ts';
 import { HELD_CHECK, HELD_TRYLOCK, MAX_LOCK_DEPTH, TaskState } from './task-state.ts';
+import { IrqUsage, markUsage, usageBits } from './irq-usage.ts';
 import { validateChain } from './validate.ts';
 import { snapshotWhere, type WhereArg, type WhereSnapshot } from './where.ts';
 
@@ -27,6 +28,8 @@ export class LockdepCore {
   readonly graph = new DepGraph();
   /** Validated chains (graph scope). */
   readonly chains = new ChainCache();
+  /** IRQ usage bits of every class (graph scope). */
+  readonly irq = new IrqUsage();
   /** Graph lifetime chosen at construction. */
   readonly scope: GraphScope;
   /** What a lockdep report does to validation (see `OffAfterReport`). */
@@ -39,6 +42,8 @@ export class LockdepCore {
    * v5.9 on). Older kernels learned that dependency only from registration-time priming.
    */
   reclaimTracksNotifierMap = true;
+  /** Whether acquisitions are checked against the wait context (kernels from v5.7 on). */
+  checkWaitContext = true;
   enabled = true;
   /** Label of the current run (schedule string, run number…). */
   runLabel = '';
@@ -49,6 +54,9 @@ export class LockdepCore {
   private readonly onReport: ((r: LockdepReport) => void) | undefined;
   private runGen = 0;
   private readonly tasks: TaskState[] = [];
+  private readonly aliases: number[] = [];
+  private aliasing = false;
+  private readonly aliasGen: number[] = [];
   private readonly seen = new Set<string>();
   // Scratch copy of held entries while rebuilding a stack (never re-entered).
   private readonly sMap: (LockdepMap | null)[] = new Array<LockdepMap | null>(MAX_LOCK_DEPTH).fill(null);
@@ -58,6 +66,7 @@ export class LockdepCore {
   private readonly sFlags = new Uint8Array(MAX_LOCK_DEPTH);
   private readonly sRefs = new Int32Array(MAX_LOCK_DEPTH);
   private readonly sStep = new Float64Array(MAX_LOCK_DEPTH);
+  private readonly sIctx = new Uint8Array(MAX_LOCK_DEPTH);
 
   constructor(opts: LockdepOptions = {}) {
     this.scope = opts.scope ?? 'persistent';
@@ -140,6 +149,37 @@ export class LockdepCore {
     return this.findHeld(this.task(task), map) >= 0;
   }
 
+  /**
+   * `lock_is_held_type(map, read)`: held with exactly that read mode (0, 1 or 2). Like `isHeld`,
+   * true while validation is off.
+   */
+  isHeldType(task: number, map: LockdepMap, read: number): boolean {
+    if (!this.enabled) return true;
+    const t = this.task(task);
+    const i = this.findHeld(t, map);
+    return i >= 0 && t.read[i] === read;
+  }
+
+  /**
+   * `DEBUG_LOCKS_WARN_ON(condition)` from a lock implementation's debug checks: reports (once per
+   * place and run) and switches validation off, as debug_locks_off does. Silent if already off.
+   */
+  debugLocksWarn(task: number, condition: string, message: string, where: WhereArg): void {
+    if (!this.enabled) return;
+    const t = this.task(task);
+    const snap = this.snap(t, where);
+    this.emit({
+      kind: 'lockdep-debug-warn',
+      title: `WARNING: DEBUG_LOCKS_WARN_ON(${condition})`,
+      place: condition,
+      where: snap,
+      heldLocks: heldList(this.classes, t),
+      validationOff: this.offMode(),
+      condition,
+      message,
+    });
+  }
+
   /** The task's held locks, outermost first (allocates; for reports and tests). */
   heldLocks(task: number): LockDesc[] {
     return heldList(this.classes, this.task(task));
@@ -214,8 +254,32 @@ export class LockdepCore {
 
   // ---- internals shared with validate.ts / sleep.ts / alloc.ts -------------
 
+  /**
+   * An interrupt handler's task runs on the CPU of the task it interrupted: until `unalias`,
+   * lockdep treats task `handler` as task `cpu` (same held stack, same context counters).
+   */
+  alias(handler: number, cpu: number): void {
+    while (this.aliases.length <= handler) {
+      this.aliases.push(-1);
+      this.aliasGen.push(-1);
+    }
+    this.aliases[handler] = cpu;
+    this.aliasGen[handler] = this.runGen;
+    this.aliasing = true;
+  }
+
+  /** Ends `alias`. */
+  unalias(handler: number): void {
+    if (handler < this.aliases.length) this.aliases[handler] = -1;
+  }
+
   /** Task state for this run, reset lazily when first touched in a run. @internal */
   task(id: number): TaskState {
+    // Only worlds that delivered an interrupt pay for the alias lookup.
+    if (this.aliasing && id < this.aliases.length) {
+      const a = this.aliases[id]!;
+      if (a >= 0 && this.aliasGen[id] === this.runGen) id = a;
+    }
     let t = this.tasks[id];
     if (t === undefined) {
       while (this.tasks.length < id) this.tasks.push(new TaskState(this.tasks.length));
@@ -257,6 +321,7 @@ export class LockdepCore {
     this.classes.clear();
     this.graph.clear();
     this.chains.clear();
+    this.irq.clear();
   }
 
   /** Acquire + release without touching spin accounting (might_lock, lock_map_sync). @internal */
@@ -289,7 +354,7 @@ export class LockdepCore {
       step = where.step;
       t.name = where.taskName; // a reference copy; lets other tasks' reports name us
     }
-    this.acquireCore(t, map, cls, read, trylock, check, nest, where, 0, step);
+    this.acquireCore(t, map, cls, read, trylock, check, nest, where, 0, step, t.irqContext());
   }
 
   private acquireCore(
@@ -303,6 +368,7 @@ export class LockdepCore {
     where: WhereArg,
     refs: number,
     step: number,
+    ictx: number,
   ): void {
     const d = t.depth;
     // Same class on top under a nest lock: merge instead of pushing (spec §3.3).
@@ -314,7 +380,12 @@ export class LockdepCore {
       this.limit(t, where, 'BUG: MAX_LOCK_DEPTH too low!', `depth ${MAX_LOCK_DEPTH} exceeded acquiring ${map.name}`);
       return;
     }
-    const id = chainId(cls, read, trylock, check, nest !== null);
+    // Usage states are marked on every acquisition (not only on a chain-cache miss), as the kernel does.
+    if (check) {
+      const bits = usageBits(t, read, trylock);
+      if ((this.irq.usage(cls) & bits) !== bits && !markUsage(this, t, map, cls, read, bits, where, step)) return;
+    }
+    const id = chainId(cls, read, trylock, check, nest !== null, ictx);
     const key = chainKeyStep(t.chainKey, id);
     if (nest !== null && t.indexOfInstance(nest) < 0) {
       const snap = this.snap(t, where);
@@ -333,7 +404,7 @@ export class LockdepCore {
     if (check && !trylock) {
       if (!(this.useChainCache && this.chains.lookup(key, t.hid, d, id))) {
         if (!this.useChainCache) this.chains.misses++;
-        if (validateChain(this, t, map, cls, read, nest, where, step)) {
+        if (validateChain(this, t, map, cls, read, nest, where, step, ictx)) {
           if (this.useChainCache) this.chains.add(key, t.hid, d, id);
         } else if (!this.enabled) return;
       }
@@ -345,6 +416,7 @@ export class LockdepCore {
     t.refs[d] = refs;
     t.prevKey[d] = t.chainKey;
     t.step[d] = step;
+    t.ictx[d] = ictx;
     t.maps[d] = map;
     t.nest[d] = nest;
     t.depth = d + 1;
@@ -382,6 +454,7 @@ export class LockdepCore {
       this.sFlags[n] = t.flags[i]!;
       this.sRefs[n] = t.refs[i]!;
       this.sStep[n] = t.step[i]!;
+      this.sIctx[n] = t.ictx[i]!;
     }
     if (!drop) {
       this.sCls[0] = newCls;
@@ -406,6 +479,7 @@ export class LockdepCore {
         where,
         this.sRefs[k]!,
         this.sStep[k]!,
+        this.sIctx[k]!,
       );
     }
     for (let k = 0; k < n; k++) {

@@ -13,6 +13,12 @@ export {
   LockdepMap,
   type LockdepMapOptions,
   lockClassKey,
+  LD_WAIT_CONFIG,
+  LD_WAIT_FREE,
+  LD_WAIT_INV,
+  LD_WAIT_MAX,
+  LD_WAIT_SLEEP,
+  LD_WAIT_SPIN,
   lockdepSetClass,
   lockdepSetSubclass,
   MAX_LOCKDEP_SUBCLASSES,
@@ -21,6 +27,8 @@ export {
 export type { LockClass } from './classes.ts';
 export { DEP_EN, DEP_ER, DEP_SN, DEP_SR, type DepEdge } from './graph.ts';
 export {
+  DMA_FENCE_MAP,
+  DMA_FENCE_NOTE,
   FS_RECLAIM_MAP,
   FS_RECLAIM_NOTE,
   MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP,

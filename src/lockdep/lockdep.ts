@@ -6,6 +6,7 @@ import * as alloc from './alloc.ts';
 import { LockdepCore } from './core.ts';
 import type { LockdepMap } from './map.ts';
 import type { AcquireOptions } from './options.ts';
+import { ENABLED_HARDIRQ, ENABLED_SOFTIRQ, markHeldLocks, softirqsEnabled } from './irq-usage.ts';
 import * as sleep from './sleep.ts';
 import type { WhereArg } from './where.ts';
 
@@ -82,14 +83,70 @@ export class Lockdep extends LockdepCore {
     const t = this.task(task);
     if (t.preempt > 0) t.preempt--;
   }
+  /** `in_atomic()`: a spinning lock is held or preemption is disabled. */
+  inAtomic(task: number): boolean {
+    const t = this.task(task);
+    return t.spinDepth > 0 || t.preempt > 0 || t.hardirq > 0 || t.softirq > 0 || t.bhOff > 0;
+  }
+  /**
+   * Enters hard interrupt context (`irq_enter`): atomic until `hardirqExit`. `threaded`: the
+   * handler could be force-threaded (ordinary handlers), so spinlock_t is a valid wait context in it.
+   */
+  hardirqEnter(task: number, threaded = true): void {
+    const t = this.task(task);
+    t.hardirq++;
+    t.hardirqThreaded = threaded;
+  }
+  /** Leaves hard interrupt context (`irq_exit`). */
+  hardirqExit(task: number): void {
+    const t = this.task(task);
+    if (t.hardirq > 0) t.hardirq--;
+  }
+  /** Enters softirq context (what `__do_softirq` does around a handler). */
+  softirqEnter(task: number): void {
+    this.task(task).softirq++;
+  }
+  /** Leaves softirq context. */
+  softirqExit(task: number): void {
+    const t = this.task(task);
+    if (t.softirq > 0) t.softirq--;
+  }
+  /** `local_bh_disable`. */
+  bhDisable(task: number): void {
+    this.task(task).bhOff++;
+  }
+  /** `local_bh_enable`: when softirqs come back on (with hardirqs on), held locks become softirq-unsafe. */
+  bhEnable(task: number, where?: WhereArg): void {
+    const t = this.task(task);
+    if (t.bhOff > 0) t.bhOff--;
+    if (where === undefined || !this.enabled || !softirqsEnabled(t) || t.irqOff > 0 || t.hardirq > 0) return;
+    markHeldLocks(this, t, ENABLED_SOFTIRQ, where);
+  }
+  /** Whether a hard interrupt may be delivered to the task now (interrupts on, not in a handler). */
+  irqsEnabled(task: number): boolean {
+    const t = this.task(task);
+    return t.irqOff === 0 && t.hardirq === 0;
+  }
+  /** `in_interrupt()`: in a hard or soft irq handler. */
+  inInterrupt(task: number): boolean {
+    const t = this.task(task);
+    return t.hardirq > 0 || t.softirq > 0;
+  }
+  /** `in_hardirq()`. */
+  inHardirq(task: number): boolean {
+    return this.task(task).hardirq > 0;
+  }
   /** `local_irq_disable`. */
   irqDisable(task: number): void {
     this.task(task).irqOff++;
   }
-  /** `local_irq_enable`. */
-  irqEnable(task: number): void {
+  /** `local_irq_enable`: when interrupts come back on, every held lock becomes irq-unsafe (spec §10). */
+  irqEnable(task: number, where?: WhereArg): void {
     const t = this.task(task);
     if (t.irqOff > 0) t.irqOff--;
+    if (where === undefined || !this.enabled || t.irqOff > 0 || t.hardirq > 0) return;
+    markHeldLocks(this, t, ENABLED_HARDIRQ, where);
+    if (softirqsEnabled(t)) markHeldLocks(this, t, ENABLED_SOFTIRQ, where);
   }
 
   // ---- allocation context (spec §12.2), see alloc.ts ------------------------

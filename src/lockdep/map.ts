@@ -17,6 +17,19 @@ export type LockClassKey = string | object;
  */
 export type WaitType = 'spin' | 'sleep' | 'none';
 
+/** Wait types (spec §11), ordered: a lock may only be taken where its outer type is <= the context's inner type. */
+export const LD_WAIT_INV = 0;
+/** Lock-free (RCU-like): may be taken anywhere. */
+export const LD_WAIT_FREE = 1;
+/** Spins with preemption and interrupts off even on PREEMPT_RT: raw_spinlock_t. */
+export const LD_WAIT_SPIN = 2;
+/** Spins, but sleeps on PREEMPT_RT: spinlock_t, rwlock_t (modelled with raw-lock nesting checks on). */
+export const LD_WAIT_CONFIG = 3;
+/** Sleeps: mutex, rw_semaphore. */
+export const LD_WAIT_SLEEP = 4;
+/** No restriction (process context). */
+export const LD_WAIT_MAX = 5;
+
 /** Options for a new map. */
 export interface LockdepMapOptions {
   /** Class key; defaults to the name string (one class per distinct name). */
@@ -27,6 +40,12 @@ export interface LockdepMapOptions {
   wait?: WaitType;
   /** For fake maps: one line saying what "holding" this map means, printed in reports. */
   fakeNote?: string;
+  /** Inner wait type (what may be taken inside); default from `wait`: sleep -> SLEEP, spin -> CONFIG, none -> INV (unchecked). */
+  waitInner?: number;
+  /** Outer wait type (where it may be taken); default: the inner type. */
+  waitOuter?: number;
+  /** A per-CPU local_lock (LD_LOCK_PERCPU): skipped by the irq-inversion searches. */
+  percpu?: boolean;
 }
 
 /** Key whose maps are tracked on the held stack but never validated (spec §2.5). */
@@ -54,6 +73,12 @@ export class LockdepMap {
   wait: WaitType;
   /** Meaning of a fake map, for reports; undefined for real locks. */
   fakeNote: string | undefined;
+  /** Inner wait type (LD_WAIT_*; 0 = not checked). */
+  waitInner: number;
+  /** Outer wait type (0 = same as inner). */
+  waitOuter: number;
+  /** A per-CPU local_lock. */
+  percpu: boolean;
   /**
    * Class cache: the class id of (key, subclass) in the graph generation
    * `_gen`. Avoids a Map lookup per acquisition; any graph reset bumps the
@@ -70,6 +95,9 @@ export class LockdepMap {
     this.subclass = opts.subclass ?? 0;
     this.wait = opts.wait ?? 'none';
     this.fakeNote = opts.fakeNote;
+    this.waitInner = opts.waitInner ?? (this.wait === 'sleep' ? LD_WAIT_SLEEP : this.wait === 'spin' ? LD_WAIT_CONFIG : LD_WAIT_INV);
+    this.waitOuter = opts.waitOuter ?? 0;
+    this.percpu = opts.percpu ?? false;
   }
 }
 

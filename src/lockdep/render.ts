@@ -56,6 +56,28 @@ export function renderReport(r: LockdepReport): string {
       out.push(r.title, r.message, `turning off the locking correctness validator.`);
       heldAndStack(r, out);
       break;
+    case 'lockdep-debug-warn':
+      banner(r, out);
+      out.push(`DEBUG_LOCKS_WARN_ON(${r.condition})`, r.message);
+      heldAndStack(r, out);
+      break;
+    case 'lockdep-wait-context':
+      banner(r, out);
+      out.push(`${who(r.where)} is trying to lock:`, `${lockLine(r.trying)} ${r.tryingWait}`);
+      out.push(`other info that might help us debug this:`, `context-${r.contextWait} set by ${r.context}`);
+      heldAndStack(r, out);
+      break;
+    case 'lockdep-inconsistent':
+    case 'lockdep-irq-inversion':
+    case 'lockdep-irq-safe-unsafe':
+      banner(r, out);
+      out.push(`${who(r.where)} is trying to acquire lock:`, lockLine(r.trying), '', r.message, '');
+      if (r.kind === 'lockdep-inconsistent') {
+        out.push('other info that might help us debug this:', ' Possible unsafe locking scenario:', '', '       CPU0', '       ----');
+        out.push(`  lock(${r.trying.className});`, '  <Interrupt>', `    lock(${r.trying.className});`, '', ' *** DEADLOCK ***', '');
+      }
+      heldAndStack(r, out);
+      break;
     case 'sleep-in-atomic':
       renderSleep(r, out);
       break;

@@ -4,7 +4,7 @@
  * run, the graph or the held stacks move on.
  */
 import type { ClassTable } from './classes.ts';
-import { isFsReclaimKey, isNotifierKey } from './fake-maps.ts';
+import { isDmaFenceKey, isFsReclaimKey, isNotifierKey } from './fake-maps.ts';
 import { DEP_EN, DEP_ER, DEP_SN, depKind, type DepPath, kindNames } from './graph.ts';
 import type { LockdepMap } from './map.ts';
 import type { TaskState } from './task-state.ts';
@@ -19,6 +19,11 @@ export type LockdepReportKind =
   | 'lockdep-held-at-exit'
   | 'lockdep-nested-not-taken'
   | 'lockdep-limit'
+  | 'lockdep-debug-warn'
+  | 'lockdep-wait-context'
+  | 'lockdep-inconsistent'
+  | 'lockdep-irq-inversion'
+  | 'lockdep-irq-safe-unsafe'
   | 'sleep-in-atomic'
   | 'non-block-imbalance';
 
@@ -148,6 +153,42 @@ export interface LimitReport extends ReportBase {
   readonly message: string;
 }
 
+/**
+ * A `DEBUG_LOCKS_WARN_ON(condition)` of a lock implementation's debug checks (ww_mutex misuse):
+ * like any lockdep report it switches validation off.
+ */
+export interface DebugWarnReport extends ReportBase {
+  readonly kind: 'lockdep-debug-warn';
+  /** The condition that held, as the kernel prints it. */
+  readonly condition: string;
+  /** What it means, in one sentence. */
+  readonly message: string;
+}
+
+/** "[ BUG: Invalid wait context ]". */
+export interface WaitContextReport extends ReportBase {
+  readonly kind: 'lockdep-wait-context';
+  /** The lock being acquired. */
+  readonly trying: LockDesc;
+  /** Its outer wait type, `{n:name}`. */
+  readonly tryingWait: string;
+  /** The strictest inner wait type of the context. */
+  readonly contextWait: string;
+  /** The held lock (or irq context) that sets it. */
+  readonly context: string;
+}
+
+/** The irq-state reports (spec §10): inconsistent lock state, irq lock inversion, safe -> unsafe order. */
+export interface IrqReport extends ReportBase {
+  readonly kind: 'lockdep-inconsistent' | 'lockdep-irq-inversion' | 'lockdep-irq-safe-unsafe';
+  /** The lock being acquired (or marked). */
+  readonly trying: LockDesc;
+  /** What conflicts with what, in one paragraph. */
+  readonly message: string;
+  /** HARDIRQ or SOFTIRQ. */
+  readonly irqClass: string;
+}
+
 /** "BUG: sleeping function called from invalid context". */
 export interface SleepReport extends ReportBase {
   readonly kind: 'sleep-in-atomic';
@@ -181,6 +222,9 @@ export type LockdepReport =
   | HeldAtExitReport
   | NestedNotTakenReport
   | LimitReport
+  | DebugWarnReport
+  | WaitContextReport
+  | IrqReport
   | SleepReport
   | NonBlockImbalanceReport;
 
@@ -273,6 +317,7 @@ export function describeCycle(
   const fakeNotes: string[] = [];
   let notifier = false;
   let reclaim = false;
+  let fence = false;
   const real: string[] = [];
   for (const c of new Set(cycle)) {
     const k = classes.list[c]!;
@@ -280,16 +325,27 @@ export function describeCycle(
     else real.push(k.name);
     if (isNotifierKey(k.key)) notifier = true;
     if (isFsReclaimKey(k.key)) reclaim = true;
+    if (isDmaFenceKey(k.key)) fence = true;
   }
   const runs = [...new Set([...path.map((e) => e.established.runLabel)])];
   return {
     chainExists: path.length > 1 ? [trying.className, m, holding.className] : null,
     scenario,
     fakeNotes,
-    hint: cycleHint(notifier, reclaim, real),
+    hint: fence ? fenceHint(notifier, reclaim, real) : cycleHint(notifier, reclaim, real),
     runs,
     place: [...new Set(names)].sort().join(' | '),
   };
+}
+
+function fenceHint(notifier: boolean, reclaim: boolean, real: string[]): string {
+  const via = [reclaim ? 'memory reclaim' : '', notifier ? 'an MMU notifier invalidation' : ''].filter((x) => x !== '').join(' and ');
+  const what = real.length > 0 ? `takes ${real.join(', ')}, which is also held while waiting for a fence` : 'may enter memory reclaim';
+  return (
+    'Code that a published dma_fence needs in order to signal (a dma_fence_begin_signalling section) ' +
+    `${what}${via === '' ? '' : `; ${via} may wait for fences`}. Allocate (GFP_KERNEL) and take such locks before ` +
+    'the fence is published, or use GFP_NOWAIT/GFP_ATOMIC inside the section.'
+  );
 }
 
 function cycleHint(notifier: boolean, reclaim: boolean, real: string[]): string | null {

@@ -9,7 +9,7 @@ import { siteOf, type WhereArg } from './where.ts';
 
 /** Reports if `t` may not sleep here; returns true if the context was invalid. */
 export function mightSleep(ld: LockdepCore, t: TaskState, where: WhereArg): boolean {
-  if (t.spinDepth === 0 && t.preempt === 0 && t.irqOff === 0 && t.nonBlock === 0) return false;
+  if (t.spinDepth === 0 && t.preempt === 0 && t.irqOff === 0 && t.nonBlock === 0 && t.hardirq === 0 && t.softirq === 0 && t.bhOff === 0) return false;
   const snap = ld.snap(t, where);
   const site = siteOf(snap);
   const spinLocks: string[] = [];
@@ -28,8 +28,8 @@ export function mightSleep(ld: LockdepCore, t: TaskState, where: WhereArg): bool
     heldLocks: held,
     validationOff: null,
     site,
-    inAtomic: t.spinDepth > 0 || t.preempt > 0,
-    irqsDisabled: t.irqOff > 0,
+    inAtomic: t.spinDepth > 0 || t.preempt > 0 || t.hardirq > 0 || t.softirq > 0 || t.bhOff > 0,
+    irqsDisabled: t.irqOff > 0 || t.hardirq > 0,
     nonBlock: t.nonBlock,
     preemptCount: t.spinDepth + t.preempt,
     spinLocks,

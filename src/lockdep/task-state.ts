@@ -14,6 +14,11 @@ export const HELD_TRYLOCK = 1;
 /** Held-entry flag: validated (check = 1). */
 export const HELD_CHECK = 2;
 
+/** Irq contexts of held entries. */
+export const IRQ_CTX_PROCESS = 0;
+export const IRQ_CTX_SOFTIRQ = 1;
+export const IRQ_CTX_HARDIRQ = 2;
+
 /** memalloc scope flag: the task is reclaim itself (PF_MEMALLOC). */
 export const PF_MEMALLOC = 1;
 /** memalloc scope flag: allocations behave as if without __GFP_FS. */
@@ -60,6 +65,16 @@ export class TaskState {
   irqOff = 0;
   /** non_block_start depth. */
   nonBlock = 0;
+  /** Hard interrupt handler nesting (irq_enter .. irq_exit): atomic, irqs off. */
+  hardirq = 0;
+  /** The hard irq handler may be force-threaded (an ordinary request_irq handler): CONFIG, not SPIN, wait context. */
+  hardirqThreaded = true;
+  /** Softirq handler nesting (softirq context). */
+  softirq = 0;
+  /** local_bh_disable depth (softirqs off). */
+  bhOff = 0;
+  /** Irq context per held entry (IRQ_CTX_*): dependencies never cross a context boundary. */
+  readonly ictx = new Uint8Array(MAX_LOCK_DEPTH);
   /** PF_MEMALLOC* scope flags. */
   memalloc = 0;
   /** GFP mask of the allocation being annotated right now, or -1. */
@@ -82,8 +97,17 @@ export class TaskState {
     this.preempt = 0;
     this.irqOff = 0;
     this.nonBlock = 0;
+    this.hardirq = 0;
+    this.softirq = 0;
+    this.hardirqThreaded = true;
+    this.bhOff = 0;
     this.memalloc = 0;
     this.allocGfp = -1;
+  }
+
+  /** The irq context the task runs in now (IRQ_CTX_*). */
+  irqContext(): number {
+    return this.hardirq > 0 ? IRQ_CTX_HARDIRQ : this.softirq > 0 ? IRQ_CTX_SOFTIRQ : IRQ_CTX_PROCESS;
   }
 
   /** Index of the entry for `map` from the top down, by instance only; -1 if absent. */

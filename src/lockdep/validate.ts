@@ -5,9 +5,11 @@
  */
 import type { LockdepCore } from './core.ts';
 import { type DepPath, depKind } from './graph.ts';
+import { checkIrqUsage } from './irq-usage.ts';
 import type { LockdepMap } from './map.ts';
 import { buildLinks, describeCycle, heldDesc, heldList, mapDesc } from './reports.ts';
-import { HELD_CHECK, HELD_TRYLOCK, type TaskState } from './task-state.ts';
+import { LD_WAIT_CONFIG, LD_WAIT_MAX, LD_WAIT_SPIN } from './map.ts';
+import { HELD_CHECK, HELD_TRYLOCK, IRQ_CTX_HARDIRQ, IRQ_CTX_PROCESS, type TaskState } from './task-state.ts';
 import type { WhereArg, WhereSnapshot } from './where.ts';
 
 /**
@@ -24,8 +26,10 @@ export function validateChain(
   nest: LockdepMap | null,
   where: WhereArg,
   step: number,
+  ictx: number,
 ): boolean {
   const depth = t.depth;
+  if (map.waitInner !== 0 && ld.checkWaitContext && !checkWaitContext(ld, t, map, cls, read, ictx, where, step)) return false;
   // Same-class check, bottom-up (spec §5): a nest lock exempts only if it is
   // met before the first conflicting entry.
   let nestSeen = false;
@@ -42,6 +46,8 @@ export function validateChain(
   // deeper locks are already connected to it.
   let snap: WhereSnapshot | null = null;
   for (let i = depth - 1; i >= 0; i--) {
+    // Dependencies never cross an irq-context boundary: an interrupt's locks start a new chain.
+    if (t.ictx[i] !== ictx) break;
     const f = t.flags[i]!;
     if ((f & HELD_CHECK) === 0) continue;
     const pc = t.cls[i]!;
@@ -52,6 +58,7 @@ export function validateChain(
       else reportCircular(ld, t, i, map, cls, read, where, step, path);
       return false;
     }
+    if (!checkIrqUsage(ld, t, i, map, cls, read, where, step)) return false;
     const kind = depKind(pr, read);
     const e = ld.graph.find(pc, cls);
     if (e !== undefined) e.kinds |= kind;
@@ -63,6 +70,49 @@ export function validateChain(
     if ((f & HELD_TRYLOCK) === 0) break;
   }
   return true;
+}
+
+/**
+ * `check_wait_context` (spec §11): the lock's outer wait type must not exceed the strictest inner
+ * type of the context (hard irq: CONFIG, as for a threadable handler; softirq: CONFIG) and of
+ * the locks held in it. A mutex under a spinlock, a spinlock_t under a raw_spinlock_t.
+ */
+function checkWaitContext(ld: LockdepCore, t: TaskState, map: LockdepMap, cls: number, read: number, ictx: number, where: WhereArg, step: number): boolean {
+  const next = map.waitOuter !== 0 ? map.waitOuter : map.waitInner;
+  let inner = ictx === IRQ_CTX_PROCESS ? LD_WAIT_MAX : ictx === IRQ_CTX_HARDIRQ && !t.hardirqThreaded ? LD_WAIT_SPIN : LD_WAIT_CONFIG;
+  let innerAt = -1;
+  let first = t.depth;
+  while (first > 0 && t.ictx[first - 1] === ictx) first--;
+  for (let i = first; i < t.depth; i++) {
+    const w = t.maps[i]!.waitInner;
+    if (w !== 0 && w < inner) {
+      inner = w;
+      innerAt = i;
+    }
+  }
+  if (next <= inner) return true;
+  const snap = ld.snap(t, where);
+  const trying = mapDesc(ld.classes, map, cls, read, step);
+  ld.emit({
+    kind: 'lockdep-wait-context',
+    title: '[ BUG: Invalid wait context ]',
+    place: `${trying.className} in ${innerAt >= 0 ? ld.classes.list[t.cls[innerAt]!]!.name : IRQ_CTX_NAMES[ictx]!}`,
+    where: snap,
+    heldLocks: heldList(ld.classes, t),
+    validationOff: ld.offMode(),
+    trying,
+    tryingWait: waitName(next),
+    contextWait: waitName(inner),
+    context: innerAt >= 0 ? heldDesc(ld.classes, t, innerAt).className : IRQ_CTX_NAMES[ictx]!,
+  });
+  return false;
+}
+
+const IRQ_CTX_NAMES = ['process context', 'softirq context', 'hardirq context'];
+const WAIT_NAMES = ['inv', 'free', 'spin', 'config', 'sleep', 'max'];
+
+function waitName(w: number): string {
+  return `{${w}:${WAIT_NAMES[w] ?? '?'}}`;
 }
 
 function reportRecursive(

@@ -17,6 +17,8 @@ export const ERANGE = 34;
 export const EDEADLK = 35;
 export const EOPNOTSUPP = 95;
 export const EOVERFLOW = 75;
+export const EALREADY = 114;
+export const ETIME = 62;
 export const EHWPOISON = 133;
 
 const NAMES: Record<number, string> = {
@@ -35,6 +37,8 @@ const NAMES: Record<number, string> = {
   [EDEADLK]: 'EDEADLK',
   [EOPNOTSUPP]: 'EOPNOTSUPP',
   [EOVERFLOW]: 'EOVERFLOW',
+  [EALREADY]: 'EALREADY',
+  [ETIME]: 'ETIME',
   [EHWPOISON]: 'EHWPOISON',
 };
 

@@ -121,6 +121,14 @@ export function kernelOf(world: World): Kernel {
   return k ?? startRun(world);
 }
 
+/**
+ * The validator whose dependency graph has lasted the exploration in `world` (undefined if no lock
+ * was ever taken there): what a portfolio merges across its workers and shards.
+ */
+export function explorationLockdep(world: World): Lockdep | undefined {
+  return world.persistent.get(LOCKDEP_KEY) as Lockdep | undefined;
+}
+
 /** The locking context of the world whose task is running. */
 export function currentKernel(): Kernel {
   return kernelOf(currentWorld());
@@ -138,6 +146,7 @@ function startRun(world: World): Kernel {
   }
   ld.beginRun(`seed ${world.seed}`);
   ld.reclaimTracksNotifierMap = contractOf(world).reclaimTracksNotifier;
+  ld.checkWaitContext = contractOf(world).lockdepWaitContext;
   const k = new Kernel(world, ld, mode);
   world.locals.set(KERNEL_KEY, k);
   if (k.validating) world.exitHooks.push((t) => ld.taskExit(t.id, k.where));

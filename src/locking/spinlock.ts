@@ -1,6 +1,7 @@
 /**
- * Spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` and the `_irqsave` forms (which behave
- * as the plain ones: the model has no interrupts).
+ * Spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` and the `_irqsave` / `_bh` forms (which
+ * also disable interrupts / softirqs for the sleep and wait-context checks; interrupt handlers
+ * themselves are tasks that enter irq context, see irq.ts).
  *
  * A contended spinlock is modelled as a wait (the spinner makes no progress either way, and a
  * wait lets the deadlock detector see it). Holding one disables preemption: lockdep's sleep check
@@ -8,6 +9,7 @@
  */
 import type { World } from '../sim/world.js';
 import { ExclusiveLock } from './exclusive-lock.js';
+import { local_bh_disable, local_bh_enable, local_irq_restore, local_irq_save } from './irq.js';
 
 /** A spinning lock. */
 export class Spinlock extends ExclusiveLock {
@@ -41,15 +43,29 @@ export function spin_unlock(l: Spinlock): Generator<unknown, void, unknown> {
   return l.release();
 }
 
-/** `spin_lock_irqsave`: as spin_lock; returns the (meaningless) flags for the restore. */
+/** `spin_lock_irqsave`: disables interrupts, then spin_lock; returns the flags for the restore. */
 export function* spin_lock_irqsave(l: Spinlock): Generator<unknown, number, unknown> {
+  const flags = local_irq_save();
   yield* spin_lock(l);
-  return 0;
+  return flags;
 }
 
 /** `spin_unlock_irqrestore`. */
-export function spin_unlock_irqrestore(l: Spinlock, _flags: number): Generator<unknown, void, unknown> {
-  return spin_unlock(l);
+export function* spin_unlock_irqrestore(l: Spinlock, flags: number): Generator<unknown, void, unknown> {
+  yield* spin_unlock(l);
+  local_irq_restore(flags);
+}
+
+/** `spin_lock_bh`: disables softirqs, then spin_lock. */
+export function* spin_lock_bh(l: Spinlock): Generator<unknown, void, unknown> {
+  local_bh_disable();
+  yield* spin_lock(l);
+}
+
+/** `spin_unlock_bh`. */
+export function* spin_unlock_bh(l: Spinlock): Generator<unknown, void, unknown> {
+  yield* spin_unlock(l);
+  local_bh_enable();
 }
 
 /** `assert_spin_locked`-style check: true when the running task holds `l`. */

@@ -35,6 +35,13 @@ export interface KernelContract {
    * fix the spec proposes: close the interval step before returning -EAGAIN.
    */
   readonly itreeLeakOnHlistEagain: boolean;
+  /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
 }
 
 /** Every version, oldest first. */
@@ -48,6 +55,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.4',
@@ -58,6 +67,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.5',
@@ -68,6 +79,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
   },
   {
     name: 'v5.9',
@@ -78,6 +91,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'current',
@@ -88,6 +103,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -98,6 +115,8 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
   },
 ];
 

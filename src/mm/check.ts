@@ -9,7 +9,8 @@
  *                       (at rest: no operation in flight holds a transient reference)
  *     count(slot)     = swap entries naming slot
  *     every RAM frame in use is mapped, cached or in the swap cache (else it leaked)
- *     refcount(device-private pfn) = device-private entries naming it (none left after exit)
+ *     refcount(device-private pfn) = device-private entries naming it (none left after exit);
+ *     no present PTE ever names a device-private page (INV-M3)
  *
  * and for a compound folio (a huge page):
  *
@@ -82,6 +83,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
         swaps.set(slot, (swaps.get(slot) ?? 0) + 1);
         continue;
       }
+      if (kind === PTE_KIND_PRESENT && f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: the CPU maps a device-private page (INV-M3)`);
       const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
       if (!counted) continue;
       const pfn = ptePfn(pte);

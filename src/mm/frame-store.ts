@@ -20,6 +20,7 @@
  * This class knows nothing of the meaning of the fields; FrameTable (frames.ts)
  * builds the page lifecycle on it.
  */
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
 import { frameFlagNames, PG_BUDDY } from './frame-flags.ts';
 
 /** log2 of the frames per chunk. */
@@ -55,6 +56,9 @@ export class FrameStore {
   protected nextUnused = 0;
   /** Chunks with real per-frame arrays (compound chunks hold placeholders). */
   protected baseChunks = 0;
+
+  /** `allocate` gives the chunks' storage (a world's run-scoped pool in the model). */
+  constructor(protected readonly allocate: BufferAllocator = freshBuffer) {}
 
   /** One past the highest pfn ever handed out; every pfn below it is valid. */
   get capacity(): number {
@@ -115,7 +119,7 @@ export class FrameStore {
 
   /** Give chunk `c` (a placeholder, or new at the end) real, zeroed per-frame arrays. */
   protected pushChunk(c: number): void {
-    const buf = new ArrayBuffer(CHUNK_BYTES);
+    const buf = this.allocate(CHUNK_BYTES);
     this.refc[c] = new Int32Array(buf, 0, CHUNK);
     this.mapc[c] = new Int32Array(buf, 4 * CHUNK, CHUNK);
     this.own[c] = new Int32Array(buf, 8 * CHUNK, CHUNK);

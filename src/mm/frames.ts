@@ -23,6 +23,7 @@
  * holder of (pfn, generation) can tell "still my page" from "freed and maybe
  * reused".
  */
+import type { BufferAllocator } from '../sim/buffer-pool.js';
 import { PAGE_SIZE } from './constants.ts';
 import { CompoundFrames, HPAGE_PMD_NR, HPAGE_PMD_ORDER, chunksOf } from './compound-frames.ts';
 import { CHUNK, CHUNK_MASK, CHUNK_SHIFT } from './frame-store.ts';
@@ -48,6 +49,8 @@ export interface FrameTableOptions {
   limit?: number;
   /** Where misuse is reported; defaults to a fresh array (see `problems`). */
   problems?: MmProblemSink;
+  /** Storage for metadata chunks and page contents; default: fresh buffers. */
+  allocate?: BufferAllocator;
 }
 
 /** Physical page frames with refcounts, mapcounts, flags, owner/index and contents. */
@@ -55,7 +58,7 @@ export class FrameTable extends CompoundFrames {
   /** Misuse records (see problems.ts). */
   readonly problems: MmProblemSink;
 
-  private readonly data = new PageContents();
+  private readonly data: PageContents;
   private readonly priv = new Map<number, number>();
 
   private freeHead = -1;
@@ -67,7 +70,8 @@ export class FrameTable extends CompoundFrames {
 
   /** Create physical memory holding only the zero page. */
   constructor(options: FrameTableOptions = {}) {
-    super();
+    super(options.allocate);
+    this.data = new PageContents(options.allocate);
     this.problems = options.problems ?? [];
     this.ramLimit = options.limit ?? Number.MAX_SAFE_INTEGER;
     const z = this.takeUnused(1);

@@ -116,7 +116,7 @@ export class MemorySystem {
   ) {
     const sink = new ReportingSink();
     sink.world = world;
-    this.frames = new FrameTable({ problems: sink, ...(options.memoryLimitPages === undefined ? {} : { limit: options.memoryLimitPages }) });
+    this.frames = new FrameTable({ problems: sink, allocate: world.allocateBuffer, ...(options.memoryLimitPages === undefined ? {} : { limit: options.memoryLimitPages }) });
     this.swap = new SwapSpace({ problems: sink, ...(options.swapPages === undefined ? {} : { limit: options.swapPages }) });
     this.frames.touched = () => world.touchUndeclared();
     this.cache = new PageCache(this.frames);

@@ -45,7 +45,7 @@ export class Mm implements MmStruct, CpuView {
   notifier_subscriptions: MmuNotifierSubscriptions | null = null;
   cpuView: CpuView | null;
   /** The CPU page table. */
-  readonly pt = new PageTable();
+  readonly pt: PageTable;
   /** The VMAs. */
   readonly vmas = new VmaSet();
   /** Dense number within the run. */
@@ -68,6 +68,7 @@ export class Mm implements MmStruct, CpuView {
     name: string | undefined,
   ) {
     this.id = sys.newMmId();
+    this.pt = new PageTable(world.allocateBuffer);
     this.name = name ?? `mm${this.id}`;
     this.mmap_lock = mmapLockInit(world, this.name);
     this.cpuView = this;

@@ -31,6 +31,7 @@
  * 1 GiB span; whole addresses are split with exact divisions (constants.ts).
  */
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PTRS_PER_TABLE, PUD_SIZE, VA_SPACE_SIZE, hexAddr } from './constants.ts';
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
 import { KIND_MASK_ANY, KIND_MASK_PRESENT, PTE_KIND_BITS as KIND_MASK_BITS, PTE_KIND_PRESENT, type Pte } from './pte.ts';
 
 const LEAF_BYTES = PTRS_PER_TABLE * 6;
@@ -72,7 +73,7 @@ function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T, need: nu
 
 /** The page table of one mm. */
 export class PageTable {
-  private readonly pgd = new Int32Array(PTRS_PER_TABLE);
+  private readonly pgd: Int32Array;
   /** PUD tables by id (entries: PMD-table ids). Slot 0 is unused. */
   private readonly pud: Int32Array[] = [NO_TABLE];
   /** PMD tables by id (entries: leaf ids). Slot 0 is unused. */
@@ -90,7 +91,7 @@ export class PageTable {
   private leafUsed = new Int32Array(16);
   private leafGen = new Uint32Array(16);
   /** Address of a live leaf's first entry; -1 when the id is free. */
-  private leafBase = new Float64Array(16).fill(-1);
+  private leafBase: Float64Array;
   private readonly leafFree: number[] = [];
   /** Huge PMD entry values by PMD-table id (made on the table's first huge leaf). */
   private readonly pmdVal: (Float64Array | undefined)[] = [undefined];
@@ -102,6 +103,15 @@ export class PageTable {
   private nPresent = 0;
   private nUsed = 0;
   private nLeaves = 0;
+
+  /**
+   * `allocate` gives the storage of the tables (a world's run-scoped pool in the model, so the
+   * explorer's millions of runs reuse the same buffers).
+   */
+  constructor(private readonly allocate: BufferAllocator = freshBuffer) {
+    this.pgd = new Int32Array(allocate(PTRS_PER_TABLE * 4));
+    this.leafBase = new Float64Array(allocate(16 * 8)).fill(-1);
+  }
 
   // ------------------------------------------------------------ whole-address access
 
@@ -635,7 +645,7 @@ export class PageTable {
   private newUpper(tables: Int32Array[], free: number[]): number {
     const id = free.pop();
     if (id !== undefined) return id; // freed upper tables are empty, hence already zero
-    tables.push(new Int32Array(PTRS_PER_TABLE));
+    tables.push(new Int32Array(this.allocate(PTRS_PER_TABLE * 4)));
     (tables === this.pmd ? this.pmdVal : this.pudVal).push(undefined);
     return tables.length - 1;
   }
@@ -644,7 +654,7 @@ export class PageTable {
     let leaf = this.leafFree.pop();
     if (leaf === undefined) {
       leaf = this.lpfn.length;
-      const buf = new ArrayBuffer(LEAF_BYTES);
+      const buf = this.allocate(LEAF_BYTES);
       this.lpfn.push(new Int32Array(buf, 0, PTRS_PER_TABLE));
       this.lbits.push(new Uint16Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE));
       this.leafPresent = grown(this.leafPresent, leaf);

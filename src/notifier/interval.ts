@@ -35,6 +35,7 @@ import { MMU_NOTIFIER_RANGE_BLOCKABLE, ULONG_MAX } from './events.js';
 import type { MmStruct } from './mm.js';
 import type { MmuNotifierRange } from './range.js';
 import type { MmuNotifierSubscriptions } from './subscriptions.js';
+import { opLabel, nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -245,7 +246,7 @@ export function* mmu_interval_read_retry(sub: MmuIntervalNotifier, seq: number):
     notInserted(sub, 'mmu_interval_read_retry');
     return true;
   }
-  yield sub.mm.world.point(`read_retry(${sub.name})`, sub, Access.Read);
+  yield sub.mm.world.point(opLabel('read_retry', sub.name), sub, Access.Read);
   return sub.invalidateSeq !== seq;
 }
 
@@ -299,7 +300,7 @@ export function overlapping(subs: MmuNotifierSubscriptions, start: number, last:
 /** Calls one interval callback with the oracle's bookkeeping around it. */
 export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): Gen<boolean> {
   const world = range.mm!.world;
-  yield world.point(`${sub.name}->invalidate`, sub, Access.Write);
+  yield world.point(nameLabel('', sub.name, '->invalidate'), sub, Access.Write);
   if (sub.membership === 'removed') {
     world.report(CALLBACK_AFTER_REMOVE, `${sub.name}->invalidate called after mmu_interval_notifier_remove returned`, sub.name);
   }
@@ -308,7 +309,7 @@ export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRang
   // The core opens no non_block section here, but the contract forbids sleeping all the same.
   const k = kernelOf(world);
   const nonblock = (range.flags & MMU_NOTIFIER_RANGE_BLOCKABLE) === 0;
-  const prev = nonblock ? k.enterNonblockContract(k.current.id, `${sub.name}->invalidate`) : null;
+  const prev = nonblock ? k.enterNonblockContract(k.current.id, nameLabel('', sub.name, '->invalidate')) : null;
   const ok = yield* sub.ops.invalidate(sub, range, curSeq);
   if (nonblock) k.leaveNonblockContract(k.current.id, prev);
   sub.running--;

@@ -35,6 +35,7 @@ import { CALLBACK_AFTER_UNREGISTER, KERNEL_ITREE_LEAK, UNPAIRED_INVALIDATE } fro
 import { callInvalidate, mn_itree_inv_end, mn_itree_inv_start_range, overlapping } from './interval.js';
 import type { MmuNotifierRange } from './range.js';
 import type { InvalidationInstance, MmuNotifierSubscriptions } from './subscriptions.js';
+import { nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -157,7 +158,7 @@ function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, in
   for (const sub of subs.list.slice()) {
     const start = sub.ops.invalidate_range_start;
     if (start === undefined) continue;
-    yield world.point(`${sub.name}->invalidate_range_start`, sub, Access.Write);
+    yield world.point(nameLabel('', sub.name, '->invalidate_range_start'), sub, Access.Write);
     checkAlive(world, sub, 'invalidate_range_start');
     if (!canBlock && c.notifierAnnotations) non_block_start();
     const ret = yield* start(sub, range);
@@ -234,7 +235,7 @@ function* callEnds(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst
   for (const sub of subs.list.slice()) {
     const end = sub.ops.invalidate_range_end;
     if (end === undefined) continue;
-    yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
+    yield world.point(nameLabel('', sub.name, '->invalidate_range_end'), sub, Access.Write);
     checkAlive(world, sub, 'invalidate_range_end');
     const sectioned = !canBlock && !compensating && c.notifierAnnotations;
     const contract = !canBlock && compensating;

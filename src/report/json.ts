@@ -1,7 +1,10 @@
 /**
  * The JSON document of `hmmsim check --json`: stable field names for scripts and CI.
  * Top level: `scenarios`, each with `name`, `verdict`, `runs`, `runsPerSecond`, `findings`
- * (each with `kind`, `message`, `hits`, `schedule`, `seed`), plus supporting detail.
+ * (each with `kind`, `message`, `hits`, `schedule`, `seed`, and `firstHits`: per strategy leg that
+ * hit it, the run and milliseconds into that leg of the first hit), `exhausted`, `complete` (DFS
+ * explored every schedule: the verdict is complete) and `completedBound` (the highest preemption
+ * bound explored in full, `unbounded` when complete), plus supporting detail.
  */
 import type { ScenarioReport } from '../check/report-model.js';
 
@@ -20,6 +23,9 @@ export function jsonDocument(reports: readonly ScenarioReport[], replayWords: re
       elapsedMs: r.elapsedMs,
       strategies: r.strategies,
       exhausted: r.exhausted,
+      complete: r.complete,
+      // JSON has no Infinity: a complete search completed every bound.
+      completedBound: r.completedBound === Infinity ? 'unbounded' : r.completedBound,
       findings: r.problems.map((p) => ({
         kind: p.kind,
         message: p.message,
@@ -30,6 +36,7 @@ export function jsonDocument(reports: readonly ScenarioReport[], replayWords: re
         preemptions: p.preemptions,
         steps: p.steps,
         strategy: p.strategy,
+        firstHits: p.firstHits,
         reproducible: p.reproducible,
         replay: `hmmsim replay ${replayWords[i]} ${p.schedule} --seed ${p.seed}`,
       })),

@@ -33,6 +33,7 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
   out.push(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
   out.push(`      ${thousands(r.runs)} runs in ${(r.elapsedMs / 1000).toFixed(2)} s (${thousands(r.runsPerSecond)} runs/s)`);
   for (const s of r.strategies) out.push(`      ${s}`);
+  if (r.complete) out.push('      every schedule explored: the verdict is complete');
   for (const p of r.problems) {
     out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
     for (const line of p.message.split('\n')) out.push(`    ${line}`);

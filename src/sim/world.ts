@@ -24,6 +24,7 @@
  * - Nothing in here reads a clock, Math.random or any I/O: the same strategy decisions give the
  *   same run, byte for byte.
  */
+import { BufferPool, type BufferAllocator } from './buffer-pool.js';
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
 import { Access, type SimObject } from './point.js';
@@ -126,6 +127,10 @@ export class World {
   private stepLabel = '';
   /** Per-run key/value slots for layers above (lockdep state, mm registries). */
   readonly locals = new Map<string, unknown>();
+  /** Typed-array storage for this run's large structures (page tables, frame metadata), recycled at reset. */
+  readonly buffers = new BufferPool();
+  /** `buffers.take` as a function, made once: what structures below the world are given to allocate with. */
+  readonly allocateBuffer: BufferAllocator = (bytes) => this.buffers.take(bytes);
 
   /** Prepares the world for a fresh run. Objects made for an earlier run must not be reused. */
   reset(seed: number): void {
@@ -149,6 +154,7 @@ export class World {
     this.stopped = false;
     this.timed.length = 0;
     this.locals.clear();
+    this.buffers.reclaim();
     for (const h of this.resetHooks) h();
   }
 
@@ -325,7 +331,7 @@ export class World {
       t.deadline = this.now + ticks;
       this.timed.push(t);
     }
-    t.label = `sleep on ${q.name}`;
+    t.label = q.sleepLabel;
     t.obj = q.object;
     t.access = Access.Write;
     return BLOCKED;
@@ -411,7 +417,7 @@ export class World {
     }
     const lines = stuck.map((t) => {
       const q = t.waitingOn!;
-      const holder = q.holder?.() ?? null;
+      const holder = q.holderName();
       const held = holder === null ? '' : ` (held by ${holder})`;
       return `  ${t.name} sleeps on ${q.name}${held}; its last points: ${t.recentPoints().join(' -> ')}`;
     });

@@ -28,7 +28,7 @@ describe('hmmsim check', () => {
     expect(r.out).toMatch(/PASS {2}lost-update/);
     expect(r.out).toMatch(/replay: hmmsim replay lost-update 1:\S+ --seed \d+/);
     expect(r.out).toMatch(/all \d+ scenarios as expected/);
-  });
+  }, 180_000); // sweeps the whole catalogue: on a shared, loaded machine that can take more than a minute
 
   it('--json prints one document with the documented fields', async () => {
     const r = await run('check', 'lost-update', 'producer-consumer', '--json', '--runs', '200', '--strategy', 'random');

@@ -75,7 +75,7 @@ describe('lockdep through the locking layer', () => {
     expect(kinds(r)).toEqual([]);
   });
 
-  it('sleeping while holding a spinlock is sleeping in invalid context', () => {
+  it('sleeping while holding a spinlock is sleeping in invalid context, and a mutex under a spinlock an invalid wait context', () => {
     const r = explore((w) => ({ l: new Spinlock(w, 'l'), m: new Mutex(w, 'm') }), {
       *t(s) {
         yield* spin_lock(s.l);
@@ -84,7 +84,7 @@ describe('lockdep through the locking layer', () => {
         yield* spin_unlock(s.l);
       },
     });
-    expect(kinds(r)).toEqual(['sleep-in-atomic']);
+    expect(kinds(r)).toEqual(['lockdep-wait-context', 'sleep-in-atomic']);
   });
 
   it('with lockdep off, the inverted order is only found if the deadlock happens', () => {

@@ -33,3 +33,28 @@ describe('device-private memory', () => {
     expect(value.after).toBe(0);
   });
 });
+
+describe('mm_check and device-private pages', () => {
+  it('a present CPU PTE naming a device-private page is an inconsistency (INV-M3)', () => {
+    const { value } = run1(function* (w) {
+      const mm = mm_create(w);
+      const pg = new DevPagemap('pg');
+      const first = memremap_pages(w, pg, 1);
+      yield* zone_device_page_init(w, first);
+      yield* folio_unlock(first);
+      const a = yield* sys_mmap(mm, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+      mm.pt.set(a, pfnPte(first, 0));
+      mm.sys.frames.incMapcount(first);
+      const lines = mm_consistency(mm.sys);
+      mm.pt.clear(a);
+      mm.sys.frames.decMapcount(first);
+      mm.sys.putPage(first);
+      return lines;
+    });
+    expect(value.some((l) => l.includes('INV-M3'))).toBe(true);
+  });
+});
+
+import { sys_mmap } from '../../src/mm/mmap.ts';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ } from '../../src/mm/vma-ops.ts';
+import { pfnPte } from '../../src/mm/pte.ts';
