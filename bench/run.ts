@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'mm-structures': async () => (await import('./mm-structures.ts')).main(),
   mm: async () => (await import('./mm.ts')).main(),
   hmm: async () => (await import('./hmm.ts')).main(),
+  startup: async () => (await import('./startup.ts')).main(),
 };
 
 const wanted = process.argv.slice(2);

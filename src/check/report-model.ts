@@ -37,6 +37,8 @@ export interface ScenarioReport {
   /** The highest preemption bound DFS explored in full (Infinity when complete), or null. */
   readonly completedBound: number | null;
   readonly problems: readonly FoundProblem[];
+  /** Remarks on the verdict (an expected kind that nothing reports, say). */
+  readonly notes?: readonly string[];
 }
 
 /** Orders problems so reports are stable: by kind, then place. */

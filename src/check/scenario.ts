@@ -7,6 +7,7 @@ import { DEFAULT_KERNEL, kernelContract, type KernelContract } from '../locking/
 import { FindingKind } from '../sim/finding.js';
 import type { Program } from '../sim/program.js';
 import type { TaskBody } from '../sim/task.js';
+import { firstUserFrame } from '../sim/user-frame.js';
 import { RunEnd, type World } from '../sim/world.js';
 
 /** What a `check` function gets besides the scenario state. */
@@ -66,6 +67,8 @@ export interface Scenario extends Program {
   /** What it may also find under a given contract version. */
   allowFor(kernel: string | undefined): readonly string[];
   readonly definition: ScenarioDefinition<unknown>;
+  /** The file whose code called defineScenario (for replay lines), or null when unknown. */
+  readonly definedIn: string | null;
 }
 
 /** Bad scenario definitions are reported with this, naming what is wrong. */
@@ -117,6 +120,7 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
   return {
     name: def.name,
     description: def.description ?? '',
+    definedIn: callerFile(),
     expect: expectFor(undefined),
     expectFor,
     allowFor,
@@ -127,7 +131,8 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
       try {
         state = def.setup(world);
       } catch (e) {
-        throw new ScenarioError(`${where}: setup threw: ${e instanceof Error ? e.message : String(e)}`);
+        const at = e instanceof Error ? firstUserFrame(e) : null;
+        throw new ScenarioError(`${where}: setup threw: ${e instanceof Error ? e.message : String(e)}${at === null ? '' : ` (at ${at})`}`);
       }
       world.locals.set(stateKey, state);
       if (def.checkEveryStep === true) {
@@ -193,4 +198,19 @@ export function verdictOf(
   const missing = [...want].filter((k) => !found.has(k));
   const unexpected = [...found].filter((k) => !want.has(k) && !allow.includes(k));
   return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
+}
+
+/** The file of the code that called defineScenario: the frame after this module's own. */
+function callerFile(): string | null {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  const self = lines[0] ?? '';
+  const selfFile = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(self.trim());
+  const own = selfFile?.[1] ?? selfFile?.[2] ?? '';
+  for (const l of lines) {
+    const m = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(l.trim());
+    const file = m?.[1] ?? m?.[2];
+    if (file === undefined || file === own || file.startsWith('node:')) continue;
+    return file.replace(/^file:\/\//, '');
+  }
+  return null;
 }

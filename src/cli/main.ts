@@ -8,7 +8,8 @@ import { isUserError } from './user-error.js';
 const USAGE = `usage: hmmsim <command> [options]
 
 commands:
-  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts
+  check [names, files or directories...]
+                              explore scenarios (default: the built-in catalogue) and print verdicts
         --strategy random|pct|dfs|portfolio   (default portfolio)
         --runs N        runs per scenario (default 20000)
         --time SECONDS  time limit per scenario (default 10)
@@ -19,14 +20,17 @@ commands:
         --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, current (default),
                         what-if-itree-fix
         --no-shrink     report schedules as found, unshrunk
+        --no-typecheck  run scenario files without type-checking them first
         --json          one JSON document on stdout
         --quiet         no progress line
         --shard K/N     explore only share K of N (1 <= K <= N) of the work, for N machines;
                         needs --out
         --out FILE      write the result for 'hmmsim merge' (lockdep dependencies included)
-  replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
+  replay <scenario> <schedule> [--seed S] [--finding KIND] [--kernel V] [--html FILE]
                               print the full trace of one run and its findings; --html also
-                              writes it as a page with one column per task
+                              writes it as a page with one column per task. Exit status:
+                              0 reproduced the finding --finding names (any, without it),
+                              1 a different finding, 4 ran clean, 5 the schedule no longer fits
   compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
   merge FILES... [--json]     combine the --out results of the N shards of one check into one
                               report (the space is exhausted only if every shard exhausted its part)

@@ -11,6 +11,8 @@ import type { Progress } from '../sim/explore.js';
 import type { ShardSpec } from '../check/shards.js';
 import type { StrategySpec } from '../check/strategies.js';
 import type { ScenarioSource } from './source.js';
+import { workerEntryUrl } from './self.js';
+import { newHeartbeat, stallResult, Watchdog, watchdogLimitMs, type Stall } from './watchdog.js';
 
 /** One leg of work sent to a worker. */
 export interface LegJob {
@@ -42,7 +44,8 @@ export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly queue: { job: LegJob; resolve: (r: LegResult) => void; reject: (e: Error) => void }[] = [];
-  private readonly pending = new Map<number, { resolve: (r: LegResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly pending = new Map<number, { resolve: (r: LegResult) => void; reject: (e: Error) => void; worker: Worker; job: LegJob }>();
+  private readonly watchdog = new Watchdog();
   private nextId = 0;
   private readyCount = 0;
   private readyWaiters: (() => void)[] = [];
@@ -50,20 +53,41 @@ export class WorkerPool {
   private readonly progress = new Map<number, { runs: number; findings: number }>();
 
   constructor(readonly size: number) {
-    const url = new URL('./worker-entry.js', import.meta.url);
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(url);
-      w.on('message', (reply: LegReply | { ready: true }) => {
-        if ('ready' in reply) this.markReady();
-        else this.done(w, reply);
-      });
-      w.on('error', (e) => {
-        this.markReady(); // a worker that failed to load must not leave ready() waiting
-        this.failAll(e);
-      });
-      this.workers.push(w);
-      this.idle.push(w);
+    for (let i = 0; i < size; i++) this.idle.push(this.startWorker());
+  }
+
+  private startWorker(): Worker {
+    const heartbeat = newHeartbeat();
+    const w = new Worker(workerEntryUrl, { workerData: { heartbeat } });
+    w.on('message', (reply: LegReply | { ready: true } | { id: number; started: true }) => {
+      if ('ready' in reply) this.markReady();
+      else if ('started' in reply) this.watchdog.arm(w, watchdogLimitMs(this.pending.get(reply.id)?.job.timeLimitMs));
+      else this.done(w, reply);
+    });
+    w.on('error', (e) => {
+      this.markReady(); // a worker that failed to load must not leave ready() waiting
+      this.failAll(e);
+    });
+    this.watchdog.add(w, heartbeat, (stall) => this.stalled(w, stall));
+    this.workers.push(w);
+    return w;
+  }
+
+  /** A worker's task looped without a scheduling point: its job ends with that finding, and a fresh worker takes its place. */
+  private stalled(w: Worker, stall: Stall): void {
+    this.watchdog.remove(w);
+    void w.terminate();
+    this.workers.splice(this.workers.indexOf(w), 1);
+    for (const [id, p] of this.pending) {
+      if (p.worker !== w) continue;
+      this.pending.delete(id);
+      const runs = this.progress.get(id)?.runs ?? 0;
+      this.progress.delete(id);
+      p.resolve(stallResult(stall, p.job.spec.name, runs, watchdogLimitMs(p.job.timeLimitMs)));
     }
+    this.readyCount--;
+    this.idle.push(this.startWorker());
+    this.pump();
   }
 
   /** Resolves once every worker has loaded, so start-up is not counted as exploration time. */
@@ -89,6 +113,7 @@ export class WorkerPool {
 
   /** Stops every worker. */
   async close(): Promise<void> {
+    this.watchdog.stop();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
@@ -96,7 +121,7 @@ export class WorkerPool {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.shift()!;
       const { job, resolve, reject } = this.queue.shift()!;
-      this.pending.set(job.id, { resolve, reject, worker: w });
+      this.pending.set(job.id, { resolve, reject, worker: w, job });
       w.postMessage(job);
     }
   }
@@ -121,6 +146,7 @@ export class WorkerPool {
     if (p === undefined) return;
     this.pending.delete(reply.id);
     this.progress.delete(reply.id);
+    this.watchdog.disarm(w);
     this.idle.push(w);
     if (reply.ok) p.resolve(reply.result);
     else p.reject(reply.userError ? new ScenarioError(reply.message) : new Error(reply.message));

@@ -102,7 +102,8 @@ function describeWhere(world: World): Where {
   const prefix = encodeSchedule(d.tasks, d.labels, d.count);
   return {
     taskName: t === null ? '(none)' : t.name,
-    step: world.steps,
+    // The number of the step running now, as the trace and findings number it (steps counts it already).
+    step: t === null ? world.steps : Math.max(0, world.steps - 1),
     runLabel: `schedule ${prefix} --seed ${world.seed}`,
     // No call stack exists in the model; the points the task passed last stand in for one.
     stack: t === null ? [] : t.recentPoints(),

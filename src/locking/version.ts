@@ -42,6 +42,24 @@ export interface KernelContract {
   readonly dmaFenceAnnotations: boolean;
   /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
   readonly lockdepWaitContext: boolean;
+  /**
+   * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
+   * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
+   * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
+   * modelled, v5.5 removed it for interval notifiers).
+   */
+  readonly legacyHmm?: LegacyHmmContract;
+}
+
+/** How a version's legacy HMM core behaves (src/hmm/legacy). */
+export interface LegacyHmmContract {
+  /**
+   * v5.3 (5a136b4ae327 "mm/hmm: Fix error flows in hmm_invalidate_range_start"): when hmm's own
+   * non-blockable start fails it takes its `notifiers` count back down, and a mirror's -EAGAIN is
+   * returned to the core. v5.2 leaves the count raised when the mirrors_sem trylock fails, and
+   * swallows a mirror's -EAGAIN (its start returns 0 while the device still maps the pages).
+   */
+  readonly unwindsFailedStart: boolean;
 }
 
 /** Every version, oldest first. */
@@ -57,6 +75,32 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+  },
+  {
+    name: 'v5.2',
+    summary: 'v4.19 plus the HMM mirror API of seed 001 (hmm_range_register, wait_until_valid, a boolean valid per range)',
+    notifierAnnotations: false,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: false,
+    intervalNotifiers: false,
+    eagainEndPairing: 'none',
+    itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    legacyHmm: { unwindsFailedStart: false },
+  },
+  {
+    name: 'v5.3',
+    summary: 'v5.2 plus hmm unwinding its own counter when its start fails (5a136b4ae327)',
+    notifierAnnotations: false,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: false,
+    intervalNotifiers: false,
+    eagainEndPairing: 'none',
+    itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    legacyHmm: { unwindsFailedStart: true },
   },
   {
     name: 'v5.4',

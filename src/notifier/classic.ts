@@ -261,6 +261,16 @@ export function unlink(subs: MmuNotifierSubscriptions, sub: MmuNotifier): void {
  * it, and waits for the grace period, after which no callback of it runs.
  */
 export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<void> {
+  if (sub.dead) {
+    // A second unregister would drop the mm reference the first one already dropped: mm_count
+    // underflows and the mm is freed under its users (the kernel's refcount checks WARN on it).
+    mm.world.report(
+      DOUBLE_UNREGISTER,
+      `WARNING: mmu_notifier_unregister of ${sub.name} on ${mm.name}, which is already unregistered: the second mmdrop would underflow mm_count (${mm.mm_count}) and free the mm under its users`,
+      `double-unregister:${sub.name}`,
+    );
+    return;
+  }
   const subs = mm.notifier_subscriptions;
   if (subs === null) {
     notifierWarn(mm.world, 'unregister:unregistered', `mmu_notifier_unregister of ${sub.name} on ${mm.name}, which has no notifiers`);
@@ -282,6 +292,9 @@ export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<vo
   sub.dead = true;
   mm.mm_count--;
 }
+
+/** A notifier unregistered twice. */
+export const DOUBLE_UNREGISTER = 'double-unregister';
 
 /** `mmu_notifier_clear_flush_young(mm, start, end)`: OR of every subscription's answer. */
 export function mmu_notifier_clear_flush_young(mm: MmStruct, start: number, end: number): number {

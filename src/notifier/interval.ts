@@ -100,6 +100,16 @@ function removeFromTree(subs: MmuNotifierSubscriptions, sub: MmuIntervalNotifier
 
 function* insertCommon(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {
   const world = mm.world;
+  if (sub.membership === 'in-tree' || sub.membership === 'pending-insert') {
+    // The kernel does not look: it links the node into the interval tree a second time and the
+    // tree is corrupt from then on. hmmsim refuses the insert and reports the misuse.
+    world.report(
+      DOUBLE_INSERT,
+      `WARNING: mmu_interval_notifier_insert of ${sub.name}, which is already inserted (${sub.membership}) on ${sub.mm?.name ?? 'an mm'}: remove it first; the kernel would corrupt its interval tree`,
+      `double-insert:${sub.name}`,
+    );
+    return -EINVAL;
+  }
   if (length === 0 || start + length - 1 > ULONG_MAX || !Number.isSafeInteger(start + length - 1)) return -EOVERFLOW;
   if (mm.mm_users <= 0) {
     notifierWarn(world, 'interval-insert:no-users', `mmu_interval_notifier_insert on ${mm.name}, which has no users`);
@@ -143,6 +153,9 @@ export function* mmu_interval_notifier_insert(sub: MmuIntervalNotifier, mm: MmSt
   }
   return yield* insertCommon(sub, mm, start, length);
 }
+
+/** A subscription inserted while it is already inserted. */
+export const DOUBLE_INSERT = 'double-insert';
 
 /** `mmu_interval_notifier_insert_locked(...)`: the mmap lock must be held for write. */
 export function* mmu_interval_notifier_insert_locked(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {

@@ -8,39 +8,62 @@
  */
 import type { ScenarioReport } from '../check/report-model.js';
 
-/** Builds the JSON document (as a value; the caller stringifies). */
-export function jsonDocument(reports: readonly ScenarioReport[], replayWords: readonly string[]): unknown {
+/** A scenario the command could not check (its file does not load, its setup throws). */
+export interface ScenarioFailure {
+  /** The scenario's name, or the command-line word that named it. */
+  readonly name: string;
+  /** One line saying what is wrong and how to fix it. */
+  readonly error: string;
+}
+
+/** One scenario's entry in the document: what the programmatic `check` returns too. */
+export type ScenarioJson = ReturnType<typeof scenarioJson>;
+
+/** The JSON entry of one checked scenario; `replayWord` names it on its replay lines. */
+export function scenarioJson(r: ScenarioReport, replayWord: string) {
+  return {
+    name: r.name,
+    verdict: r.verdict,
+    expected: r.expected,
+    missing: r.missing,
+    unexpected: r.unexpected,
+    runs: r.runs,
+    runsPerSecond: r.runsPerSecond,
+    elapsedMs: r.elapsedMs,
+    strategies: r.strategies,
+    exhausted: r.exhausted,
+    notes: r.notes ?? [],
+    complete: r.complete,
+    // JSON has no Infinity: a complete search completed every bound.
+    completedBound: r.completedBound === Infinity ? 'unbounded' : r.completedBound,
+    findings: r.problems.map((p) => ({
+      kind: p.kind,
+      message: p.message,
+      place: p.place,
+      hits: p.hits,
+      schedule: p.schedule,
+      seed: p.seed,
+      preemptions: p.preemptions,
+      steps: p.steps,
+      strategy: p.strategy,
+      firstHits: p.firstHits,
+      reproducible: p.reproducible,
+      replay: `hmmsim replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`,
+    })),
+  };
+}
+
+/**
+ * Builds the JSON document (as a value; the caller stringifies). A scenario that could not be
+ * checked is an entry with verdict `error` and an `error` line, so the document is always whole.
+ */
+export function jsonDocument(reports: readonly ScenarioReport[], replayWords: readonly string[], failures: readonly ScenarioFailure[] = []): unknown {
   return {
     tool: 'hmmsim',
-    scenarios: reports.map((r, i) => ({
-      name: r.name,
-      verdict: r.verdict,
-      expected: r.expected,
-      missing: r.missing,
-      unexpected: r.unexpected,
-      runs: r.runs,
-      runsPerSecond: r.runsPerSecond,
-      elapsedMs: r.elapsedMs,
-      strategies: r.strategies,
-      exhausted: r.exhausted,
-      complete: r.complete,
-      // JSON has no Infinity: a complete search completed every bound.
-      completedBound: r.completedBound === Infinity ? 'unbounded' : r.completedBound,
-      findings: r.problems.map((p) => ({
-        kind: p.kind,
-        message: p.message,
-        place: p.place,
-        hits: p.hits,
-        schedule: p.schedule,
-        seed: p.seed,
-        preemptions: p.preemptions,
-        steps: p.steps,
-        strategy: p.strategy,
-        firstHits: p.firstHits,
-        reproducible: p.reproducible,
-        replay: `hmmsim replay ${replayWords[i]} ${p.schedule} --seed ${p.seed}`,
-      })),
-    })),
-    pass: reports.every((r) => r.verdict === 'pass'),
+    scenarios: [
+      ...reports.map((r, i) => scenarioJson(r, replayWords[i]!)),
+      ...failures.map((f) => ({ name: f.name, verdict: 'error' as const, error: f.error, findings: [] })),
+    ],
+    pass: failures.length === 0 && reports.every((r) => r.verdict === 'pass'),
   };
 }

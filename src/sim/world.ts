@@ -27,6 +27,9 @@
 import { BufferPool, type BufferAllocator } from './buffer-pool.js';
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
+import { heartbeat } from './heartbeat.js';
+import { afterResume, badYield, unyieldedBlock } from './protocol.js';
+import { firstUserFrame } from './user-frame.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -48,6 +51,11 @@ let active: World | null = null;
  */
 export function currentWorld(): World {
   if (active === null) throw new Error('no simulated task is running: kernel functions can only be called from task code');
+  return active;
+}
+
+/** The world running a task right now, or null between runs (for guards that must not throw). */
+export function runningWorld(): World | null {
   return active;
 }
 
@@ -286,6 +294,7 @@ export class World {
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
+    heartbeat.view[0]++;
     this.resume(t);
     this.stepLabel = ''; // outside a step (end-of-run checks) nothing is attributed to one
     if (this.afterStep !== null && !this.stopped) this.afterStep();
@@ -297,19 +306,24 @@ export class World {
       r = t.gen.next();
     } catch (e) {
       this.taskThrew(t, e);
+      afterResume(this, t);
       return;
     }
+    afterResume(this, t);
     if (r.done === true) {
       this.exitTask(t);
       return;
     }
     const v = r.value;
     if (v === POINT) {
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = this.nextLabel;
       t.obj = this.nextObj;
       t.access = this.nextAccess;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
+      if (v !== undefined && typeof v !== 'string') badYield(this, t, v);
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = typeof v === 'string' ? v : 'yield';
       t.obj = null;
       t.access = Access.None;
@@ -447,16 +461,4 @@ export class World {
       true,
     );
   }
-}
-
-/** The first stack frame outside hmmsim's engine, so an exception points at driver code. */
-function firstUserFrame(err: Error): string | null {
-  const lines = (err.stack ?? '').split('\n').slice(1);
-  for (const l of lines) {
-    const m = /at (.*)$/.exec(l.trim());
-    if (m === null) continue;
-    if (m[1]!.includes('/src/sim/') || m[1]!.includes('node:')) continue;
-    return m[1]!.replace(/^.*\((.*)\)$/, '$1');
-  }
-  return null;
 }

@@ -21,7 +21,7 @@ describe('the portfolio on worker threads', () => {
   });
 
   it('stops every leg once DFS has explored the whole space, and says the verdict is complete', async () => {
-    const [{ scenario, source }] = await resolveScenarios(['abba-deadlock']);
+    const { targets: [{ scenario, source }] } = await resolveScenarios(['abba-deadlock']);
     const r = await checkWithPortfolio(scenario!, source!, pool, { legs: portfolioLegs(2, 3, 2), seed: 1, runs: 1_000_000, timeLimitMs: 30_000, shrink: false, kernel: undefined });
     expect(r.verdict).toBe('pass');
     expect(r.complete).toBe(true);
@@ -54,7 +54,7 @@ export default defineScenario({
 });
 `,
     );
-    const [{ scenario, source }] = await resolveScenarios([file]);
+    const { targets: [{ scenario, source }] } = await resolveScenarios([file]);
     // Two legs of one run each, on two workers; a base seed whose legs take the locks in different orders.
     let seed = 1;
     while (deriveSeed(legSeed(seed, 0), 0) % 2 === deriveSeed(legSeed(seed, 1), 0) % 2) seed++;
