@@ -32,6 +32,7 @@ import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { folio_test_locked, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
+import { split_huge_for_migration } from '../mm/split.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_LRU, PG_SWAPBACKED, PG_UPTODATE } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -150,6 +151,7 @@ function* collect(mm: Mm, vma: Vma, args: MigrateVma): Gen<void> {
   const range = new MmuNotifierRange();
   mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, args.start, args.end, args.pgmap_owner);
   yield* mmu_notifier_invalidate_range_start(range);
+  yield* split_huge_for_migration(mm, args.start, args.end);
   const src = args.src!;
   const dst = args.dst!;
   let addr = args.start;

@@ -96,7 +96,9 @@ class FolioLocks {
     readonly sys: MemorySystem,
   ) {}
 
-  slot(pfn: number): FolioSlot {
+  slot(page: number): FolioSlot {
+    // A page of a compound folio locks the folio: its head names the lock.
+    const pfn = this.sys.frames.folioHead(page);
     let s = this.slots.get(pfn);
     if (s === undefined) {
       s = new FolioSlot(this.world, pfn);

@@ -44,6 +44,8 @@ import {
   pfnPte,
   ptePfn,
 } from './pte.ts';
+import { copy_huge_range } from './huge-pmd-ops.ts';
+import { copy_hugetlb_page_range } from './hugetlb.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
@@ -63,7 +65,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
     if ((vma.flags & VM_DONTCOPY) !== 0) continue;
     const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
     vmaAllocAnnotation();
-    insertVmaExact(child.vmas, {
+    const copy = insertVmaExact(child.vmas, {
       start: vma.start,
       end: vma.end,
       flags: vma.flags,
@@ -71,6 +73,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
       pgoff: vma.pgoff,
       anonVma: wipe ? -1 : vma.anonVma,
     });
+    copy.hpageShift = vma.hpageShift;
     if (wipe) continue;
     if (vma.anonVma < 0 && (vma.flags & (VM_PFNMAP | VM_MIXEDMAP)) === 0) continue; // vma_needs_copy
     yield* copy_page_range(child, parent, vma);
@@ -82,6 +85,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
 
 /** `copy_page_range` of one VMA. */
 function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
+  if (vma.hpageShift !== 0) return yield* copy_hugetlb_page_range(dst, src, vma);
   const cow = isCowMapping(vma.flags);
   let range: MmuNotifierRange | null = null;
   if (cow) {
@@ -89,6 +93,7 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<void> {
     mmu_notifier_range_init(range, MMU_NOTIFY_PROTECTION_PAGE, 0, src, vma.start, vma.end);
     yield* mmu_notifier_invalidate_range_start(range);
   }
+  if (src.pt.hugePmdCount !== 0) yield* copy_huge_range(dst, src, vma, cow);
   const pt = src.pt;
   let addr = pt.nextEntry(vma.start, vma.end, KIND_MASK_ANY);
   while (addr >= 0) {

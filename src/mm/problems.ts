@@ -24,6 +24,8 @@ export type MmProblemKind =
   | 'frame-freed-while-locked'
   /** Mapcount decremented below 0. */
   | 'frame-mapcount-underflow'
+  /** A compound folio split while still mapped by a PMD, free, or in the swap cache. */
+  | 'frame-split-refused'
   /** Something tried to write the shared zero page. */
   | 'zero-page-write'
   /** A swap slot was duplicated, freed or accessed while free. */

@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, runModel } from './model-run.ts';
+import { cmdArb, hugetlbCmdArb, runModel, thpCmdArb } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -32,6 +32,37 @@ describe('mm layer against the reference model', () => {
         if (failure !== null) throw new Error(failure);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('agrees with transparent huge pages (always or madvise): faults, splits, COW, swap, collapse', () => {
+    fc.assert(
+      fc.property(fc.array(thpCmdArb, { minLength: 1, maxLength: 30 }), fc.constantFrom('always' as const, 'madvise' as const), fc.constantFrom(1100, 1 << 20), (cmds, thp, limit) => {
+        const failure = runModel([cmds], limit, 1, thp);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('agrees when two processes with huge pages run concurrently and reclaim splits each other\'s', () => {
+    const list = fc.array(thpCmdArb, { minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(fc.tuple(list, list), fc.nat(1000), (lists, seed) => {
+        const failure = runModel(lists, 1500, seed, 'always');
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('agrees with hugetlb mappings: pool pages, copy-on-write after fork, whole-page munmap, mprotect and DONTNEED', () => {
+    fc.assert(
+      fc.property(fc.array(hugetlbCmdArb, { minLength: 1, maxLength: 20 }), (cmds) => {
+        const failure = runModel([cmds], 1 << 20, 1, undefined, 256);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 25 },
     );
   });
 
