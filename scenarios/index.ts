@@ -10,6 +10,7 @@ import sLockdepReclaim1 from './mm/s-lockdep-reclaim-1.js';
 import notifierOnMm from './mm/notifier-on-mm.js';
 import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
 import sRegcache1 from './mm/s-regcache-1.js';
+import thpSplit from './mm/thp-split.js';
 import sHmmRace1 from './legacy-hmm/s-hmm-race-1.js';
 import sHmmSeedDriver from './legacy-hmm/s-hmm-seed-driver.js';
 import sHmmUnwind from './legacy-hmm/s-hmm-unwind.js';
@@ -39,6 +40,7 @@ export const catalogue: readonly Scenario[] = [
   ...sRegcache1,
   ...sNonblock1Mm,
   ...notifierOnMm,
+  ...thpSplit,
   ...hmmMirror,
   ...gpuUserptr,
   ...sHmmRace1,

@@ -43,6 +43,19 @@ export interface KernelContract {
   /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
   readonly lockdepWaitContext: boolean;
   /**
+   * do_swap_page on a device-private entry whose page is locked by someone else:
+   * - `retry`: unlock the PTE and return 0, so the fault is taken again: a spin, and a livelock
+   *   when the lock holder waits for the faulting task. This is v6.1 (16ce101db85d, "fix race
+   *   when faulting a device private page", which added the trylock and the reference) up to
+   *   the early-2026 fix. Before v6.1 there was no trylock at all: migrate_to_ram ran on an
+   *   unlocked, unreferenced page (the race that commit fixed, not modelled); for a page
+   *   someone holds locked its collect skipped the page and the fault was retried just the
+   *   same, so the older versions get `retry` too.
+   * - `wait`: queue on the folio while still holding the PTL, then sleep until it is unlocked
+   *   (migration_entry_wait_on_locked with the PTL; the 2026 patch, "Cc: stable v6.15+").
+   */
+  readonly devicePrivateLockedFault: 'retry' | 'wait';
+  /**
    * v4.20+: munmap downgrades the mmap lock to read after detaching the VMAs, so the UNMAP
    * invalidation, the zap and free_pgtables run under the read lock.
    */
@@ -91,6 +104,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: false,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -106,6 +120,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -122,6 +137,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -138,6 +154,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -153,6 +170,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
@@ -168,6 +186,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'none',
@@ -183,13 +202,14 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'range',
   },
   {
     name: 'v6.15',
-    summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries',
+    summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries (as released: the device-private locked-page fault still retries)',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
@@ -198,13 +218,14 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
   },
   {
     name: 'current',
-    summary: 'the latest kernel (v6.15 and later): after an -EAGAIN, end is called on every subscription with an end op (since v5.12); single-page device-exclusive',
+    summary: 'v5.12 and later: after an -EAGAIN, end is called on every subscription with an end op',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
@@ -213,6 +234,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
@@ -228,6 +250,7 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     itreeLeakOnHlistEagain: false,
     dmaFenceAnnotations: true,
     lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',

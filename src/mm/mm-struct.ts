@@ -119,7 +119,7 @@ export class Mm implements MmStruct, CpuView {
 
   /** Pages this mm holds (present and swapped entries): the OOM killer's badness. */
   get rss(): number {
-    return this.pt.entryCount;
+    return this.pt.entryCount + this.pt.hugePmdCount * 512 + this.pt.hugePudCount * 512 * 512;
   }
 
   toString(): string {
