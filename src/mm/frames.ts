@@ -254,7 +254,10 @@ export class FrameTable extends CompoundFrames {
    */
   pin(pfn: number): void {
     this.touched?.();
-    if (this.live(pfn, 'pin of')) this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += GUP_PIN_COUNTING_BIAS;
+    if (!this.live(pfn, 'pin of')) return;
+    const h = this.headChunk(pfn); // a page of a compound folio pins the folio
+    if (h >= 0) this.cRef[h]! += GUP_PIN_COUNTING_BIAS;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += GUP_PIN_COUNTING_BIAS;
   }
 
   /**
@@ -265,13 +268,13 @@ export class FrameTable extends CompoundFrames {
   unpin(pfn: number): boolean {
     this.touched?.();
     if (!this.live(pfn, 'unpin of')) return false;
-    const c = pfn >>> CHUNK_SHIFT;
-    const i = pfn & CHUNK_MASK;
-    if (this.refc[c]![i]! < GUP_PIN_COUNTING_BIAS) {
+    if (this.refcount(pfn) < GUP_PIN_COUNTING_BIAS) {
       this.report('frame-unpin-unpinned', pfn, 'unpin of a page that is not pinned');
       return false;
     }
-    this.refc[c]![i]! -= GUP_PIN_COUNTING_BIAS - 1;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cRef[h]! -= GUP_PIN_COUNTING_BIAS - 1;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! -= GUP_PIN_COUNTING_BIAS - 1;
     return true;
   }
 

@@ -139,6 +139,7 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
     yield* mmap_write_unlock(mm);
     return 0;
   }
+  yield* split_huge_at_boundaries(mm, addr, end);
   const removed = mm.vmas.removeRange(addr, end);
   yield* mmap_write_downgrade(mm);
   yield* unmapRegion(mm, removed, addr, end);
