@@ -4,12 +4,14 @@
  */
 const benches: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).main(),
+  explore: async () => (await import('./explore.ts')).main(),
   lockdep: async () => (await import('./lockdep.ts')).main(),
   'interval-tree': async () => (await import('./interval-tree.ts')).main(),
   'mm-structures': async () => (await import('./mm-structures.ts')).main(),
   mm: async () => (await import('./mm.ts')).main(),
   hmm: async () => (await import('./hmm.ts')).main(),
   'hmm-selftest': async () => (await import('./hmm-selftest.ts')).main(),
+  startup: async () => (await import('./startup.ts')).main(),
 };
 
 const wanted = process.argv.slice(2);

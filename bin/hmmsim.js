@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so scenario files need no build step, and
-// resolves `import ... from 'hmmsim'` in those files to this copy of hmmsim.
-import { register as registerHook } from 'node:module';
-import { register } from 'tsx/esm/api';
+// The `hmmsim` command: plain node running the built JavaScript in dist/ (no TypeScript compiler at
+// start-up; scenario files written in TypeScript are compiled once, when named).
+import { existsSync } from 'node:fs';
 
-registerHook('../src/cli/resolve-hook.mjs', import.meta.url);
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write(`hmmsim: not built: run 'npm run build' in ${new URL('..', import.meta.url).pathname} ('npm ci' builds it too)\n`);
+  process.exit(2);
+}
 // Output piped into `head` and closed early is not an error.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
@@ -12,8 +15,7 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
-register();
-const { main } = await import('../src/cli/main.ts');
+const { main } = await import(cli.href);
 process.exitCode = await main(process.argv.slice(2), {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),

@@ -10,6 +10,10 @@ import sLockdepReclaim1 from './mm/s-lockdep-reclaim-1.js';
 import notifierOnMm from './mm/notifier-on-mm.js';
 import sNonblock1Mm from './mm/s-nonblock-1-mm.js';
 import sRegcache1 from './mm/s-regcache-1.js';
+import thpSplit from './mm/thp-split.js';
+import sHmmRace1 from './legacy-hmm/s-hmm-race-1.js';
+import sHmmSeedDriver from './legacy-hmm/s-hmm-seed-driver.js';
+import sHmmUnwind from './legacy-hmm/s-hmm-unwind.js';
 import sItreeLeak from './notifier/s-itree-leak.js';
 import gpuUserptr from './gpu/gpu-userptr.js';
 import sLockdepMap1 from './notifier/s-lockdep-map-1.js';
@@ -37,9 +41,13 @@ export const catalogue: readonly Scenario[] = [
   ...sRegcache1,
   ...sNonblock1Mm,
   ...notifierOnMm,
+  ...thpSplit,
   ...hmmMirror,
-  ...gpuSvm,
   ...gpuUserptr,
+  ...sHmmRace1,
+  ...sHmmSeedDriver,
+  ...sHmmUnwind,
+  ...gpuSvm,
 ];
 
 /**

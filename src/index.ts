@@ -14,6 +14,11 @@ export type { Task, TaskBody } from './sim/task.js';
 export { FindingKind } from './sim/finding.js';
 export type { Finding } from './sim/finding.js';
 
+// The runner, for your own tests: check() returns what `hmmsim check --json` prints for the
+// scenario; assertScenario() throws the command's report (with replay lines) unless as expected.
+export { check, assertScenario, ScenarioAssertionError, type CheckApiOptions, type CheckResult } from './cli/api.js';
+export type { ScenarioJson } from './report/json.js';
+
 // Locking: kernel-named primitives (call them with `yield*` from task code).
 export { setLockdepMode, type LockdepMode } from './locking/kernel.js';
 export { Mutex, mutex_init, mutex_destroy, mutex_lock, mutex_lock_nested, mutex_trylock, mutex_unlock, mutex_is_locked } from './locking/mutex.js';
@@ -181,6 +186,14 @@ export * from './mm/index.js';
 // HMM: hmm_range_fault, device-private memory, migrate_vma / migrate_device.
 export * from './hmm/index.js';
 export { HmmMirror, HmmMirrorNotifier, type HmmMirrorVariant } from './devices/hmm-mirror.js';
+
+// The 2019 HMM mirror API (v5.2/v5.3 contracts) as one namespace, since several of its names
+// (HmmRange, hmm_range_fault, HMM_PFN_*) mean something else in the current API:
+//   import { legacy_hmm } from 'hmmsim';
+//   const { hmm_mirror_register, hmm_range_register, hmm_range_fault } = legacy_hmm;
+export * as legacy_hmm from './hmm/legacy/index.js';
+export { LegacyMirror, type LegacyMirrorVariant } from './devices/legacy-mirror.js';
+
 // Device-exclusive access (both API generations) and its oracles.
 export { make_device_exclusive, make_device_exclusive_range, type FolioOut } from './hmm/device-exclusive.js';
 export { DeviceAtomicMap, device_atomic_create, device_atomic_map, device_atomic_unmap, device_atomic_unmap_range, INV_EXCL, INV_EXCL_FORK } from './hmm/device-exclusive-oracle.js';

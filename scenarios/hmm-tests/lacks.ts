@@ -1,13 +1,16 @@
 /**
- * Why a case cannot run on the model yet: the kernel feature hmmsim lacks, named so a reader
- * knows the SKIP is the model's gap and not the kernel's.
+ * Why a case cannot run on the model yet: the kernel feature hmmsim lacks, or the part of the
+ * port not done, named so a reader knows the SKIP is hmmsim's gap and not the kernel's.
  */
 
-/** Transparent huge pages (issue 10, the huge-pages layer, not merged yet). */
-export const LACKS_THP = 'hmmsim lacks transparent huge pages (MADV_HUGEPAGE, MADV_COLLAPSE, PMD-mapped and device THP folios): the huge-pages layer is not merged yet';
+/**
+ * THP cases: the model has transparent huge pages (THP modes, MADV_HUGEPAGE), but these cases'
+ * port is not done: dmirror does not yet mirror or migrate PMD-sized (device THP) folios.
+ */
+export const LACKS_THP = 'not ported yet: needs device THP migration and PMD-sized mirroring in dmirror (the model has THP; this case is not ported to it)';
 
-/** Hugetlb: the kernel's case skips with "Not enough huge pages" when none is free. */
-export const LACKS_HUGETLB = 'Not enough huge pages (hmmsim has no hugetlb pool: the huge-pages layer is not merged yet)';
+/** Hugetlb cases: the model has hugetlb pools, but these cases' port is not done. */
+export const LACKS_HUGETLB = 'not ported yet: needs dmirror to mirror hugetlb-backed buffers (the model has hugetlb pools; this case is not ported to them)';
 
 /** mmap of the device file (vm_insert_page into a VM_MIXEDMAP VMA). */
 export const LACKS_DEVICE_MMAP = 'hmmsim lacks mmap of a device file (dmirror_fops_mmap: vm_insert_page into a mixed map)';

@@ -23,6 +23,7 @@ import {
   defineScenario,
   mmu_notifier_register,
   MmuNotifier,
+  type MmuNotifierOps,
   Mutex,
   mutex_lock,
   mutex_unlock,
@@ -53,6 +54,26 @@ import {
 
 type Variant = 'unpinned' | 'pinned' | 'waits';
 
+/** The notifier's ops, made once (not per run). */
+const regcacheOps: MmuNotifierOps = {
+  *invalidate_range_start(sub, range) {
+    const r = sub as RegCache;
+    yield* mutex_lock(r.lock);
+    const e = r.entry;
+    if (e !== null && e.addr >= range.start && e.addr < range.end) {
+      r.entry = null;
+      if (r.variant === 'waits') {
+        yield* mutex_unlock(r.lock);
+        yield* wait_event(r.wq, () => r.inflight === 0);
+        yield* mutex_lock(r.lock);
+      }
+      if (r.inflight === 0) r.release(e.addr);
+    }
+    yield* mutex_unlock(r.lock);
+    return 0;
+  },
+};
+
 /** The registration cache: one entry, the DMA in flight, and (pinned) the pin it holds. */
 class RegCache extends MmuNotifier {
   readonly lock: Mutex;
@@ -68,24 +89,7 @@ class RegCache extends MmuNotifier {
     readonly variant: Variant,
   ) {
     super(
-      {
-        *invalidate_range_start(sub, range) {
-          const r = sub as RegCache;
-          yield* mutex_lock(r.lock);
-          const e = r.entry;
-          if (e !== null && e.addr >= range.start && e.addr < range.end) {
-            r.entry = null;
-            if (r.variant === 'waits') {
-              yield* mutex_unlock(r.lock);
-              yield* wait_event(r.wq, () => r.inflight === 0);
-              yield* mutex_lock(r.lock);
-            }
-            if (r.inflight === 0) r.release(e.addr);
-          }
-          yield* mutex_unlock(r.lock);
-          return 0;
-        },
-      },
+      regcacheOps,
       'regcache',
     );
     this.lock = new Mutex(w, 'regcache->lock');

@@ -9,22 +9,21 @@
  * Under `what-if-itree-fix` (the fix the spec proposes) the core closes the interval step first:
  * clean.
  */
-import { cpu_stub_attach, cpu_stub_oom_reap, defineScenario, EAGAIN, IntervalMirror, mm_alloc, mmu_notifier_range_blockable, mmu_notifier_register, MmuNotifier, type CpuStub, type MmStruct, type World } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_oom_reap, defineScenario, EAGAIN, IntervalMirror, mm_alloc, mmu_notifier_range_blockable, mmu_notifier_register, MmuNotifier, type MmuNotifierOps, type CpuStub, type MmStruct, type World } from '../../src/index.js';
 
 const START = 0x500000;
 const END = 0x502000;
 
+const refuseNonblockOps: MmuNotifierOps = {
+  *invalidate_range_start(_sub, range) {
+    return mmu_notifier_range_blockable(range) ? 0 : -EAGAIN;
+  },
+};
+
 /** Refuses every non-blockable range, as nouveau's process-wide SVM notifier does. */
 class RefusesNonblock extends MmuNotifier {
   constructor() {
-    super(
-      {
-        *invalidate_range_start(_sub, range) {
-          return mmu_notifier_range_blockable(range) ? 0 : -EAGAIN;
-        },
-      },
-      'svmm',
-    );
+    super(refuseNonblockOps, 'svmm');
   }
 }
 

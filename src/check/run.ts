@@ -3,9 +3,11 @@
  * other, and merge what they found into a verdict. The command's portfolio runs the same legs on
  * worker threads; tests and programmatic users call this.
  */
-import { explore, type ExploreResult, type Progress } from '../sim/explore.js';
+import { explore, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
-import { mergeResults, skippedReport, type ScenarioReport } from './report-model.js';
+import { exportDependencies } from './lockdep-merge.js';
+import { shardRuns, type ShardSpec } from './shards.js';
+import { mergeResults, skippedReport, type LegResult, type ScenarioReport } from './report-model.js';
 import { kernelContract, setKernelContract } from '../locking/version.js';
 import type { World } from '../sim/world.js';
 import type { Scenario } from './scenario.js';
@@ -34,6 +36,10 @@ export interface LegOptions {
   readonly clock: () => number;
   readonly kernel?: string | undefined;
   readonly onProgress?: ((p: Progress) => void) | undefined;
+  /** Polled every 64 runs: true stops the leg (another leg covered the whole space). */
+  readonly shouldStop?: (() => boolean) | undefined;
+  /** Explore only this shard's share of the leg (`--shard`): of `runs`, of the seeds, of DFS's tree. */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** The world set-up a kernel version asks for (shared by explore, shrink and replay). */
@@ -54,16 +60,47 @@ export function legSeed(seed: number, leg: number): number {
 }
 
 /** Runs one leg: the unit a worker thread executes. */
-export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): ExploreResult {
-  const configure = configureKernel(o.kernel);
-  return explore(scenario, makeStrategy(spec), {
+export function runLeg(scenario: Scenario, spec: StrategySpec, o: LegOptions): LegResult {
+  const kernel = configureKernel(o.kernel);
+  let world: World | null = null;
+  // The exploration's world, kept to export what lockdep learned in it.
+  const configure = (w: World): void => {
+    world = w;
+    kernel?.(w);
+  };
+  const shard = o.shard ?? null;
+  const strategy = makeStrategy(spec, shard);
+  const result = explore(scenario, strategy, {
     seed: o.seed,
-    maxRuns: o.runs,
+    maxRuns: shard === null ? o.runs : shardRuns(o.runs, shard),
+    ...(shard === null ? {} : { seedStride: shard.count, seedOffset: shard.index }),
     clock: o.clock,
     shrink: o.shrink,
     ...(o.timeLimitMs === undefined ? {} : { timeLimitMs: o.timeLimitMs }),
     ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
-    ...(configure === undefined ? {} : { configure }),
+    ...(o.shouldStop === undefined ? {} : { shouldStop: o.shouldStop }),
+    configure,
+  });
+  return { ...result, dependencies: world === null ? [] : exportDependencies(world, legLabel(spec)) };
+}
+
+/** A leg's name in merged reports: its strategy, PCT with its depth. */
+export function legLabel(spec: StrategySpec): string {
+  return spec.name === 'pct' ? `pct(d=${spec.depth})` : spec.name;
+}
+
+/**
+ * Runs the legs one after the other in this thread. Once a leg has covered the whole space (DFS
+ * found nothing left at any bound), the legs after it stop before their first run: nothing is left
+ * for them to find.
+ */
+export function runLegsInThread(scenario: Scenario, legs: readonly StrategySpec[], stopOnComplete: boolean, leg: (i: number) => Omit<LegOptions, 'shouldStop'>): LegResult[] {
+  let complete = false;
+  const shouldStop = (): boolean => complete;
+  return legs.map((spec, i) => {
+    const r = runLeg(scenario, spec, { ...leg(i), shouldStop });
+    complete ||= r.complete && stopOnComplete;
+    return r;
   });
 }
 
@@ -74,9 +111,15 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): Scenar
   const runs = Math.min(options.runs, scenario.maxRuns);
   const clock = options.clock ?? (() => performance.now());
   const t0 = clock();
+  // A scenario whose every interleaving fits in fewer runs than there are legs needs no more legs.
   const legs = options.legs.length > scenario.maxRuns ? options.legs.slice(0, scenario.maxRuns) : options.legs;
-  const results = legs.map((spec, i) =>
-    runLeg(scenario, spec, { seed: legSeed(options.seed, i), runs: legRuns(runs, legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink !== false, clock, kernel: options.kernel }),
-  );
+  const results = runLegsInThread(scenario, legs, true, (i) => ({
+    seed: legSeed(options.seed, i),
+    runs: legRuns(runs, legs.length, i),
+    timeLimitMs: options.timeLimitMs,
+    shrink: options.shrink !== false,
+    clock,
+    kernel: options.kernel,
+  }));
   return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, clock() - t0, scenario.allowFor(options.kernel));
 }

@@ -1,10 +1,12 @@
 /**
- * The `hmmsim` subcommands: check, replay, list. Each returns its exit status; output goes to
+ * The `hmmsim` subcommands: check, replay, compare, merge, list. Each returns its exit status; output goes to
  * the streams it is given so tests can capture it.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { skippedReport, type ScenarioReport } from '../check/report-model.js';
+import { withKindHints } from '../check/known-kinds.js';
+import { mergeResults, skippedReport, type ScenarioReport } from '../check/report-model.js';
+import { mergeShards, parseShard, shardFromJson, shardName, shardToJson, type ShardDocument, type ShardScenario } from '../check/shards.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
 import { KERNEL_VERSIONS } from '../locking/version.js';
@@ -12,12 +14,14 @@ import { traceToHtml } from '../report/html.js';
 import { jsonDocument } from '../report/json.js';
 import { formatTap } from '../report/tap.js';
 import { formatComparison, formatScenario, formatSummary } from '../report/text.js';
-import { replaySchedule } from '../sim/run-once.js';
-import { ScheduleError } from '../sim/schedule.js';
+import { decodeSchedule, ScheduleError } from '../sim/schedule.js';
+import { replayInWorker } from './replay-worker.js';
+import { stallResult } from './watchdog.js';
 import { parseArgs, UsageError } from './args.js';
-import { checkWithPortfolio, WorkerPool } from './portfolio.js';
+import { checkWithPortfolio, exploreWithPortfolio, WorkerPool } from './portfolio.js';
 import { ProgressLine } from './progress.js';
 import { builtinScenarios, resolveScenarios, sourceWord } from './source.js';
+import { isUserError } from './user-error.js';
 
 /** Where a command writes. */
 export interface Io {
@@ -25,10 +29,9 @@ export interface Io {
   err(text: string): void;
 }
 
-/** Default budget of `hmmsim check` per scenario. */
-export const DEFAULT_RUNS = 20_000;
-export const DEFAULT_TIME_SECONDS = 10;
-export const DEFAULT_SEED = 1;
+import { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS } from './defaults.js';
+
+export { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS };
 
 const CHECK_OPTIONS = {
   strategy: { kind: 'string', choices: STRATEGY_NAMES },
@@ -40,10 +43,13 @@ const CHECK_OPTIONS = {
   preemptions: { kind: 'int', min: 0, max: 1000 },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   'no-shrink': { kind: 'flag' },
+  'no-typecheck': { kind: 'flag' },
   json: { kind: 'flag' },
   tap: { kind: 'flag' },
   quiet: { kind: 'flag' },
   debug: { kind: 'flag' },
+  shard: { kind: 'string' },
+  out: { kind: 'string' },
 } as const;
 
 /** `hmmsim check [names or files…]`. */
@@ -67,17 +73,30 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
     strategy === 'portfolio'
       ? portfolioLegs(workers, depth, preemptions)
       : [strategy === 'pct' ? { name: 'pct', depth } : strategy === 'dfs' ? { name: 'dfs', preemptionBound: preemptions } : { name: 'random' }];
-  const targets = await resolveScenarios(words);
-  const pool = strategy === 'portfolio' && workers > 1 ? new WorkerPool(workers) : null;
-  await pool?.ready();
+  const shardText = options.get('shard') as string | undefined;
+  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  if (shard === null) throw new UsageError(`hmmsim check: --shard must be K/N with 1 <= K <= N (this machine's share of N), not '${shardText}'`);
+  const out = options.get('out') as string | undefined;
+  if (shard !== undefined && out === undefined) {
+    throw new UsageError(`hmmsim check: --shard ${shardText} explores only part of the work: name the result file with --out FILE, then combine the shards with 'hmmsim merge FILES...'`);
+  }
+  const { targets, failures } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
+  // Even one strategy runs on a worker thread: only there can the watchdog stop a task that loops
+  // without a scheduling point.
+  const pool = new WorkerPool(strategy === 'portfolio' ? workers : 1);
+  await pool.ready();
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
+  const replayWords: string[] = [];
+  const errors = failures.map((f) => ({ name: f.word, error: f.message }));
+  const shardParts: ShardScenario[] = [];
   try {
     for (const { scenario, source } of targets) {
       const skip = scenario.skipFor(options.get('kernel') as string | undefined);
       if (skip !== null) {
         const r = skippedReport(scenario.name, skip);
         reports.push(r);
+        replayWords.push(sourceWord(source));
         if (!json && !tap) io.out(`${formatScenario(r, sourceWord(source))}\n`);
         continue;
       }
@@ -87,64 +106,163 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         progress.update(scenario.name, runsSoFar, el, findings, time * 1000 - el);
       };
       const timer = setInterval(() => {
-        if (pool !== null) {
-          const t = pool.totals();
-          show(t.runs, t.findings);
-        }
+        const t = pool.totals();
+        show(t.runs, t.findings);
       }, 250);
       let report: ScenarioReport;
+      const kernel = options.get('kernel') as string | undefined;
       try {
-        report = await checkWithPortfolio(scenario, source, pool, {
+        const explored = await exploreWithPortfolio(scenario, source, pool, {
           // A scenario whose every interleaving fits in fewer runs than there are legs needs no more legs.
           legs: legs.length > scenario.maxRuns ? legs.slice(0, scenario.maxRuns) : legs,
           seed,
           runs: Math.min(runs, scenario.maxRuns),
           timeLimitMs: time * 1000,
           shrink: options.get('no-shrink') !== true,
-          kernel: options.get('kernel') as string | undefined,
+          kernel,
           onProgress: (p) => show(p.runs, p.findings),
+          shard,
         });
+        const expected = scenario.expectFor(kernel);
+        const allow = scenario.allowFor(kernel);
+        report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
+        if (out !== undefined) shardParts.push({ name: scenario.name, source: sourceWord(source), expected, allow, wallMs: explored.wallMs, legs: explored.legs });
+      } catch (e) {
+        // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
+        if (!json || !isUserError(e)) throw e;
+        errors.push({ name: scenario.name, error: e.message });
+        continue;
       } finally {
         clearInterval(timer);
         progress.clear();
       }
+      report = withKindHints(report, scenario);
       reports.push(report);
-      if (!json && !tap) io.out(`${formatScenario(report, sourceWord(source))}\n`);
+      replayWords.push(sourceWord(source));
+      // A shard's findings are partial (the rest may be in other shards): a line, not a verdict.
+      if (json || tap) continue;
+      if (shard !== undefined && shard.count > 1) io.out(`${scenario.name}: ${report.runs} runs, ${report.problems.length === 0 ? 'no findings' : `findings: ${[...new Set(report.problems.map((p) => p.kind))].join(', ')}`} (shard ${shardName(shard)} of the work)\n`);
+      else io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
-  if (json) io.out(`${JSON.stringify(jsonDocument(reports, targets.map((t) => sourceWord(t.source))), null, 2)}\n`);
-  else if (tap) io.out(formatTap(reports, targets.map((t) => sourceWord(t.source))));
+  if (out !== undefined) {
+    const part = shard ?? { index: 0, count: 1 };
+    const doc: ShardDocument = {
+      tool: 'hmmsim',
+      format: 'shard-result',
+      version: 1,
+      shard: part,
+      settings: { seed, runs, timeSeconds: time, legs, kernel: (options.get('kernel') as string | undefined) ?? null },
+      scenarios: shardParts,
+    };
+    try {
+      writeFileSync(out, shardToJson(doc));
+    } catch (e) {
+      throw new UsageError(`hmmsim check: cannot write --out file ${out}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (shard !== undefined && shard.count > 1) {
+    // A shard cannot judge: what it did not find may be in another shard's part.
+    if (json) io.out(`${JSON.stringify(jsonDocument(reports, replayWords, errors), null, 2)}\n`);
+    else io.out(`shard ${shardName(shard)}: partial results written to ${out}; combine all ${shard.count} with 'hmmsim merge'\n`);
+    return errors.length > 0 ? 2 : 0;
+  }
+  if (json) io.out(`${JSON.stringify(jsonDocument(reports, replayWords, errors), null, 2)}\n`);
+  else if (tap) io.out(formatTap(reports, replayWords));
   else io.out(`${formatSummary(reports)}\n`);
+  if (errors.length > 0) return 2;
+  // A skipped case (the model cannot run it yet) is no failure, as in kselftest.
   return reports.every((r) => r.verdict !== 'fail') ? 0 : 1;
+}
+
+const MERGE_OPTIONS = {
+  json: { kind: 'flag' },
+  debug: { kind: 'flag' },
+} as const;
+
+/** `hmmsim merge FILES...`: one report from the results of `hmmsim check --shard K/N --out FILE`. */
+export function mergeCommand(argv: readonly string[], io: Io): number {
+  const { words, options } = parseArgs('merge', argv, MERGE_OPTIONS);
+  if (words.length === 0) throw new UsageError(`hmmsim merge: name the shard results to combine, e.g. 'hmmsim merge results/*.json'`);
+  const docs = words.map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`hmmsim merge: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { doc: shardFromJson(text, file), file };
+  });
+  const reports = mergeShards(docs);
+  const words0 = docs[0]!.doc.scenarios.map((s) => s.source);
+  if (options.get('json') === true) io.out(`${JSON.stringify(jsonDocument(reports, words0), null, 2)}\n`);
+  else {
+    for (let i = 0; i < reports.length; i++) io.out(`${formatScenario(reports[i]!, words0[i]!)}\n`);
+    io.out(`${formatSummary(reports)}\n`);
+  }
+  return reports.every((r) => r.verdict === 'pass') ? 0 : 1;
 }
 
 const REPLAY_OPTIONS = {
   seed: { kind: 'int', min: 0, max: 0x7fffffff },
+  finding: { kind: 'string' },
+  'no-typecheck': { kind: 'flag' },
   html: { kind: 'string' },
   kernel: { kind: 'string', choices: KERNEL_VERSIONS.map((k) => k.name) },
   debug: { kind: 'flag' },
 } as const;
 
-/** `hmmsim replay <scenario> <schedule> [--seed S]`. */
+/**
+ * Exit statuses of `hmmsim replay`: what the run showed, against the finding the replay line
+ * names with `--finding` (without it, any finding counts as reproduced).
+ */
+export const REPLAY_EXIT = {
+  /** The run shows the recorded finding. */
+  Reproduced: 0,
+  /** The run shows findings, but not the recorded one. */
+  DifferentFinding: 1,
+  /** The run shows no finding at all. */
+  Clean: 4,
+  /** The schedule no longer fits the code (it diverged) and the recorded finding did not show. */
+  NoLongerFits: 5,
+} as const;
+
+/** `hmmsim replay <scenario> <schedule> [--seed S] [--finding KIND]`. */
 export async function replayCommand(argv: readonly string[], io: Io): Promise<number> {
   const { words, options } = parseArgs('replay', argv, REPLAY_OPTIONS);
   if (words.length !== 2) {
     throw new UsageError(`hmmsim replay: expected a scenario and a schedule, e.g. 'hmmsim replay lost-update 1:avbv2 --seed 42' (copy the line from a check report)`);
   }
   const [word, schedule] = words as [string, string];
-  const targets = await resolveScenarios([word]);
+  const { targets } = await resolveScenarios([word], { typecheck: options.get('no-typecheck') !== true });
   if (targets.length !== 1) throw new UsageError(`hmmsim replay: '${word}' names ${targets.length} scenarios; pick one with file.ts#name`);
-  const { scenario } = targets[0]!;
+  const { scenario, source } = targets[0]!;
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
-  let r;
+  const kernel = options.get('kernel') as string | undefined;
+  const recorded = options.get('finding') as string | undefined;
+  configureKernel(kernel);
   try {
-    r = replaySchedule(scenario, schedule, seed, seed, configureKernel(options.get('kernel') as string | undefined));
+    decodeSchedule(schedule); // a malformed schedule is a usage error before any thread starts
   } catch (e) {
     if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
     throw e;
   }
+  let outcome;
+  try {
+    outcome = await replayInWorker({ source, replay: schedule, seed, kernel });
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new ScheduleError(`hmmsim replay: invalid schedule '${schedule}': ${e.message}`);
+    throw e;
+  }
+  if ('stall' in outcome) {
+    const found = stallResult(outcome.stall, 'replay', 0, outcome.limitMs).problems[0]!;
+    io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: stopped by the watchdog\n`);
+    io.out(`[${found.kind}]${outcome.stall.state?.task ? ` in ${outcome.stall.state.task}` : ''}\n${found.message}\n`);
+    return recorded === undefined || recorded === found.kind ? REPLAY_EXIT.Reproduced : REPLAY_EXIT.DifferentFinding;
+  }
+  const r = outcome.result;
   io.out(`replay of ${scenario.name}, schedule ${schedule}, seed ${seed}: ${r.steps} steps\n`);
   for (const n of r.notes) io.out(`note: ${n}\n`);
   io.out(r.trace);
@@ -167,7 +285,16 @@ export async function replayCommand(argv: readonly string[], io: Io): Promise<nu
     }
     io.out(`wrote ${html}\n`);
   }
-  return 0;
+  const reproduced = recorded === undefined ? r.findings.length > 0 : r.findings.some((f) => f.kind === recorded);
+  let status: number;
+  if (reproduced) status = REPLAY_EXIT.Reproduced;
+  // A schedule that merely ran out (the run went on past the recorded finding) still fit.
+  else if (r.notes.some((n) => !n.startsWith('the recorded schedule ran out'))) status = REPLAY_EXIT.NoLongerFits;
+  else if (r.findings.length > 0) status = REPLAY_EXIT.DifferentFinding;
+  else status = REPLAY_EXIT.Clean;
+  const what = ['reproduced the recorded finding', 'found a different finding', '', '', 'ran clean: no finding', 'the schedule no longer fits this code'][status];
+  io.out(`replay: ${what}${recorded === undefined ? '' : ` (${recorded})`}; exit status ${status}\n`);
+  return status;
 }
 
 const COMPARE_OPTIONS = {
@@ -175,6 +302,7 @@ const COMPARE_OPTIONS = {
   time: CHECK_OPTIONS.time,
   seed: CHECK_OPTIONS.seed,
   workers: CHECK_OPTIONS.workers,
+  'no-typecheck': CHECK_OPTIONS['no-typecheck'],
   json: CHECK_OPTIONS.json,
   quiet: CHECK_OPTIONS.quiet,
   debug: CHECK_OPTIONS.debug,
@@ -189,9 +317,9 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
-  const targets = await resolveScenarios(words);
-  const pool = workers > 1 ? new WorkerPool(workers) : null;
-  await pool?.ready();
+  const { targets } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true });
+  const pool = new WorkerPool(workers);
+  await pool.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];
   try {
     for (const { scenario, source } of targets) {
@@ -208,7 +336,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
       }
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   const allAsExpected = rows.every((r) => r.report.verdict === 'pass');
   if (json) {
@@ -233,7 +361,8 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
 
 /** `hmmsim list`. */
 export function listCommand(argv: readonly string[], io: Io): number {
-  parseArgs('list', argv, {});
+  const { words } = parseArgs('list', argv, {});
+  if (words.length > 0) throw new UsageError(`hmmsim list: takes no arguments ('${words[0]}'); to check a scenario: hmmsim check ${words[0]}`);
   const all = builtinScenarios();
   const width = Math.max(...all.map((s) => s.name.length));
   const describe = (kinds: readonly string[]): string => (kinds.length === 0 ? 'clean' : `expects ${kinds.join(', ')}`);

@@ -2,13 +2,14 @@
  * The `hmmsim` command: dispatches to a subcommand and turns user mistakes into one clear line
  * with exit status 2 (a stack trace only with --debug).
  */
-import { checkCommand, compareCommand, listCommand, replayCommand, type Io } from './commands.js';
+import { checkCommand, compareCommand, listCommand, mergeCommand, replayCommand, type Io } from './commands.js';
 import { isUserError } from './user-error.js';
 
 const USAGE = `usage: hmmsim <command> [options]
 
 commands:
-  check [names or files...]   explore scenarios (default: the built-in catalogue) and print verdicts;
+  check [names, groups, files or directories...]
+                              explore scenarios (default: the built-in catalogue) and print verdicts;
                               a group name (hmm-tests: the kernel's HMM selftest) names all its cases
         --strategy random|pct|dfs|portfolio   (default portfolio)
         --runs N        runs per scenario (default 20000)
@@ -17,16 +18,24 @@ commands:
         --workers N     portfolio worker threads (default: number of cores)
         --depth D       PCT bug depth (default 3)
         --preemptions P DFS preemption bound (default 2)
-        --kernel V      core contract version: v4.19, v5.4, v5.5, v5.9, v5.14, v6.15,
+        --kernel V      core contract version: v4.19, v5.2, v5.3, v5.4, v5.5, v5.9, v5.14, v6.15,
                         current (default), what-if-itree-fix
         --no-shrink     report schedules as found, unshrunk
+        --no-typecheck  run scenario files without type-checking them first
         --json          one JSON document on stdout
         --tap           kselftest TAP on stdout (ok N name, # SKIP reason)
         --quiet         no progress line
-  replay <scenario> <schedule> [--seed S] [--kernel V] [--html FILE]
+        --shard K/N     explore only share K of N (1 <= K <= N) of the work, for N machines;
+                        needs --out
+        --out FILE      write the result for 'hmmsim merge' (lockdep dependencies included)
+  replay <scenario> <schedule> [--seed S] [--finding KIND] [--kernel V] [--html FILE]
                               print the full trace of one run and its findings; --html also
-                              writes it as a page with one column per task
+                              writes it as a page with one column per task. Exit status:
+                              0 reproduced the finding --finding names (any, without it),
+                              1 a different finding, 4 ran clean, 5 the schedule no longer fits
   compare <scenarios...> [--runs N] [--time S] [--json]    run under every kernel version, verdicts side by side
+  merge FILES... [--json]     combine the --out results of the N shards of one check into one
+                              report (the space is exhausted only if every shard exhausted its part)
   list                        the built-in scenarios, one line each
 `;
 
@@ -45,6 +54,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await compareCommand(args, io);
       case 'list':
         return listCommand(args, io);
+      case 'merge':
+        return mergeCommand(args, io);
       case undefined:
       case 'help':
       case '--help':
@@ -52,7 +63,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, compare, list; see 'hmmsim help')\n`);
+        io.err(`hmmsim: unknown command '${command}' (commands: check, replay, compare, merge, list; see 'hmmsim help')\n`);
         return 2;
     }
   } catch (e) {

@@ -4,13 +4,15 @@
  * this thread, which is also what tests use.
  */
 import { Worker } from 'node:worker_threads';
-import type { ExploreResult } from '../sim/explore.js';
-import { legRuns, legSeed, runLeg } from '../check/run.js';
-import { mergeResults, type ScenarioReport } from '../check/report-model.js';
+import { legRuns, legSeed, runLegsInThread } from '../check/run.js';
+import { mergeResults, type LegResult, type ScenarioReport } from '../check/report-model.js';
 import { ScenarioError, type Scenario } from '../check/scenario.js';
 import type { Progress } from '../sim/explore.js';
+import type { ShardSpec } from '../check/shards.js';
 import type { StrategySpec } from '../check/strategies.js';
 import type { ScenarioSource } from './source.js';
+import { workerEntryUrl } from './self.js';
+import { newHeartbeat, stallResult, Watchdog, watchdogLimitMs, type Stall } from './watchdog.js';
 
 /** One leg of work sent to a worker. */
 export interface LegJob {
@@ -22,11 +24,18 @@ export interface LegJob {
   readonly timeLimitMs: number | undefined;
   readonly shrink: boolean;
   readonly kernel: string | undefined;
+  /**
+   * Shared stop flag of the scenario's legs (an Int32Array of one element over a
+   * SharedArrayBuffer): set once a leg has covered the whole space, polled every 64 runs.
+   */
+  readonly stop?: SharedArrayBuffer;
+  /** The shard's share of the leg (`--shard K/N`). */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** A worker's answer. */
 export type LegReply =
-  | { readonly id: number; readonly ok: true; readonly result: ExploreResult }
+  | { readonly id: number; readonly ok: true; readonly result: LegResult }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly userError: boolean }
   | { readonly id: number; readonly progress: true; readonly runs: number; readonly findings: number };
 
@@ -34,8 +43,9 @@ export type LegReply =
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: LegJob; resolve: (r: ExploreResult) => void; reject: (e: Error) => void }[] = [];
-  private readonly pending = new Map<number, { resolve: (r: ExploreResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly queue: { job: LegJob; resolve: (r: LegResult) => void; reject: (e: Error) => void }[] = [];
+  private readonly pending = new Map<number, { resolve: (r: LegResult) => void; reject: (e: Error) => void; worker: Worker; job: LegJob }>();
+  private readonly watchdog = new Watchdog();
   private nextId = 0;
   private readyCount = 0;
   private readyWaiters: (() => void)[] = [];
@@ -43,20 +53,41 @@ export class WorkerPool {
   private readonly progress = new Map<number, { runs: number; findings: number }>();
 
   constructor(readonly size: number) {
-    const url = new URL('./worker-entry.js', import.meta.url);
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(url);
-      w.on('message', (reply: LegReply | { ready: true }) => {
-        if ('ready' in reply) this.markReady();
-        else this.done(w, reply);
-      });
-      w.on('error', (e) => {
-        this.markReady(); // a worker that failed to load must not leave ready() waiting
-        this.failAll(e);
-      });
-      this.workers.push(w);
-      this.idle.push(w);
+    for (let i = 0; i < size; i++) this.idle.push(this.startWorker());
+  }
+
+  private startWorker(): Worker {
+    const heartbeat = newHeartbeat();
+    const w = new Worker(workerEntryUrl, { workerData: { heartbeat } });
+    w.on('message', (reply: LegReply | { ready: true } | { id: number; started: true }) => {
+      if ('ready' in reply) this.markReady();
+      else if ('started' in reply) this.watchdog.arm(w, watchdogLimitMs(this.pending.get(reply.id)?.job.timeLimitMs));
+      else this.done(w, reply);
+    });
+    w.on('error', (e) => {
+      this.markReady(); // a worker that failed to load must not leave ready() waiting
+      this.failAll(e);
+    });
+    this.watchdog.add(w, heartbeat, (stall) => this.stalled(w, stall));
+    this.workers.push(w);
+    return w;
+  }
+
+  /** A worker's task looped without a scheduling point: its job ends with that finding, and a fresh worker takes its place. */
+  private stalled(w: Worker, stall: Stall): void {
+    this.watchdog.remove(w);
+    void w.terminate();
+    this.workers.splice(this.workers.indexOf(w), 1);
+    for (const [id, p] of this.pending) {
+      if (p.worker !== w) continue;
+      this.pending.delete(id);
+      const runs = this.progress.get(id)?.runs ?? 0;
+      this.progress.delete(id);
+      p.resolve(stallResult(stall, p.job.spec.name, runs, watchdogLimitMs(p.job.timeLimitMs)));
     }
+    this.readyCount--;
+    this.idle.push(this.startWorker());
+    this.pump();
   }
 
   /** Resolves once every worker has loaded, so start-up is not counted as exploration time. */
@@ -73,7 +104,7 @@ export class WorkerPool {
   }
 
   /** Runs one leg on the next free worker. */
-  run(job: Omit<LegJob, 'id'>): Promise<ExploreResult> {
+  run(job: Omit<LegJob, 'id'>): Promise<LegResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       this.pump();
@@ -82,6 +113,7 @@ export class WorkerPool {
 
   /** Stops every worker. */
   async close(): Promise<void> {
+    this.watchdog.stop();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
@@ -89,7 +121,7 @@ export class WorkerPool {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.shift()!;
       const { job, resolve, reject } = this.queue.shift()!;
-      this.pending.set(job.id, { resolve, reject, worker: w });
+      this.pending.set(job.id, { resolve, reject, worker: w, job });
       w.postMessage(job);
     }
   }
@@ -114,6 +146,7 @@ export class WorkerPool {
     if (p === undefined) return;
     this.pending.delete(reply.id);
     this.progress.delete(reply.id);
+    this.watchdog.disarm(w);
     this.idle.push(w);
     if (reply.ok) p.resolve(reply.result);
     else p.reject(reply.userError ? new ScenarioError(reply.message) : new Error(reply.message));
@@ -136,6 +169,8 @@ export interface PortfolioOptions {
   readonly kernel: string | undefined;
   /** In-thread progress (the pool reports through `totals()` instead). */
   readonly onProgress?: (p: Progress) => void;
+  /** Explore only this shard's share of every leg (`--shard K/N`). */
+  readonly shard?: ShardSpec | undefined;
 }
 
 /** Checks one scenario with its legs spread over the pool (or in this thread without a pool). */
@@ -145,24 +180,47 @@ export async function checkWithPortfolio(
   pool: WorkerPool | null,
   options: PortfolioOptions,
 ): Promise<ScenarioReport> {
+  const { legs, wallMs } = await exploreWithPortfolio(scenario, source, pool, options);
+  return mergeResults(scenario.name, scenario.expectFor(options.kernel), legs, wallMs, scenario.allowFor(options.kernel));
+}
+
+/** Explores one scenario's legs over the pool (or in this thread); the legs' results, unmerged. */
+export async function exploreWithPortfolio(
+  scenario: Scenario,
+  source: ScenarioSource,
+  pool: WorkerPool | null,
+  options: PortfolioOptions,
+): Promise<{ legs: LegResult[]; wallMs: number }> {
   const t0 = performance.now();
-  const results: ExploreResult[] =
-    pool === null
-      ? options.legs.map((spec, i) =>
-          runLeg(scenario, spec, {
-            seed: legSeed(options.seed, i),
-            runs: legRuns(options.runs, options.legs.length, i),
-            timeLimitMs: options.timeLimitMs,
-            shrink: options.shrink,
-            clock: () => performance.now(),
-            kernel: options.kernel,
-            onProgress: options.onProgress,
+  const shard = options.shard;
+  // A shard's DFS covering its own part says nothing of the others' parts: it stops no leg.
+  const stopOnComplete = shard === undefined || shard.count === 1;
+  let results: LegResult[];
+  if (pool === null) {
+    results = runLegsInThread(scenario, options.legs, stopOnComplete, (i) => ({
+      shard,
+      seed: legSeed(options.seed, i),
+      runs: legRuns(options.runs, options.legs.length, i),
+      timeLimitMs: options.timeLimitMs,
+      shrink: options.shrink,
+      clock: () => performance.now(),
+      kernel: options.kernel,
+      onProgress: options.onProgress,
+    }));
+  } else {
+    // One flag for the scenario's legs: the first to come back complete stops the others.
+    const stop = new SharedArrayBuffer(4);
+    const flag = new Int32Array(stop);
+    results = await Promise.all(
+      options.legs.map((spec, i) =>
+        pool
+          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop, shard })
+          .then((r) => {
+            if (r.complete && stopOnComplete) Atomics.store(flag, 0, 1);
+            return r;
           }),
-        )
-      : await Promise.all(
-          options.legs.map((spec, i) =>
-            pool.run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel }),
-          ),
-        );
-  return mergeResults(scenario.name, scenario.expectFor(options.kernel), results, performance.now() - t0, scenario.allowFor(options.kernel));
+      ),
+    );
+  }
+  return { legs: results, wallMs: performance.now() - t0 };
 }

@@ -1,8 +1,7 @@
-// Worker threads start here: plain JavaScript that registers tsx and the 'hmmsim' resolution
-// hook, then loads the TypeScript worker.
-import { register as registerHook } from 'node:module';
+// Worker threads start here when the command runs from the TypeScript sources (tests, `npm run
+// hmmsim`): plain JavaScript that registers tsx, then loads the TypeScript worker. The build
+// bundles the worker as dist/worker-entry.js instead, which needs no compiler.
 import { register } from 'tsx/esm/api';
 
-registerHook('./resolve-hook.mjs', import.meta.url);
 register();
 await import('./worker.ts');

@@ -6,18 +6,22 @@
  *     device-private entry  lock the PTE; unchanged?  try-lock the page:
  *                             taken   get a reference, unlock the PTE, call the pagemap's
  *                                     migrate_to_ram(vmf) with the page locked, unlock, put
- *                             busy    unlock the PTE, wait for the page's unlock, retry
+ *                             busy    by kernel version (contract devicePrivateLockedFault):
+ *                                     retry  unlock the PTE and retry the fault (v6.1-v6.19: a spin)
+ *                                     wait   queue on the page under the PTE lock, unlock it,
+ *                                            sleep until the page is unlocked, retry
  *
  * migrate_to_ram returns 0 (the access retries and finds system memory, INV-M4) or
  * VM_FAULT_SIGBUS (the access fails with -EFAULT). The fault keeps the mmap lock throughout.
  */
 import { EFAULT } from '../locking/errno.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { contractOf } from '../locking/version.js';
 import { FindingKind } from '../sim/finding.js';
 import type { World } from '../sim/world.js';
 import { FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, page_pgmap, type VmFault } from '../mm/device-private.ts';
 import { setSpecialFaultHandler } from '../mm/fault.ts';
-import { folio_trylock, folio_unlock, folio_wait_locked } from '../mm/folio-lock.ts';
+import { folio_trylock, folio_unlock, waitOnLockedUnderPtl } from '../mm/folio-lock.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import { PTE_KIND_BITS, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_MIGRATION, ptePfn, type Pte } from '../mm/pte.ts';
 import type { Vma } from '../mm/vma.ts';
@@ -37,12 +41,15 @@ export function installCpuFault(world: World): void {
 function* specialFault(mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean): Gen<number> {
   const kind = pte & PTE_KIND_BITS;
   if (kind === PTE_KIND_MIGRATION) {
-    yield* migration_entry_wait(mm, addr, pte);
+    yield* migration_entry_wait(mm, addr);
     return 0;
   }
   if (kind !== PTE_KIND_DEVICE_PRIVATE) return -EFAULT;
   return yield* deviceFault(mm, vma, addr, pte, write);
 }
+
+/** The point of one retry of a fault on a locked device page (a constant: the retry loop allocates nothing). */
+const RETRY_LABEL = 'do_swap_page: device page locked, retry the fault';
 
 /** do_swap_page on a device-private entry (spec §5.4). */
 function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean): Gen<number> {
@@ -55,8 +62,13 @@ function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean)
     return 0;
   }
   if (!(yield* folio_trylock(page))) {
-    yield* spin_unlock(ptl);
-    yield* folio_wait_locked(page);
+    if (contractOf(mm.world).devicePrivateLockedFault === 'wait') {
+      yield* waitOnLockedUnderPtl(page, ptl);
+    } else {
+      yield* spin_unlock(ptl);
+      // The fault returns and is taken again: every round passes here, never a silent loop.
+      yield mm.world.point(RETRY_LABEL);
+    }
     return 0;
   }
   sys.frames.get(page);

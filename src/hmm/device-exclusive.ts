@@ -45,6 +45,7 @@ import { API_UNAVAILABLE } from '../notifier/kinds.js';
 import { MmuNotifierRange, mmu_notifier_range_init_owner } from '../notifier/range.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
 import { handle_mm_fault } from '../mm/fault.ts';
+import { __split_huge_pmd } from '../mm/huge-memory.ts';
 import { folio_lock, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
 import { PG_ANON, PG_DIRTY } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
@@ -82,14 +83,21 @@ function unavailable(mm: Mm, api: string, has: string): number {
 /**
  * GUP of one page for write with a reference (FOLL_GET | FOLL_WRITE), the mmap lock held: faults
  * the page in writable (breaking COW; restoring a device-exclusive entry) without dropping the
- * lock. @returns the pfn (one more reference), or -EFAULT / -ENOMEM / -EINTR.
+ * lock. @returns the pfn (one more reference), or -EFAULT / -ENOMEM / -EINTR, or -EOPNOTSUPP for
+ * a hugetlb VMA.
  */
 function* gupWrite(mm: Mm, addr: number): Gen<number> {
   const vma = mm.vmas.find(addr);
   if (vma === undefined || !vmaAllows(vma, true)) return -EFAULT;
+  // FOLL_SPLIT_PMD: refused for hugetlb (check_vma_flags), a PMD-mapped THP is split to PTEs.
+  if (vma.hpageShift !== 0) return -EOPNOTSUPP;
   const ptl = mm.ptl(addr);
   for (;;) {
     if (mm.killed) return -EINTR;
+    if (mm.pt.getPmd(addr) !== 0) {
+      yield* __split_huge_pmd(mm, addr);
+      continue;
+    }
     yield* spin_lock(ptl);
     const pte = mm.pt.get(addr);
     const ok = (pte & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pte & (PTE_PROTNONE | PTE_WRITE | PTE_SPECIAL)) === PTE_WRITE;

@@ -35,7 +35,7 @@ import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { handle_mm_fault } from '../mm/fault.ts';
-import { folio_wait_locked } from '../mm/folio-lock.ts';
+import { waitOnLockedUnderPtl } from '../mm/folio-lock.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
   PTE_KIND_BITS,
@@ -52,7 +52,9 @@ import {
 } from '../mm/pte.ts';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from '../mm/vma-flags.ts';
 import type { Vma } from '../mm/vma.ts';
-import { HI_ERROR, HI_STICKY, HI_VALID, HI_WRITE, HMM_PFN_REQ_FAULT, hmmPfnWords } from './hmm-pfn.ts';
+import { HI_ERROR, HI_ORDER_SHIFT, HI_STICKY, HI_VALID, HI_WRITE, HMM_PFN_REQ_FAULT, hmmPfnWords } from './hmm-pfn.ts';
+import { leafOrder } from '../mm/huge-memory.ts';
+import { LEAF_IS_HUGE } from '../mm/page-table.ts';
 import type { HmmRange } from './range.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -161,6 +163,13 @@ function* walkVma(w: Walk, vma: Vma, start: number, end: number): Gen<number> {
     const stop = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
     yield mm.world.point(`hmm walk ${mm.name}:0x${addr.toString(16)}`, mm.ptl(addr), Access.Read);
     const leaf = pt.leafAt(addr);
+    if (leaf === LEAF_IS_HUGE) {
+      // hmm_vma_handle_pmd / the PUD walk: every page of a huge mapping, with its map order.
+      const r = yield* walkHuge(w, vma, addr, stop);
+      if (r !== 0) return r;
+      addr = stop;
+      continue;
+    }
     if (leaf < 0) {
       // No page table: a hole inside the VMA (hmm_vma_walk_hole).
       const need = needFaultRange(w, addr, stop);
@@ -205,7 +214,7 @@ function* walkVma(w: Walk, vma: Vma, start: number, end: number): Gen<number> {
         }
         if (kind === PTE_KIND_MIGRATION) {
           w.last = addr;
-          yield* migration_entry_wait(mm, addr, pte);
+          yield* migration_entry_wait(mm, addr);
           return WALK_BUSY;
         }
         return -EFAULT; // hwpoison and other entries the model does not make
@@ -223,6 +232,31 @@ function* walkVma(w: Walk, vma: Vma, start: number, end: number): Gen<number> {
       words[2 * i] = pfn;
       words[2 * i + 1] = (sticky | cpu) >>> 0;
     }
+  }
+  return 0;
+}
+
+/**
+ * The pages of [addr, stop) under one huge PMD or PUD leaf (present: THP, the huge zero page,
+ * hugetlb): VALID, WRITE as the leaf allows, and the order (9 or 18) on every page (spec
+ * §4.2/§4.3). A fault where the request needs more (a write to a read-only huge page).
+ */
+function* walkHuge(w: Walk, vma: Vma, addr: number, stop: number): Gen<number> {
+  const mm = w.mm;
+  const words = w.words;
+  const order = leafOrder(mm, addr);
+  let i = (addr - w.range.start) / PAGE_SIZE;
+  for (; addr < stop; addr += PAGE_SIZE, i++) {
+    const pte = mm.pt.get(addr);
+    const hi = words[2 * i + 1]!;
+    const req = ((hi & w.maskHi) | w.defHi) >>> 0;
+    const sticky = hi & HI_STICKY;
+    if ((pte & PTE_KIND_BITS) !== PTE_KIND_PRESENT) return -EFAULT; // PMD migration entries are not made
+    const cpu = (pte & PTE_PROTNONE) !== 0 ? 0 : HI_VALID | ((pte & PTE_WRITE) !== 0 ? HI_WRITE : 0);
+    const need = needFault(req, cpu);
+    if (need !== 0) return yield* fault(w, vma, addr, addr + PAGE_SIZE, need);
+    words[2 * i] = cpu === 0 ? 0 : ptePfn(pte);
+    words[2 * i + 1] = (sticky | cpu | (cpu === 0 ? 0 : order << HI_ORDER_SHIFT)) >>> 0;
   }
   return 0;
 }
@@ -273,13 +307,14 @@ function* fault(w: Walk, vma: Vma, addr: number, end: number, need: number): Gen
 }
 
 /**
- * `migration_entry_wait`: if `addr` still holds the migration entry `orig`, sleep until the
- * migrating page is unlocked (the migration finished or was undone). The caller retries.
+ * `migration_entry_wait`: if `addr` holds a migration entry (any: the one the caller saw may
+ * have been replaced by another), sleep until its page is unlocked (the migration finished or
+ * was undone), queued before the PTL drops (waitOnLockedUnderPtl). The caller retries.
  */
-export function* migration_entry_wait(mm: Mm, addr: number, orig: number): Gen<void> {
+export function* migration_entry_wait(mm: Mm, addr: number): Gen<void> {
   const ptl = mm.ptl(addr);
   yield* spin_lock(ptl);
-  const same = mm.pt.get(addr) === orig;
-  yield* spin_unlock(ptl);
-  if (same) yield* folio_wait_locked(ptePfn(orig));
+  const pte = mm.pt.get(addr);
+  if ((pte & PTE_KIND_BITS) === PTE_KIND_MIGRATION) yield* waitOnLockedUnderPtl(ptePfn(pte), ptl);
+  else yield* spin_unlock(ptl);
 }

@@ -20,6 +20,7 @@ import { cpu_mapping_changed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
+import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
 import { folio_unlock } from '../mm/folio-lock.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_UPTODATE } from '../mm/frame-flags.ts';
@@ -27,6 +28,7 @@ import type { MemorySystem } from '../mm/memory.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
   PTE_DIRTY,
+  PTE_EXCLUSIVE,
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_PRIVATE,
   PTE_KIND_MIGRATION,
@@ -35,11 +37,13 @@ import {
   PTE_WRITE,
   PTE_YOUNG,
   makeReadableDevicePrivateEntry,
+  makeReadableExclusiveMigrationEntry,
   makeReadableMigrationEntry,
   makeWritableDevicePrivateEntry,
   makeWritableMigrationEntry,
   pfnPte,
   ptePfn,
+  type Pte,
 } from '../mm/pte.ts';
 import { deleteFromSwapCache, rmapLockOf, rmapTargets } from '../mm/rmap.ts';
 import { protBits } from '../mm/vma-ops.ts';
@@ -63,7 +67,9 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
     }
     const device = f.isDevicePrivate(page);
     if (!device) {
-      // folio_isolate_lru: the isolation reference replaces collect's.
+      // folio_isolate_lru: the isolation reference replaces collect's. Under the lruvec lock in
+      // the kernel, racing reclaim's isolation: the step names what reclaim's does.
+      yield sys.world.point(`isolate pfn ${page} (migrate)`, sys.allocator, Access.Write);
       if (!f.testFlags(page, PG_LRU)) {
         src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
         restore++;
@@ -71,9 +77,12 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
       }
       f.clearFlags(page, PG_LRU);
     }
-    if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page);
+    if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page, faultPage);
     if (f.mapcount(page) > 0 || !checkPage(sys, page, faultPage)) {
-      if (!device) f.setFlags(page, PG_LRU);
+      if (!device) {
+        yield sys.world.point(`putback pfn ${page} (migrate)`, sys.allocator, Access.Write);
+        f.setFlags(page, PG_LRU);
+      }
       src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
       restore++;
       continue;
@@ -98,16 +107,37 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
  */
 function checkPage(sys: MemorySystem, page: number, faultPage: number | null): boolean {
   const f = sys.frames;
+  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) <= f.mapcount(page);
+}
+
+/**
+ * References a collected page has besides its mappings: the migration's own, the faulting
+ * task's for `fault_page`, and the swap or page cache's.
+ */
+export function expectedExtraRefs(sys: MemorySystem, page: number, faultPage: number | null): number {
+  const f = sys.frames;
   let extra = 1 + (page === faultPage ? 1 : 0);
   if (f.testFlags(page, PG_SWAPCACHE) || (!f.testFlags(page, PG_ANON) && f.owner(page) >= 0)) extra++;
-  return f.refcount(page) - extra <= f.mapcount(page);
+  return extra;
+}
+
+/**
+ * `folio_maybe_dma_pinned` as `folio_try_share_anon_rmap_pte` asks it: hmmsim keeps no pin
+ * count, so a reference nobody accounts for (beyond the mappings and `expectedExtraRefs`) is
+ * taken for a pin. Device-private pages are never pinned (GUP faults them back to system
+ * memory), so they always share, as in the kernel where their count stays far below the bias.
+ */
+function maybePinned(sys: MemorySystem, page: number, faultPage: number | null): boolean {
+  const f = sys.frames;
+  if (f.isDevicePrivate(page)) return false;
+  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) > f.mapcount(page);
 }
 
 /**
  * `try_to_migrate`: every remaining mapping of the locked `page` becomes a migration entry,
  * each under a one-page CLEAR invalidation, with the rmap lock held.
  */
-function* tryToMigrate(sys: MemorySystem, page: number): Gen<void> {
+function* tryToMigrate(sys: MemorySystem, page: number, faultPage: number | null): Gen<void> {
   const lock = rmapLockOf(sys, page);
   if (lock === null) return;
   yield* down_read(lock);
@@ -119,7 +149,7 @@ function* tryToMigrate(sys: MemorySystem, page: number): Gen<void> {
     yield* mmu_notifier_invalidate_range_start(range);
     const ptl = mm.ptl(addr);
     yield* spin_lock(ptl);
-    installMigrationEntry(sys, mm, addr, page);
+    installMigrationEntry(sys, mm, addr, page, faultPage);
     yield* spin_unlock(ptl);
     yield* mmu_notifier_invalidate_range_end(range);
   }
@@ -128,9 +158,13 @@ function* tryToMigrate(sys: MemorySystem, page: number): Gen<void> {
 
 /**
  * Replaces the entry at `addr` with a migration entry if it maps `page` (present or
- * device-private); the caller holds the PTL. @returns the replaced entry, or 0.
+ * device-private); the caller holds the PTL and the page's lock. An exclusive anonymous page is
+ * first shared (`folio_try_share_anon_rmap_pte`): that fails if the page may be pinned, and the
+ * entry stays as it was; otherwise a read-only mapping becomes a readable-exclusive entry, so
+ * that `removeMigrationPtes` can give the exclusivity back. @returns the replaced entry, or 0
+ * (nothing replaced: not this page's mapping, or a maybe-pinned exclusive page).
  */
-export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, page: number): number {
+export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, page: number, faultPage: number | null): number {
   const f = sys.frames;
   const pte = mm.pt.get(addr);
   const kind = pte & PTE_KIND_BITS;
@@ -140,10 +174,18 @@ export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, p
   } else if (kind !== PTE_KIND_DEVICE_PRIVATE) {
     return 0;
   }
+  const exclusive = f.testFlags(page, PG_ANON) && f.testFlags(page, PG_ANON_EXCLUSIVE);
+  if (exclusive) {
+    if (maybePinned(sys, page, faultPage)) return 0;
+    f.clearFlags(page, PG_ANON_EXCLUSIVE);
+  }
   if ((pte & PTE_DIRTY) !== 0) f.setFlags(page, PG_DIRTY);
   const keep = pte & (PTE_DIRTY | PTE_YOUNG);
-  mm.pt.set(addr, (pte & PTE_WRITE) !== 0 ? makeWritableMigrationEntry(page, keep) : makeReadableMigrationEntry(page, keep));
-  f.clearFlags(page, PG_ANON_EXCLUSIVE);
+  let entry: Pte;
+  if ((pte & PTE_WRITE) !== 0) entry = makeWritableMigrationEntry(page, keep);
+  else if (exclusive) entry = makeReadableExclusiveMigrationEntry(page, keep);
+  else entry = makeReadableMigrationEntry(page, keep);
+  mm.pt.set(addr, entry);
   f.decMapcount(page);
   sys.putPage(page); // the mapping's reference; the migration holds its own
   cpu_mapping_changed(mm, addr);
@@ -168,10 +210,15 @@ export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number
     if ((pte & PTE_KIND_BITS) === PTE_KIND_MIGRATION && ptePfn(pte) === src) {
       const write = (pte & PTE_WRITE) !== 0;
       const f = sys.frames;
+      // RMAP_EXCLUSIVE for every anonymous entry that is not readable-only.
+      if ((pte & (PTE_WRITE | PTE_EXCLUSIVE)) !== 0 && f.testFlags(dst, PG_ANON)) f.setFlags(dst, PG_ANON_EXCLUSIVE);
       if (f.isDevicePrivate(dst)) {
         mm.pt.set(addr, write ? makeWritableDevicePrivateEntry(dst) : makeReadableDevicePrivateEntry(dst));
       } else {
-        mm.pt.set(addr, pfnPte(dst, PTE_YOUNG | (pte & PTE_DIRTY) | (write ? PTE_WRITE | PTE_DIRTY : 0) | protBits(vma)));
+        // Young and dirty as the entry kept them (dirty only if the page still is); writable
+        // does not imply dirty.
+        const dirty = (pte & PTE_DIRTY) !== 0 && f.testFlags(dst, PG_DIRTY) ? PTE_DIRTY : 0;
+        mm.pt.set(addr, pfnPte(dst, (pte & PTE_YOUNG) | dirty | (write ? PTE_WRITE : 0) | protBits(vma)));
       }
       f.get(dst);
       f.incMapcount(dst);
@@ -226,7 +273,10 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
       }
       to = page;
     }
-    if (!f.isDevicePrivate(to)) f.setFlags(to, PG_LRU);
+    if (!f.isDevicePrivate(to)) {
+      yield sys.world.point(`add_lru pfn ${to} (migrate)`, sys.allocator, Access.Write);
+      f.setFlags(to, PG_LRU);
+    }
     yield* removeMigrationPtes(sys, page, to);
     if (page !== faultPage) yield* folio_unlock(page);
     sys.putPage(page);

@@ -1,6 +1,9 @@
 /**
  * `migrate_vma_setup` / `migrate_vma_pages` / `migrate_vma_finalize` (mm/migrate_device.c,
- * spec §5.3). The caller holds the mmap read lock from setup to finalize.
+ * spec §5.3). The caller holds the mmap read lock from setup to finalize (spec §5.3; only setup's
+ * walk asserts it, as in the kernel: pages and finalize work through the rmap). A VMA unmapped
+ * between setup and finalize (the lock was dropped) is reported, and the migration still ends
+ * as the kernel's would, through the mm setup recorded.
  *
  *     setup     check arguments (-EINVAL); zero src; collect under a MIGRATE invalidation carrying
  *               pgmap_owner: each selected page is referenced, try-locked and replaced by a
@@ -28,7 +31,8 @@ import { memoryOf } from '../mm/memory.ts';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
-import { folio_test_locked, folio_trylock } from '../mm/folio-lock.ts';
+import { folio_test_locked, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
+import { split_huge_for_migration } from '../mm/split.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_LRU, PG_SWAPBACKED, PG_UPTODATE } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -82,6 +86,13 @@ export class MigrateVma {
   flags = 0;
   /** Set only from migrate_to_ram: the locked device page the CPU faulted on. */
   fault_page: number | null = null;
+  /**
+   * hmmsim only, set by setup: the VMA's mm (the kernel reads vma->vm_mm, which a VMA keeps
+   * after it is unmapped; hmmsim finds a VMA's mm by looking, which fails once it is gone).
+   */
+  mm: Mm | null = null;
+  /** hmmsim only: the VMA was found unmapped mid-migration and that was reported once. */
+  unmappedReported = false;
 
   /** Optionally fill the fields at once. */
   constructor(init: Partial<Pick<MigrateVma, 'vma' | 'start' | 'end' | 'src' | 'dst' | 'pgmap_owner' | 'flags' | 'fault_page'>> = {}) {
@@ -128,6 +139,8 @@ export function* migrate_vma_setup(args: MigrateVma): Gen<number> {
   for (let i = 0; i < nr; i++) src[i] = 0;
   args.cpages = 0;
   args.npages = 0;
+  args.mm = mm;
+  args.unmappedReported = false;
   yield* collect(mm, vma, args);
   if (args.cpages > 0) args.cpages = yield* migrateDeviceUnmap(mm.sys, src, args.npages, fp);
   return 0;
@@ -138,6 +151,7 @@ function* collect(mm: Mm, vma: Vma, args: MigrateVma): Gen<void> {
   const range = new MmuNotifierRange();
   mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, args.start, args.end, args.pgmap_owner);
   yield* mmu_notifier_invalidate_range_start(range);
+  yield* split_huge_for_migration(mm, args.start, args.end);
   const src = args.src!;
   const dst = args.dst!;
   let addr = args.start;
@@ -194,16 +208,45 @@ function* collectOne(mm: Mm, vma: Vma, addr: number, args: MigrateVma): Gen<numb
     return 0;
   }
   // Under the PTL still (the trylock's point did not release it): the entry is unchanged.
-  installMigrationEntry(sys, mm, addr, page);
+  if (installMigrationEntry(sys, mm, addr, page, args.fault_page) === 0) {
+    // An exclusive page that may be pinned cannot be shared: it stays mapped, uncollected.
+    if (page !== args.fault_page) yield* folio_unlock(page);
+    sys.putPage(page);
+    return 0;
+  }
   args.cpages++;
   return mpfn;
 }
 
+/**
+ * The mm of a migration in progress, for pages/finalize: null (after a BUG finding) when setup
+ * never succeeded on `args`. A VMA unmapped since setup is reported once (the driver let the
+ * mmap lock go mid-migration); the migration goes on as the kernel's does.
+ */
+function migratingMm(args: MigrateVma, fn: string): Mm | null {
+  const mm = args.mm;
+  const world = currentWorld();
+  if (mm === null || args.vma === null || args.src === null || args.dst === null) {
+    world.report(FindingKind.Bug, `BUG: ${fn} on a migrate_vma that migrate_vma_setup did not set up`, 'migrate:not-set-up');
+    return null;
+  }
+  const vma = args.vma;
+  if (!args.unmappedReported && (vma.detached || mm.vmas.find(vma.start) !== vma)) {
+    args.unmappedReported = true;
+    world.report(
+      FindingKind.Warn,
+      `WARNING: ${fn}: the VMA [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)}) of ${mm.name} was unmapped during the migration; hold the mmap lock from migrate_vma_setup to migrate_vma_finalize (spec §5.3)`,
+      'migrate:vma-unmapped',
+    );
+  }
+  return mm;
+}
+
 /** `migrate_vma_pages(args)`. */
 export function* migrate_vma_pages(args: MigrateVma): Gen<void> {
+  const mm = migratingMm(args, 'migrate_vma_pages');
+  if (mm === null) return;
   const vma = args.vma!;
-  const mm = mmOf(vma)!;
-  mmap_assert_locked(mm);
   const sys = mm.sys;
   const src = args.src!;
   const dst = args.dst!;
@@ -274,9 +317,8 @@ function* insertPage(mm: Mm, vma: Vma, addr: number, page: number): Gen<boolean>
 
 /** `migrate_vma_finalize(args)`: INV-M2 is checked when it returns. */
 export function* migrate_vma_finalize(args: MigrateVma): Gen<void> {
-  const vma = args.vma!;
-  const mm = mmOf(vma)!;
-  mmap_assert_locked(mm);
+  const mm = migratingMm(args, 'migrate_vma_finalize');
+  if (mm === null) return;
   yield* migrateDeviceFinalize(mm.sys, args.src!, args.dst!, args.npages, args.fault_page);
   checkMigratedMappings(mm, args);
   checkNoMigrationEntries(mm, args);

@@ -52,11 +52,26 @@ function annotateAlloc(k: Kernel, gfp: number): void {
 export function* kmalloc(size: number, gfp: number): Generator<unknown, Allocation | null, unknown> {
   const k = currentKernel();
   yield k.world.point('kmalloc', ALLOC_OBJECT, Access.Write);
+  if (!Number.isSafeInteger(size) || size < 0 || size > KMALLOC_MAX_SIZE) {
+    // size_t: a negative size is a huge one. The kernel WARNs (unless __GFP_NOWARN) and returns NULL.
+    k.world.report(
+      KMALLOC_BAD_SIZE,
+      `WARNING: kmalloc(${size}) by ${k.current.name}: ${size < 0 ? 'a negative size is a huge size_t' : Number.isSafeInteger(size) ? 'larger than' : 'not a byte count; the limit is'} KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE} bytes); it returns NULL`,
+      `kmalloc-bad-size:${k.current.name}`,
+    );
+    return null;
+  }
   annotateAlloc(k, gfp);
   const a = k.world.locals.get(ALLOCATOR_KEY) as Allocator | undefined;
   if (a === undefined) return { size, freed: false };
   return yield* a.alloc(size, gfp);
 }
+
+/** The largest kmalloc the kernel serves (x86-64: 2^(MAX_PAGE_ORDER + PAGE_SHIFT) = 4 MiB). */
+export const KMALLOC_MAX_SIZE = 4 << 20;
+
+/** A kmalloc size the kernel refuses with a WARN. */
+export const KMALLOC_BAD_SIZE = 'kmalloc-bad-size';
 
 /** `kfree`. Freeing twice is a BUG-level finding. */
 export function kfree(a: Allocation | null): void {

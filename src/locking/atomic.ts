@@ -5,6 +5,7 @@
  */
 import { Access, type SimObject } from '../sim/point.js';
 import type { World } from '../sim/world.js';
+import { opLabel } from '../sim/labels.js';
 
 /** An `atomic_t`. */
 export class AtomicT implements SimObject {
@@ -26,17 +27,17 @@ export class Shared<T> implements SimObject {
 
 /** `atomic_read`. */
 export function* atomic_read(a: AtomicT): Generator<unknown, number, unknown> {
-  yield a.world.point(`atomic_read(${a.name})`, a, Access.Read);
+  yield a.world.point(opLabel('atomic_read', a.name), a, Access.Read);
   return a.counter;
 }
 /** `atomic_set`. */
 export function* atomic_set(a: AtomicT, v: number): Generator<unknown, void, unknown> {
-  yield a.world.point(`atomic_set(${a.name})`, a, Access.Write);
+  yield a.world.point(opLabel('atomic_set', a.name), a, Access.Write);
   a.counter = v;
 }
 /** `atomic_add_return`: the new value. */
 export function* atomic_add_return(i: number, a: AtomicT): Generator<unknown, number, unknown> {
-  yield a.world.point(`atomic_add(${a.name})`, a, Access.Write);
+  yield a.world.point(opLabel('atomic_add', a.name), a, Access.Write);
   a.counter += i;
   return a.counter;
 }
@@ -62,7 +63,7 @@ export function* atomic_dec_and_test(a: AtomicT): Generator<unknown, boolean, un
 }
 /** `atomic_cmpxchg`: stores `newv` if the counter was `old`; returns the previous value. */
 export function* atomic_cmpxchg(a: AtomicT, old: number, newv: number): Generator<unknown, number, unknown> {
-  yield a.world.point(`atomic_cmpxchg(${a.name})`, a, Access.Write);
+  yield a.world.point(opLabel('atomic_cmpxchg', a.name), a, Access.Write);
   const prev = a.counter;
   if (prev === old) a.counter = newv;
   return prev;
@@ -70,11 +71,11 @@ export function* atomic_cmpxchg(a: AtomicT, old: number, newv: number): Generato
 
 /** `READ_ONCE(x)`. */
 export function* READ_ONCE<T>(x: Shared<T>): Generator<unknown, T, unknown> {
-  yield x.world.point(`READ_ONCE(${x.name})`, x, Access.Read);
+  yield x.world.point(opLabel('READ_ONCE', x.name), x, Access.Read);
   return x.value;
 }
 /** `WRITE_ONCE(x, v)`. */
 export function* WRITE_ONCE<T>(x: Shared<T>, v: T): Generator<unknown, void, unknown> {
-  yield x.world.point(`WRITE_ONCE(${x.name})`, x, Access.Write);
+  yield x.world.point(opLabel('WRITE_ONCE', x.name), x, Access.Write);
   x.value = v;
 }

@@ -3,6 +3,7 @@ import { Access, type SimObject } from '../sim/point.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import type { World } from '../sim/world.js';
 import { kernelOf, type Kernel } from './kernel.js';
+import { opLabel } from '../sim/labels.js';
 
 /** What complete_all sets `done` to: every later wait passes. */
 const ALL = Number.MAX_SAFE_INTEGER;
@@ -34,8 +35,8 @@ export function* wait_for_completion(c: Completion): Generator<unknown, void, un
 export function* wait_for_completion_timeout(c: Completion, ticks: number): Generator<unknown, number, unknown> {
   const k = c.k;
   const w = k.world;
-  yield w.point(`wait_for_completion(${c.name})`, c, Access.Write);
-  k.mightSleep(k.current.id, `wait_for_completion(${c.name})`);
+  yield w.point(opLabel('wait_for_completion', c.name), c, Access.Write);
+  k.mightSleep(k.current.id, opLabel('wait_for_completion', c.name));
   const deadline = ticks < 0 ? -1 : w.now + ticks;
   while (c.done === 0) {
     if (deadline >= 0) {
@@ -51,14 +52,14 @@ export function* wait_for_completion_timeout(c: Completion, ticks: number): Gene
 
 /** `complete`: lets one waiter (present or future) through. */
 export function* complete(c: Completion): Generator<unknown, void, unknown> {
-  yield c.k.world.point(`complete(${c.name})`, c, Access.Write);
+  yield c.k.world.point(opLabel('complete', c.name), c, Access.Write);
   if (c.done !== ALL) c.done++;
   c.queue.wakeOne();
 }
 
 /** `complete_all`: lets every waiter through, now and later. */
 export function* complete_all(c: Completion): Generator<unknown, void, unknown> {
-  yield c.k.world.point(`complete_all(${c.name})`, c, Access.Write);
+  yield c.k.world.point(opLabel('complete_all', c.name), c, Access.Write);
   c.done = ALL;
   c.queue.wakeAll();
 }

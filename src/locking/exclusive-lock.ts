@@ -4,6 +4,7 @@
  * only in what they tell lockdep: a mutex may sleep, a spinlock disables preemption.
  */
 import { LockdepMap, type WaitType } from '../lockdep/map.js';
+import { opLabel } from '../sim/labels.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { Task } from '../sim/task.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
@@ -27,9 +28,13 @@ export class ExclusiveLock implements SimObject {
     this.spins = wait === 'spin';
     this.dep = new LockdepMap(name, { key, wait, ...(waitInner === undefined ? {} : { waitInner }) });
     this.queue = world.waitQueue(name, this);
-    this.queue.holder = () => this.owner?.name ?? null;
-    this.lockLabel = `${opName}_lock(${name})`;
-    this.unlockLabel = `${opName}_unlock(${name})`;
+    this.lockLabel = opLabel(`${opName}_lock`, name);
+    this.unlockLabel = opLabel(`${opName}_unlock`, name);
+  }
+
+  /** Who holds it, for deadlock reports. */
+  holderName(): string | null {
+    return this.owner?.name ?? null;
   }
 
   /** The lock operation: a point, lockdep, then take the lock or wait to be handed it. */

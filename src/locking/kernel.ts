@@ -102,7 +102,8 @@ function describeWhere(world: World): Where {
   const prefix = encodeSchedule(d.tasks, d.labels, d.count);
   return {
     taskName: t === null ? '(none)' : t.name,
-    step: world.steps,
+    // The number of the step running now, as the trace and findings number it (steps counts it already).
+    step: t === null ? world.steps : Math.max(0, world.steps - 1),
     runLabel: `schedule ${prefix} --seed ${world.seed}`,
     // No call stack exists in the model; the points the task passed last stand in for one.
     stack: t === null ? [] : t.recentPoints(),
@@ -119,6 +120,14 @@ export function setLockdepMode(world: World, mode: LockdepMode): void {
 export function kernelOf(world: World): Kernel {
   const k = world.locals.get(KERNEL_KEY) as Kernel | undefined;
   return k ?? startRun(world);
+}
+
+/**
+ * The validator whose dependency graph has lasted the exploration in `world` (undefined if no lock
+ * was ever taken there): what a portfolio merges across its workers and shards.
+ */
+export function explorationLockdep(world: World): Lockdep | undefined {
+  return world.persistent.get(LOCKDEP_KEY) as Lockdep | undefined;
 }
 
 /** The locking context of the world whose task is running. */

@@ -8,6 +8,7 @@
  * served in FIFO order and the lock is handed to them before they are woken.
  */
 import { LockdepMap } from '../lockdep/map.js';
+import { opLabel } from '../sim/labels.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { Task } from '../sim/task.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
@@ -38,11 +39,15 @@ export class RwSemaphore implements SimObject {
     this.k = kernelOf(world);
     this.dep = new LockdepMap(name, { key, wait: 'sleep' });
     this.queue = world.waitQueue(name, this);
-    this.queue.holder = () => (this.writer !== null ? this.writer.name : this.readers.length > 0 ? this.readers.map((t) => t.name).join(', ') : null);
-    this.readLabel = `down_read(${name})`;
-    this.writeLabel = `down_write(${name})`;
-    this.upReadLabel = `up_read(${name})`;
-    this.upWriteLabel = `up_write(${name})`;
+    this.readLabel = opLabel('down_read', name);
+    this.writeLabel = opLabel('down_write', name);
+    this.upReadLabel = opLabel('up_read', name);
+    this.upWriteLabel = opLabel('up_write', name);
+  }
+
+  /** Who holds it (the writer, or the readers), for deadlock reports. */
+  holderName(): string | null {
+    return this.writer !== null ? this.writer.name : this.readers.length > 0 ? this.readers.map((t) => t.name).join(', ') : null;
   }
 }
 
@@ -149,7 +154,7 @@ export function* up_write(s: RwSemaphore): Generator<unknown, void, unknown> {
 /** `downgrade_write`: the writer becomes a reader without letting another writer in. */
 export function* downgrade_write(s: RwSemaphore): Generator<unknown, void, unknown> {
   const k = s.k;
-  yield k.world.point(`downgrade_write(${s.name})`, s, Access.Write);
+  yield k.world.point(opLabel('downgrade_write', s.name), s, Access.Write);
   const t = k.current;
   if (s.writer !== t) {
     k.world.report(FindingKind.Warn, `downgrade_write(${s.name}) by ${t.name}, which does not hold it for write`, `downgrade_write:${s.name}`);

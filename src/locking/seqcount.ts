@@ -11,6 +11,7 @@ import { FindingKind } from '../sim/finding.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import type { World } from '../sim/world.js';
+import { opLabel } from '../sim/labels.js';
 
 /** A sequence counter. */
 export class Seqcount implements SimObject {
@@ -24,8 +25,8 @@ export class Seqcount implements SimObject {
     readonly world: World,
     readonly name: string,
   ) {
-    this.readLabel = `read_seqcount(${name})`;
-    this.writeLabel = `write_seqcount(${name})`;
+    this.readLabel = opLabel('read_seqcount', name);
+    this.writeLabel = opLabel('write_seqcount', name);
     this.queue = world.waitQueue(name, this);
   }
 }

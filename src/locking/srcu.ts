@@ -15,6 +15,7 @@ import { Access, type SimObject } from '../sim/point.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import type { World } from '../sim/world.js';
 import { kernelOf, type Kernel } from './kernel.js';
+import { opLabel } from '../sim/labels.js';
 
 /** An SRCU domain. */
 export class SrcuStruct implements SimObject {
@@ -44,7 +45,7 @@ export class SrcuStruct implements SimObject {
 /** `srcu_read_lock`: returns the index to pass to srcu_read_unlock. */
 export function* srcu_read_lock(s: SrcuStruct): Generator<unknown, number, unknown> {
   const k = s.k;
-  yield k.world.point(`srcu_read_lock(${s.name})`, s, Access.Write);
+  yield k.world.point(opLabel('srcu_read_lock', s.name), s, Access.Write);
   if (k.validating) k.lockdep.lockAcquire(k.current.id, s.dep, 0, false, 2, false, null, k.where);
   s.readers.set(s.epoch, (s.readers.get(s.epoch) ?? 0) + 1);
   return s.epoch;
@@ -53,7 +54,7 @@ export function* srcu_read_lock(s: SrcuStruct): Generator<unknown, number, unkno
 /** `srcu_read_unlock`. */
 export function* srcu_read_unlock(s: SrcuStruct, idx: number): Generator<unknown, void, unknown> {
   const k = s.k;
-  yield k.world.point(`srcu_read_unlock(${s.name})`, s, Access.Write);
+  yield k.world.point(opLabel('srcu_read_unlock', s.name), s, Access.Write);
   if (k.validating) k.lockdep.release(k.current.id, s.dep, k.where);
   const n = (s.readers.get(idx) ?? 0) - 1;
   if (n <= 0) s.readers.delete(idx);
@@ -64,9 +65,9 @@ export function* srcu_read_unlock(s: SrcuStruct, idx: number): Generator<unknown
 /** `synchronize_srcu`: sleeps until every read section that started before the call has ended. */
 export function* synchronize_srcu(s: SrcuStruct): Generator<unknown, void, unknown> {
   const k = s.k;
-  yield k.world.point(`synchronize_srcu(${s.name})`, s, Access.Write);
+  yield k.world.point(opLabel('synchronize_srcu', s.name), s, Access.Write);
   const t = k.current;
-  k.mightSleep(t.id, `synchronize_srcu(${s.name})`);
+  k.mightSleep(t.id, opLabel('synchronize_srcu', s.name));
   if (k.validating) {
     k.lockdep.lockAcquire(t.id, s.dep, 0, false, 0, true, null, k.where);
     k.lockdep.release(t.id, s.dep, k.where);

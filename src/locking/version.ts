@@ -36,6 +36,26 @@ export interface KernelContract {
    */
   readonly itreeLeakOnHlistEagain: boolean;
   /**
+   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
+   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   */
+  readonly dmaFenceAnnotations: boolean;
+  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
+  readonly lockdepWaitContext: boolean;
+  /**
+   * do_swap_page on a device-private entry whose page is locked by someone else:
+   * - `retry`: unlock the PTE and return 0, so the fault is taken again: a spin, and a livelock
+   *   when the lock holder waits for the faulting task. This is v6.1 (16ce101db85d, "fix race
+   *   when faulting a device private page", which added the trylock and the reference) up to
+   *   the early-2026 fix. Before v6.1 there was no trylock at all: migrate_to_ram ran on an
+   *   unlocked, unreferenced page (the race that commit fixed, not modelled); for a page
+   *   someone holds locked its collect skipped the page and the fault was retried just the
+   *   same, so the older versions get `retry` too.
+   * - `wait`: queue on the folio while still holding the PTL, then sleep until it is unlocked
+   *   (migration_entry_wait_on_locked with the PTL; the 2026 patch, "Cc: stable v6.15+").
+   */
+  readonly devicePrivateLockedFault: 'retry' | 'wait';
+  /**
    * v4.20+: munmap downgrades the mmap lock to read after detaching the VMAs, so the UNMAP
    * invalidation, the zap and free_pgtables run under the read lock.
    */
@@ -52,12 +72,23 @@ export interface KernelContract {
    */
   readonly deviceExclusiveApi: 'none' | 'range' | 'single';
   /**
-   * v5.9+: dma-fence lockdep annotations (the dma_fence_map signalling map, fence waits acquire it,
-   * and dma_resv_lockdep's boot-time priming of fs_reclaim -> notifier map -> fence wait).
+   * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
+   * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
+   * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
+   * modelled, v5.5 removed it for interval notifiers).
    */
-  readonly dmaFenceAnnotations: boolean;
-  /** v5.7+: lockdep's wait-context check ("Invalid wait context"; here with raw-lock nesting checks on). */
-  readonly lockdepWaitContext: boolean;
+  readonly legacyHmm?: LegacyHmmContract;
+}
+
+/** How a version's legacy HMM core behaves (src/hmm/legacy). */
+export interface LegacyHmmContract {
+  /**
+   * v5.3 (5a136b4ae327 "mm/hmm: Fix error flows in hmm_invalidate_range_start"): when hmm's own
+   * non-blockable start fails it takes its `notifiers` count back down, and a mirror's -EAGAIN is
+   * returned to the core. v5.2 leaves the count raised when the mirrors_sem trylock fails, and
+   * swallows a mirror's -EAGAIN (its start returns 0 while the device still maps the pages).
+   */
+  readonly unwindsFailedStart: boolean;
 }
 
 /** Every version, oldest first. */
@@ -71,11 +102,46 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: false,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
+  },
+  {
+    name: 'v5.2',
+    summary: 'v4.19 plus the HMM mirror API of seed 001 (hmm_range_register, wait_until_valid, a boolean valid per range)',
+    notifierAnnotations: false,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: false,
+    intervalNotifiers: false,
+    eagainEndPairing: 'none',
+    itreeLeakOnHlistEagain: true,
     dmaFenceAnnotations: false,
     lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
+    munmapDowngrade: true,
+    forkCopiesPinned: false,
+    deviceExclusiveApi: 'none',
+    legacyHmm: { unwindsFailedStart: false },
+  },
+  {
+    name: 'v5.3',
+    summary: 'v5.2 plus hmm unwinding its own counter when its start fails (5a136b4ae327)',
+    notifierAnnotations: false,
+    primeAtRegistration: false,
+    reclaimTracksNotifier: false,
+    intervalNotifiers: false,
+    eagainEndPairing: 'none',
+    itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
+    munmapDowngrade: true,
+    forkCopiesPinned: false,
+    deviceExclusiveApi: 'none',
+    legacyHmm: { unwindsFailedStart: true },
   },
   {
     name: 'v5.4',
@@ -86,11 +152,12 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: false,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
-    dmaFenceAnnotations: false,
-    lockdepWaitContext: false,
   },
   {
     name: 'v5.5',
@@ -101,11 +168,12 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: false,
+    lockdepWaitContext: false,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: false,
     deviceExclusiveApi: 'none',
-    dmaFenceAnnotations: false,
-    lockdepWaitContext: false,
   },
   {
     name: 'v5.9',
@@ -116,56 +184,60 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'none',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'none',
-    dmaFenceAnnotations: true,
-    lockdepWaitContext: true,
   },
   {
     name: 'v5.14',
-    summary: 'current (end for all after -EAGAIN) plus make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
+    summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'range',
-    dmaFenceAnnotations: true,
-    lockdepWaitContext: true,
   },
   {
     name: 'v6.15',
-    summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries',
+    summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries (as released: the device-private locked-page fault still retries)',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
+    devicePrivateLockedFault: 'retry',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
-    dmaFenceAnnotations: true,
-    lockdepWaitContext: true,
   },
   {
     name: 'current',
-    summary: 'the latest kernel (v6.15 and later): after an -EAGAIN, end is called on every subscription with an end op (since v5.12); single-page device-exclusive',
+    summary: 'v5.12 and later: after an -EAGAIN, end is called on every subscription with an end op',
     notifierAnnotations: true,
     primeAtRegistration: false,
     reclaimTracksNotifier: true,
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: true,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
-    dmaFenceAnnotations: true,
-    lockdepWaitContext: true,
   },
   {
     name: 'what-if-itree-fix',
@@ -176,11 +248,12 @@ export const KERNEL_VERSIONS: readonly KernelContract[] = [
     intervalNotifiers: true,
     eagainEndPairing: 'all-with-end',
     itreeLeakOnHlistEagain: false,
+    dmaFenceAnnotations: true,
+    lockdepWaitContext: true,
+    devicePrivateLockedFault: 'wait',
     munmapDowngrade: true,
     forkCopiesPinned: true,
     deviceExclusiveApi: 'single',
-    dmaFenceAnnotations: true,
-    lockdepWaitContext: true,
   },
 ];
 

@@ -9,6 +9,7 @@
 import { Access } from '../sim/point.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import { kernelOf } from './kernel.js';
+import { opLabel } from '../sim/labels.js';
 
 /** `wait_event(wq, condition)`. May sleep. */
 export function* wait_event(wq: WaitQueue, condition: () => boolean): Generator<unknown, void, unknown> {
@@ -22,8 +23,8 @@ export function* wait_event(wq: WaitQueue, condition: () => boolean): Generator<
 export function* wait_event_timeout(wq: WaitQueue, condition: () => boolean, ticks: number): Generator<unknown, number, unknown> {
   const w = wq.world;
   const k = kernelOf(w);
-  yield w.point(`wait_event(${wq.name})`, wq.object, Access.Write);
-  k.mightSleep(k.current.id, `wait_event(${wq.name})`);
+  yield w.point(opLabel('wait_event', wq.name), wq.object, Access.Write);
+  k.mightSleep(k.current.id, opLabel('wait_event', wq.name));
   const deadline = ticks < 0 ? -1 : w.now + ticks;
   while (!condition()) {
     if (deadline >= 0) {
@@ -39,12 +40,12 @@ export function* wait_event_timeout(wq: WaitQueue, condition: () => boolean, tic
 
 /** `wake_up`: wakes one waiter. */
 export function* wake_up(wq: WaitQueue): Generator<unknown, void, unknown> {
-  yield wq.world.point(`wake_up(${wq.name})`, wq.object, Access.Write);
+  yield wq.world.point(opLabel('wake_up', wq.name), wq.object, Access.Write);
   wq.wakeOne();
 }
 
 /** `wake_up_all`: wakes every waiter. */
 export function* wake_up_all(wq: WaitQueue): Generator<unknown, void, unknown> {
-  yield wq.world.point(`wake_up_all(${wq.name})`, wq.object, Access.Write);
+  yield wq.world.point(opLabel('wake_up_all', wq.name), wq.object, Access.Write);
   wq.wakeAll();
 }

@@ -14,10 +14,18 @@
  *     refcount(device-private pfn) = device-private entries naming it (none left after exit);
  *     no present PTE ever names a device-private page (INV-M3)
  *
+ * and for a compound folio (a huge page):
+ *
+ *     entire mapcount = huge PMD/PUD entries mapping it
+ *     each page's own mapcount = PTEs mapping that page
+ *     refcount        = entire mapcount + all those PTEs + 1 if in the swap cache
+ *
  * Only meaningful between operations (at the end of a run, or in a test between steps).
  */
-import { PAGE_SIZE } from './constants.ts';
-import { PG_ANON, PG_SWAPCACHE } from './frame-flags.ts';
+import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from './constants.ts';
+import { CHUNK } from './frame-store.ts';
+import { FOLIO_HUGETLB } from './compound-frames.ts';
+import { PG_ANON, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
 import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
@@ -51,9 +59,26 @@ export function mm_consistency(sys: MemorySystem): string[] {
   /** Device-exclusive entries per pfn: v5.14–v6.14 leaves them out of the mapcount (a known deviation). */
   const exclusive = new Map<number, number>();
   const uncounted = contractOf(sys.world).deviceExclusiveApi === 'range';
+  const entire = new Map<number, number>();
+  const ptesByHead = new Map<number, number>();
   for (const mm of sys.mms) {
     if (mm.dead) continue;
     const pt = mm.pt;
+    for (let b = pt.nextHuge(0, 2 ** 48); b >= 0; ) {
+      const pud = pt.getPud(b);
+      const val = pud !== 0 ? pud : pt.getPmd(b);
+      const size = pud !== 0 ? PUD_SIZE : PMD_SIZE;
+      const where = `${mm.name}:0x${b.toString(16)} (huge ${describePte(val)})`;
+      const v = mm.vmas.find(b);
+      if (v === undefined || v.end < b + size) out.push(`${where}: huge entry not inside one VMA`);
+      if ((val & PTE_KIND_BITS) === PTE_KIND_PRESENT && (val & PTE_SPECIAL) === 0) {
+        const pfn = ptePfn(val);
+        if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
+        else if (f.folioHead(pfn) !== pfn || f.folioNrPages(pfn) * PAGE_SIZE !== size) out.push(`${where}: does not map a whole folio of its size`);
+        entire.set(pfn, (entire.get(pfn) ?? 0) + 1);
+      }
+      b = b + size < 2 ** 48 ? pt.nextHuge(b + size, 2 ** 48) : -1;
+    }
     for (let a = pt.nextEntry(0, 2 ** 48, KIND_MASK_ANY); a >= 0; a = pt.nextEntry(a + PAGE_SIZE, 2 ** 48, KIND_MASK_ANY)) {
       const pte = pt.get(a);
       const kind = pte & PTE_KIND_BITS;
@@ -72,9 +97,14 @@ export function mm_consistency(sys: MemorySystem): string[] {
       if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
       maps.set(pfn, (maps.get(pfn) ?? 0) + 1);
       if (kind === PTE_KIND_DEVICE_EXCLUSIVE) exclusive.set(pfn, (exclusive.get(pfn) ?? 0) + 1);
+      if (f.isCompound(pfn)) ptesByHead.set(f.folioHead(pfn), (ptesByHead.get(f.folioHead(pfn)) ?? 0) + 1);
     }
   }
   for (let pfn = 1; pfn < f.capacity; pfn++) {
+    if (f.isCompound(pfn)) {
+      pfn = checkFolio(sys, pfn, maps, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
+      continue;
+    }
     if (f.isFree(pfn)) continue;
     const m = maps.get(pfn) ?? 0;
     const cached = f.owner(pfn) >= 0 && !f.testFlags(pfn, PG_ANON) && sys.cache.lookup(f.owner(pfn), f.index(pfn)) === pfn ? 1 : 0;
@@ -121,10 +151,38 @@ export function mm_mapcount_deviations(sys: MemorySystem): string[] {
   return out;
 }
 
+/**
+ * Checks the compound folio whose chunk starts at `first` (see the module comment); @returns the
+ * last pfn of its chunks, where the caller's scan continues.
+ */
+function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>, entire: number, ptesSeen: number, out: string[]): number {
+  const f = sys.frames;
+  const head = f.folioHead(first);
+  const nr = f.folioNrPages(head);
+  const last = head + Math.max(nr, CHUNK) - 1;
+  if (f.isFree(head) || f.testFlags(head, PG_ZERO)) return last;
+  let ptes = 0;
+  // Page by page only where some PTE maps the folio (a PMD- or PUD-mapped one has none).
+  if (ptesSeen !== 0 || f.pteMapcountTotal(head) !== 0) for (let p = head; p < head + nr; p++) {
+    const m = maps.get(p) ?? 0;
+    ptes += m;
+    if (f.mapcount(p) - f.entireMapcount(head) !== m) out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it`);
+  }
+  if (f.entireMapcount(head) !== entire) out.push(`${f.describe(head)}: entire mapcount ${f.entireMapcount(head)} but ${entire} huge entries map it`);
+  const swapCached = f.testFlags(head, PG_SWAPCACHE) ? 1 : 0;
+  const hugetlbPool = f.testFlags(head, FOLIO_HUGETLB) ? 1 : 0;
+  if (f.refcount(head) !== entire + ptes + swapCached + hugetlbPool) {
+    out.push(`${f.describe(head)}: refcount ${f.refcount(head)} but ${entire} huge + ${ptes} PTE mappings + ${swapCached} swap cache`);
+  }
+  if (entire + ptes + swapCached + hugetlbPool === 0) out.push(`${f.describe(head)}: allocated but unreachable (leaked)`);
+  return last;
+}
+
 /** RAM frames still in use outside the page cache (after every mm exited, this should be 0). */
 export function mm_leaked_frames(sys: MemorySystem): number {
   let n = sys.frames.ramInUse;
   n -= sys.cache.totalCached;
+  n -= sys.hugetlb.pages; // the hugetlb pool keeps its pages
   return n;
 }
 

@@ -24,9 +24,18 @@ import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from './constants.ts';
 import { fault_in } from './fault.ts';
 import type { Mm } from './mm-struct.ts';
+import { LEAF_IS_HUGE } from './page-table.ts';
 import { PTE_DIRTY, PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
+
+/** The MMU's dirty-bit update, on the PTE or on the huge PMD/PUD that maps the page. */
+function markDirty(mm: Mm, page: number, pte: number): void {
+  const pt = mm.pt;
+  if (pt.leafAt(page) !== LEAF_IS_HUGE) pt.set(page, pte + PTE_DIRTY);
+  else if (pt.getPmd(page) !== 0) pt.setPmd(page, pt.getPmd(page) | PTE_DIRTY);
+  else pt.setPud(page, pt.getPud(page) | PTE_DIRTY);
+}
 
 /** Checked address arithmetic: word-aligned, inside the 48-bit space. */
 function badAddress(addr: number): boolean {
@@ -65,7 +74,7 @@ export function* write32(mm: Mm, addr: number, value: number): Gen<number> {
     const pte = mm.pt.get(page);
     if ((pte & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pte & (PTE_PROTNONE | PTE_WRITE)) === PTE_WRITE) {
       // The MMU sets the dirty bit on the first store; reclaim and MADV_FREE read it back.
-      if ((pte & PTE_DIRTY) === 0) mm.pt.set(page, pte + PTE_DIRTY);
+      if ((pte & PTE_DIRTY) === 0) markDirty(mm, page, pte);
       mm.sys.frames.write32(ptePfn(pte), addr - page, value >>> 0);
       return 0;
     }

@@ -25,6 +25,7 @@ import { VA_SPACE_SIZE } from './constants.ts';
 import { mmdrop, type Mm } from './mm-struct.ts';
 import { freePgtables } from './mmap.ts';
 import { TlbGather, zapRange } from './zap.ts';
+import { unmap_hugepage_range } from './hugetlb.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -59,7 +60,10 @@ export function* exit_mmap(mm: Mm): Gen<void> {
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_UNMAP, 0, mm, 0, ULONG_MAX);
   yield* mmu_notifier_invalidate_range_start(range);
-  for (const v of vmas) yield* zapRange(mm, v.start, v.end, tlb);
+  for (const v of vmas) {
+    if (v.hpageShift !== 0) yield* unmap_hugepage_range(mm, v, v.start, v.end, tlb);
+    else yield* zapRange(mm, v.start, v.end, tlb);
+  }
   yield* mmu_notifier_invalidate_range_end(range);
   yield* mmap_read_unlock(mm);
   mm.oomSkip = true;

@@ -51,6 +51,8 @@ import {
   ptePfn,
   type Pte,
 } from './pte.ts';
+import { HUGE_FALLBACK, huge_pmd_fault } from './huge-memory.ts';
+import { hugetlb_fault } from './hugetlb.ts';
 import { alloc_user_page } from './reclaim.ts';
 import { addNewAnonPage, anonVmaPrepare, deleteFromSwapCache, freeSwapCacheIfOrphan } from './rmap.ts';
 import { swapIn } from './swapin.ts';
@@ -102,6 +104,11 @@ export function* fault_in(mm: Mm, addr: number, write: boolean): Gen<number> {
 export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean, allowRetry = false): Gen<number> {
   const ptl = mm.ptl(addr);
   yield mm.world.point(`fault ${write ? 'write' : 'read'} ${mm.name}:0x${addr.toString(16)}`, ptl, Access.Read);
+  if (vma.hpageShift !== 0) return yield* hugetlb_fault(mm, vma, addr, write);
+  if (mm.sys.thpMode !== 'never' || mm.pt.hugePmdCount !== 0) {
+    const h = yield* huge_pmd_fault(mm, vma, addr, write);
+    if (h !== HUGE_FALLBACK) return h;
+  }
   const pte = mm.pt.get(addr);
   const kind = pte & PTE_KIND_BITS;
   if (kind === PTE_KIND_NONE) {

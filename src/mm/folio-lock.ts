@@ -42,6 +42,7 @@
  */
 import { LockdepMap } from '../lockdep/map.js';
 import { kernelOf } from '../locking/kernel.js';
+import { spin_unlock, type Spinlock } from '../locking/spinlock.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { Task } from '../sim/task.js';
 import { WaitQueue } from '../sim/waitqueue.js';
@@ -63,6 +64,8 @@ class FolioSlot implements SimObject {
   readonly watchers: WaitQueue;
   /** Task that holds the lock (for lockdep's bookkeeping), or null. */
   owner: Task | null = null;
+  /** Unlocks so far: a waiter that counted them before it slept can tell it missed a wake-up. */
+  unlocks = 0;
   readonly lockLabel: string;
   readonly trylockLabel: string;
   readonly unlockLabel: string;
@@ -93,7 +96,9 @@ class FolioLocks {
     readonly sys: MemorySystem,
   ) {}
 
-  slot(pfn: number): FolioSlot {
+  slot(page: number): FolioSlot {
+    // A page of a compound folio locks the folio: its head names the lock.
+    const pfn = this.sys.frames.folioHead(page);
     let s = this.slots.get(pfn);
     if (s === undefined) {
       s = new FolioSlot(this.world, pfn);
@@ -202,6 +207,7 @@ export function* folio_unlock(folio: number): Gen<void> {
     return;
   }
   l.drop(s);
+  s.unlocks++;
   if (s.watchers.waiters.length > 0) s.watchers.wakeAll();
   const next = s.lockers.waiters[0];
   if (next === undefined) {
@@ -224,6 +230,32 @@ export function* folio_wait_locked(folio: number): Gen<void> {
   const t = k.current;
   k.mightSleep(t.id, s.waitLabel);
   if (!l.sys.frames.testFlags(folio, PG_LOCKED)) return;
+  if (k.validating && (l.held[t.id] ?? 0) === 0) k.lockdep.mightLock(t.id, FOLIO_LOCK_MAP, k.where);
+  yield s.watchers.block();
+}
+
+/**
+ * `migration_entry_wait_on_locked(entry, ptl)`: the caller holds `ptl`, which maps `folio` and so
+ * keeps it from being freed; if the folio is locked, queue on it as a watcher, THEN drop the PTL
+ * and sleep until its next unlock; otherwise just drop the PTL. Queuing before the PTL goes is
+ * the point: a folio unlocked, freed and handed out again (locked) in between is never waited on
+ * as if it were the same. May sleep.
+ *
+ * The engine can only queue a task by blocking it, so the queuing is a count: the first step
+ * (on the folio, under the PTL) notes the folio's unlocks so far, and after the PTL's release an
+ * unlock since then counts as the wake-up the queued waiter would have had.
+ */
+export function* waitOnLockedUnderPtl(folio: number, ptl: Spinlock): Gen<void> {
+  const l = locksOf(currentWorld());
+  const s = l.slot(folio);
+  const k = kernelOf(l.world);
+  yield l.world.point(s.waitLabel, s, Access.Write);
+  const locked = l.sys.frames.testFlags(folio, PG_LOCKED);
+  const seen = s.unlocks;
+  yield* spin_unlock(ptl);
+  if (!locked || s.unlocks !== seen) return;
+  const t = k.current;
+  k.mightSleep(t.id, s.waitLabel);
   if (k.validating && (l.held[t.id] ?? 0) === 0) k.lockdep.mightLock(t.id, FOLIO_LOCK_MAP, k.where);
   yield s.watchers.block();
 }

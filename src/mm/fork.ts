@@ -59,6 +59,8 @@ import {
   pfnPte,
   ptePfn,
 } from './pte.ts';
+import { copy_huge_range } from './huge-pmd-ops.ts';
+import { copy_hugetlb_page_range } from './hugetlb.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import { VM_DONTCOPY, VM_PFNMAP, VM_MIXEDMAP, VM_WIPEONFORK, VM_WRITE, isCowMapping } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
@@ -78,7 +80,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
     if ((vma.flags & VM_DONTCOPY) !== 0) continue;
     const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
     vmaAllocAnnotation();
-    insertVmaExact(child.vmas, {
+    const copy = insertVmaExact(child.vmas, {
       start: vma.start,
       end: vma.end,
       flags: vma.flags,
@@ -86,6 +88,7 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
       pgoff: vma.pgoff,
       anonVma: wipe ? -1 : vma.anonVma,
     });
+    copy.hpageShift = vma.hpageShift;
     if (wipe) continue;
     if (vma.anonVma < 0 && (vma.flags & (VM_PFNMAP | VM_MIXEDMAP)) === 0) continue; // vma_needs_copy
     const err = yield* copy_page_range(child, parent, vma);
@@ -103,6 +106,10 @@ export function* sys_fork(parent: Mm, childName?: string): Gen<Mm | number> {
 
 /** `copy_page_range` of one VMA. @returns 0, or -ENOMEM when the copy failed. */
 function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<number> {
+  if (vma.hpageShift !== 0) {
+    yield* copy_hugetlb_page_range(dst, src, vma);
+    return 0;
+  }
   const cow = isCowMapping(vma.flags);
   let range: MmuNotifierRange | null = null;
   if (cow) {
@@ -110,6 +117,7 @@ function* copy_page_range(dst: Mm, src: Mm, vma: Vma): Gen<number> {
     mmu_notifier_range_init(range, MMU_NOTIFY_PROTECTION_PAGE, 0, src, vma.start, vma.end);
     yield* mmu_notifier_invalidate_range_start(range);
   }
+  if (src.pt.hugePmdCount !== 0) yield* copy_huge_range(dst, src, vma, cow);
   const pt = src.pt;
   const ctx: CopyContext = { dst, src, vma, dstVma: dst.vmas.find(vma.start)!, cow, copiesPinned: cow && src.hasPinned && contractOf(src.world).forkCopiesPinned, prealloc: -1, brokenCopiesExclusive: src.world.locals.get(BROKEN_FORK_KEY) === true };
   let ret = 0;
@@ -256,7 +264,8 @@ function copyOne(ctx: CopyContext, a: number): number {
     return COPIED;
   }
   if (kind === PTE_KIND_MIGRATION) {
-    if (cow && (pte & PTE_WRITE) !== 0) {
+    // Writable or readable-exclusive: the parent's entry becomes readable-only too.
+    if (cow && (pte & (PTE_WRITE | PTE_EXCLUSIVE)) !== 0) {
       pte -= pte & (PTE_WRITE | PTE_EXCLUSIVE);
       src.pt.set(a, pte);
     }

@@ -9,9 +9,18 @@
  * a chunk bounds the overshoot to 1024 frames and nothing is ever copied.
  * Access is `field[pfn >>> CHUNK_SHIFT][pfn & CHUNK_MASK]`.
  *
+ * A compound folio (a transparent huge page, a hugetlb page) occupies whole
+ * chunks (a 2 MiB folio one chunk, its upper 512 pfns unused) and has no
+ * per-frame arrays at all: its chunks hold placeholders, and its metadata is
+ * kept once per folio by CompoundFrames (compound-frames.ts). That is what keeps
+ * a PMD-mapped huge page far below a byte of metadata per 4 KiB. (Chunks of 512
+ * would fit a 2 MiB folio exactly, but double the typed-array objects per base
+ * page: +0.7 heap bytes a page.)
+ *
  * This class knows nothing of the meaning of the fields; FrameTable (frames.ts)
  * builds the page lifecycle on it.
  */
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
 import { frameFlagNames, PG_BUDDY } from './frame-flags.ts';
 
 /** log2 of the frames per chunk. */
@@ -24,6 +33,10 @@ export const CHUNK_MASK = CHUNK - 1;
 export const CHUNK_BYTES = CHUNK * (5 * 4 + 2);
 /** Largest number of frames (pfns are Int32 in page-table entries). */
 export const MAX_FRAMES = 0x7fffffff;
+
+const NO_I32 = new Int32Array(0);
+const NO_U32 = new Uint32Array(0);
+const NO_U16 = new Uint16Array(0);
 
 /** Chunked structure-of-arrays storage of frame metadata. */
 export class FrameStore {
@@ -41,6 +54,11 @@ export class FrameStore {
   protected readonly flg: Uint16Array[] = [];
   /** One past the highest pfn handed out. */
   protected nextUnused = 0;
+  /** Chunks with real per-frame arrays (compound chunks hold placeholders). */
+  protected baseChunks = 0;
+
+  /** `allocate` gives the chunks' storage (a world's run-scoped pool in the model). */
+  constructor(protected readonly allocate: BufferAllocator = freshBuffer) {}
 
   /** One past the highest pfn ever handed out; every pfn below it is valid. */
   get capacity(): number {
@@ -49,7 +67,7 @@ export class FrameStore {
 
   /** Bytes of typed-array metadata (excludes page contents). */
   metadataBytes(): number {
-    return this.refc.length * CHUNK_BYTES;
+    return this.baseChunks * CHUNK_BYTES;
   }
 
   /** One-line description for messages: `pfn:5 gen:2 refcount:1 mapcount:0 flags:anon owner:3 index:9`. */
@@ -57,6 +75,7 @@ export class FrameStore {
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nextUnused) return `pfn:${String(pfn)} (invalid)`;
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
+    if (this.flg[c]!.length === 0) return this.describeCompound(pfn);
     const f = this.flg[c]![i]!;
     // A free RAM frame's index field is the free-list link, not an index: don't print it as one.
     const index = (f & PG_BUDDY) !== 0 ? -1 : this.idx[c]![i]!;
@@ -72,17 +91,47 @@ export class FrameStore {
     const first = this.nextUnused;
     const end = first + count;
     if (end > MAX_FRAMES) throw new Error('FrameTable: pfn space (2^31 frames) exhausted');
-    while (this.refc.length * CHUNK < end) {
-      const buf = new ArrayBuffer(CHUNK_BYTES);
-      this.refc.push(new Int32Array(buf, 0, CHUNK));
-      this.mapc.push(new Int32Array(buf, 4 * CHUNK, CHUNK));
-      this.own.push(new Int32Array(buf, 8 * CHUNK, CHUNK));
-      this.idx.push(new Int32Array(buf, 12 * CHUNK, CHUNK));
-      this.gen.push(new Uint32Array(buf, 16 * CHUNK, CHUNK));
-      this.flg.push(new Uint16Array(buf, 20 * CHUNK, CHUNK));
-    }
+    while (this.refc.length * CHUNK < end) this.pushChunk(this.refc.length);
     this.nextUnused = end;
     return first;
+  }
+
+  /**
+   * Hand out `n` fresh whole chunks without per-frame arrays (placeholders), for a compound
+   * folio. The caller first moves `nextUnused` to a chunk boundary.
+   * @returns the first chunk's number.
+   */
+  protected takeChunks(n: number): number {
+    if (this.nextUnused % CHUNK !== 0) throw new Error('FrameStore.takeChunks: not at a chunk boundary');
+    const first = this.nextUnused >>> CHUNK_SHIFT;
+    if (this.nextUnused + n * CHUNK > MAX_FRAMES) throw new Error('FrameTable: pfn space (2^31 frames) exhausted');
+    for (let k = 0; k < n; k++) {
+      this.refc.push(NO_I32);
+      this.mapc.push(NO_I32);
+      this.own.push(NO_I32);
+      this.idx.push(NO_I32);
+      this.gen.push(NO_U32);
+      this.flg.push(NO_U16);
+    }
+    this.nextUnused += n * CHUNK;
+    return first;
+  }
+
+  /** Give chunk `c` (a placeholder, or new at the end) real, zeroed per-frame arrays. */
+  protected pushChunk(c: number): void {
+    const buf = this.allocate(CHUNK_BYTES);
+    this.refc[c] = new Int32Array(buf, 0, CHUNK);
+    this.mapc[c] = new Int32Array(buf, 4 * CHUNK, CHUNK);
+    this.own[c] = new Int32Array(buf, 8 * CHUNK, CHUNK);
+    this.idx[c] = new Int32Array(buf, 12 * CHUNK, CHUNK);
+    this.gen[c] = new Uint32Array(buf, 16 * CHUNK, CHUNK);
+    this.flg[c] = new Uint16Array(buf, 20 * CHUNK, CHUNK);
+    this.baseChunks++;
+  }
+
+  /** Description of a pfn in a compound chunk (overridden where compound folios exist). */
+  protected describeCompound(pfn: number): string {
+    return `pfn:${String(pfn)} (compound)`;
   }
 
   /** Throw for a pfn outside the table: that is a bug in the model itself, not kernel misuse. */

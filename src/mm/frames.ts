@@ -23,13 +23,16 @@
  * holder of (pfn, generation) can tell "still my page" from "freed and maybe
  * reused".
  */
+import type { BufferAllocator } from '../sim/buffer-pool.js';
 import { PAGE_SIZE } from './constants.ts';
-import { CHUNK_MASK, CHUNK_SHIFT, FrameStore } from './frame-store.ts';
+import { CompoundFrames, HPAGE_PMD_NR, HPAGE_PMD_ORDER, chunksOf } from './compound-frames.ts';
+import { CHUNK, CHUNK_MASK, CHUNK_SHIFT } from './frame-store.ts';
 import { PageContents } from './page-contents.ts';
 import {
   PG_BUDDY,
   PG_DEVICE_PRIVATE,
   PG_LOCKED,
+  PG_SWAPCACHE,
   PG_OWNED_BY_TABLE,
   PG_UPTODATE,
   PG_ZERO,
@@ -49,14 +52,16 @@ export interface FrameTableOptions {
   limit?: number;
   /** Where misuse is reported; defaults to a fresh array (see `problems`). */
   problems?: MmProblemSink;
+  /** Storage for metadata chunks and page contents; default: fresh buffers. */
+  allocate?: BufferAllocator;
 }
 
 /** Physical page frames with refcounts, mapcounts, flags, owner/index and contents. */
-export class FrameTable extends FrameStore {
+export class FrameTable extends CompoundFrames {
   /** Misuse records (see problems.ts). */
   readonly problems: MmProblemSink;
 
-  private readonly data = new PageContents();
+  private readonly data: PageContents;
   private readonly priv = new Map<number, number>();
 
   private freeHead = -1;
@@ -68,7 +73,8 @@ export class FrameTable extends FrameStore {
 
   /** Create physical memory holding only the zero page. */
   constructor(options: FrameTableOptions = {}) {
-    super();
+    super(options.allocate);
+    this.data = new PageContents(options.allocate);
     this.problems = options.problems ?? [];
     this.ramLimit = options.limit ?? Number.MAX_SAFE_INTEGER;
     const z = this.takeUnused(1);
@@ -194,7 +200,10 @@ export class FrameTable extends FrameStore {
   /** Take a reference (folio_get). A get on a free frame is reported and ignored. */
   get(pfn: number): void {
     this.touched?.();
-    if (this.live(pfn, 'get on')) this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
+    if (!this.live(pfn, 'get on')) return;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cRef[h]!++;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
   }
 
   /** Take a reference unless the frame is already free (folio_try_get). */
@@ -202,10 +211,10 @@ export class FrameTable extends FrameStore {
     this.touched?.();
     this.checkPfn(pfn);
     if (pfn === ZERO_PFN) return true;
-    const c = pfn >>> CHUNK_SHIFT;
-    const i = pfn & CHUNK_MASK;
-    if ((this.flg[c]![i]! & PG_BUDDY) !== 0) return false;
-    this.refc[c]![i]!++;
+    if (this.isFreeUnchecked(pfn)) return false;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cRef[h]!++;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
     return true;
   }
 
@@ -222,6 +231,8 @@ export class FrameTable extends FrameStore {
     this.touched?.();
     this.checkPfn(pfn);
     if (pfn === ZERO_PFN) return false;
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.putCompound(h, pfn);
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     const f = this.flg[c]![i]!;
@@ -243,7 +254,10 @@ export class FrameTable extends FrameStore {
    */
   pin(pfn: number): void {
     this.touched?.();
-    if (this.live(pfn, 'pin of')) this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += GUP_PIN_COUNTING_BIAS;
+    if (!this.live(pfn, 'pin of')) return;
+    const h = this.headChunk(pfn); // a page of a compound folio pins the folio
+    if (h >= 0) this.cRef[h]! += GUP_PIN_COUNTING_BIAS;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += GUP_PIN_COUNTING_BIAS;
   }
 
   /**
@@ -254,13 +268,13 @@ export class FrameTable extends FrameStore {
   unpin(pfn: number): boolean {
     this.touched?.();
     if (!this.live(pfn, 'unpin of')) return false;
-    const c = pfn >>> CHUNK_SHIFT;
-    const i = pfn & CHUNK_MASK;
-    if (this.refc[c]![i]! < GUP_PIN_COUNTING_BIAS) {
+    if (this.refcount(pfn) < GUP_PIN_COUNTING_BIAS) {
       this.report('frame-unpin-unpinned', pfn, 'unpin of a page that is not pinned');
       return false;
     }
-    this.refc[c]![i]! -= GUP_PIN_COUNTING_BIAS - 1;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cRef[h]! -= GUP_PIN_COUNTING_BIAS - 1;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! -= GUP_PIN_COUNTING_BIAS - 1;
     return true;
   }
 
@@ -270,8 +284,12 @@ export class FrameTable extends FrameStore {
   }
 
   /** Current refcount (0 for a free frame). */
+
+  /** Current refcount (0 for a free frame); for a page of a compound folio, the folio's. */
   refcount(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.cRef[h]!;
     return this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!;
   }
 
@@ -280,13 +298,22 @@ export class FrameTable extends FrameStore {
   /** One more page-table mapping (the rmap add). No-op for the zero page. */
   incMapcount(pfn: number): void {
     this.touched?.();
-    if (this.live(pfn, 'mapping')) this.mapc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
+    if (!this.live(pfn, 'mapping')) return;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.addPageMap(h, pfn, 1);
+    else this.mapc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!++;
   }
 
   /** One mapping fewer (the rmap remove). Underflow and free frames are reported. */
   decMapcount(pfn: number): void {
     this.touched?.();
     if (!this.live(pfn, 'unmapping')) return;
+    const h = this.headChunk(pfn);
+    if (h >= 0) {
+      if (this.pageMap(pfn) <= 0) this.report('frame-mapcount-underflow', pfn, 'mapcount underflow');
+      else this.addPageMap(h, pfn, -1);
+      return;
+    }
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     if (this.mapc[c]![i]! <= 0) {
@@ -296,17 +323,25 @@ export class FrameTable extends FrameStore {
     this.mapc[c]![i]!--;
   }
 
-  /** Number of page-table mappings (0 for the zero page and free frames). */
+  /**
+   * Number of page-table mappings (0 for the zero page and free frames); for a page of a
+   * compound folio, the kernel's page_mapcount: the folio's entire mapcount plus the page's own
+   * PTE mappings.
+   */
   mapcount(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.cEntire[h]! + this.pageMap(pfn);
     return this.mapc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!;
   }
 
   // ------------------------------------------------------------ flags, owner, index
 
-  /** All flag bits. */
+  /** All flag bits (a compound folio's flags are its head's, as folio flags are). */
   flags(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.cFlg[h]!;
     return this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!;
   }
 
@@ -319,14 +354,18 @@ export class FrameTable extends FrameStore {
   setFlags(pfn: number, mask: number): void {
     this.checkSettable(mask);
     this.checkPfn(pfn);
-    this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! |= mask;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cFlg[h]! |= mask;
+    else this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! |= mask;
   }
 
   /** Clear flag bits (not the table-owned ones). */
   clearFlags(pfn: number, mask: number): void {
     this.checkSettable(mask);
     this.checkPfn(pfn);
-    this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! &= ~mask;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cFlg[h]! &= ~mask;
+    else this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! &= ~mask;
   }
 
   /** Set one flag and say whether it was already set (test_and_set_bit). */
@@ -356,12 +395,16 @@ export class FrameTable extends FrameStore {
   /** Owner id: a file id, or an anon object id when PG_ANON is set; -1 for none. */
   owner(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.cOwn[h]!;
     return this.own[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!;
   }
 
   /** Page index within the owner (file pgoff or anon linear index); -1 for a free frame. */
   index(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return (this.cFlg[h]! & PG_BUDDY) !== 0 ? -1 : this.cIdx[h]! + (pfn - h * CHUNK);
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     return (this.flg[c]![i]! & PG_BUDDY) !== 0 ? -1 : this.idx[c]![i]!;
@@ -370,6 +413,13 @@ export class FrameTable extends FrameStore {
   /** Set owner and index (the kernel's folio->mapping and folio->index). */
   setOwner(pfn: number, owner: number, index: number): void {
     if (!this.live(pfn, 'setting the owner of')) return;
+    const h = this.headChunk(pfn);
+    if (h >= 0) {
+      // The folio's index is its first page's: a page's index is the folio's plus its offset.
+      this.cOwn[h] = owner;
+      this.cIdx[h] = index - (pfn - h * CHUNK);
+      return;
+    }
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     this.own[c]![i] = owner;
@@ -397,12 +447,16 @@ export class FrameTable extends FrameStore {
   /** Free (RAM frame on the free list, idle device frame, or never handed out). The zero page is never free. */
   isFree(pfn: number): boolean {
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.nextUnused) return true;
+    const h = this.headChunk(pfn);
+    if (h >= 0) return (this.cFlg[h]! & PG_BUDDY) !== 0;
     return (this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! & PG_BUDDY) !== 0;
   }
 
   /** Times this frame has been freed; pair it with the pfn to detect reuse. */
   generation(pfn: number): number {
     this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h >= 0) return this.cGen[h]! >>> 0;
     return this.gen[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]!;
   }
 
@@ -503,7 +557,25 @@ export class FrameTable extends FrameStore {
     if (onList.size !== this.freeLen) throw new Error(`free list length ${String(onList.size)} != ${String(this.freeLen)}`);
     let ram = 0;
     let dev = 0;
+    let compound = 0;
     for (let pfn = 1; pfn < this.nextUnused; pfn++) {
+      const h = this.headChunk(pfn);
+      if (h >= 0) {
+        if ((this.cFlg[h]! & PG_ZERO) !== 0) {
+          pfn = (h + 1) * CHUNK - 1;
+          continue;
+        }
+        const free = (this.cFlg[h]! & PG_BUDDY) !== 0;
+        if (free !== (this.cRef[h] === 0)) throw new Error(`${this.describe(pfn)}: free iff refcount 0 violated`);
+        if (free && (this.cEntire[h] !== 0 || this.cPteMaps[h] !== 0)) throw new Error(`${this.describe(pfn)}: free with mapcount`);
+        const nr = 2 ** this.cOrder[h]!;
+        if (!free) {
+          ram += nr;
+          compound++;
+        }
+        pfn = (h + chunksOf(this.cOrder[h]!)) * CHUNK - 1;
+        continue;
+      }
       const f = this.flags(pfn);
       const free = (f & PG_BUDDY) !== 0;
       const device = (f & PG_DEVICE_PRIVATE) !== 0;
@@ -517,8 +589,193 @@ export class FrameTable extends FrameStore {
         else ram++;
       }
     }
+    if (compound !== this.compoundUsed) throw new Error(`compoundInUse ${String(this.compoundUsed)} != counted ${String(compound)}`);
     if (ram !== this.ramUsed) throw new Error(`ramInUse ${String(this.ramUsed)} != counted ${String(ram)}`);
     if (dev !== this.deviceUsed) throw new Error(`deviceInUse ${String(this.deviceUsed)} != counted ${String(dev)}`);
+  }
+
+  // ------------------------------------------------------------ compound folios
+
+  /**
+   * Allocate a compound folio of `order` (9: 2 MiB, 18: 1 GiB) with refcount 1, no mappings,
+   * the given flags and zero contents (folio_alloc of a large folio). Counts 2^order pages
+   * against the limit.
+   * @returns the head pfn, or -1 when the limit leaves no room for the whole folio.
+   */
+  allocCompound(order: number, flags = 0): number {
+    if (!Number.isInteger(order) || order < HPAGE_PMD_ORDER || order > 30) {
+      throw new Error(`FrameTable.allocCompound: order ${String(order)} is not between ${String(HPAGE_PMD_ORDER)} and 30`);
+    }
+    if ((flags & PG_OWNED_BY_TABLE) !== 0) {
+      throw new Error(`FrameTable.allocCompound: flags ${frameFlagNames(flags)} include a table-owned flag`);
+    }
+    const nr = 2 ** order;
+    if (this.ramUsed + nr > this.ramLimit) return -1;
+    // Fresh chunks start at a chunk boundary: the rest of a partly used chunk joins the free list.
+    while (this.nextUnused % CHUNK !== 0) {
+      const pfn = this.takeUnused(1);
+      const c = pfn >>> CHUNK_SHIFT;
+      const i = pfn & CHUNK_MASK;
+      this.flg[c]![i] = PG_BUDDY;
+      this.own[c]![i] = -1;
+      this.idx[c]![i] = this.freeHead;
+      this.freeHead = pfn;
+      this.freeLen++;
+    }
+    const h = this.takeCompound(order);
+    this.cRef[h] = 1;
+    this.cEntire[h] = 0;
+    this.cPteMaps[h] = 0;
+    this.cFlg[h] = flags;
+    this.cOwn[h] = -1;
+    this.cIdx[h] = 0;
+    this.ramUsed += nr;
+    this.compoundUsed++;
+    return h * CHUNK;
+  }
+
+  /**
+   * The huge zero folio (order 9, all zeros, PG_ZERO): allocated once per run outside the limit
+   * and never freed; PMDs map it special, so nothing counts its mappings.
+   */
+  allocHugeZero(): number {
+    const limit = this.ramLimit;
+    this.ramLimit = Number.MAX_SAFE_INTEGER;
+    const pfn = this.allocCompound(HPAGE_PMD_ORDER);
+    this.ramLimit = limit;
+    const h = this.headChunk(pfn);
+    this.cFlg[h] = PG_ZERO | PG_UPTODATE;
+    this.ramUsed -= HPAGE_PMD_NR;
+    this.compoundUsed--;
+    return pfn;
+  }
+
+  /** Make every page of `pfn`'s folio read as zeros (clear_huge_page). */
+  clearFolioContents(pfn: number): void {
+    const head = this.folioHead(pfn);
+    const nr = this.folioNrPages(head);
+    if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
+  }
+
+  /** Copy every page of folio `src` into folio `dst` of the same size (copy_user_large_folio). */
+  copyFolioContents(dst: number, src: number): void {
+    const nr = this.folioNrPages(src);
+    for (let k = 0; k < nr; k++) {
+      const buf = this.data.peek(src + k);
+      if (buf !== undefined) this.data.load(dst + k, buf);
+      else this.data.drop(dst + k);
+    }
+  }
+
+  /** Take `n` references at once (folio_ref_add). */
+  getN(pfn: number, n: number): void {
+    this.touched?.();
+    if (!this.live(pfn, 'get on')) return;
+    const h = this.headChunk(pfn);
+    if (h >= 0) this.cRef[h] = this.cRef[h]! + n;
+    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += n;
+  }
+
+  /** One more PMD/PUD mapping of the whole folio at `pfn` (folio_add_*_rmap_pmd). */
+  incEntireMapcount(pfn: number): void {
+    this.touched?.();
+    if (!this.live(pfn, 'mapping')) return;
+    const h = this.headChunk(pfn);
+    if (h < 0) throw new Error(`FrameTable.incEntireMapcount: pfn ${String(pfn)} is not part of a compound folio`);
+    this.cEntire[h]!++;
+  }
+
+  /** One PMD/PUD mapping of the whole folio fewer (folio_remove_rmap_pmd). */
+  decEntireMapcount(pfn: number): void {
+    this.touched?.();
+    if (!this.live(pfn, 'unmapping')) return;
+    const h = this.headChunk(pfn);
+    if (h < 0) throw new Error(`FrameTable.decEntireMapcount: pfn ${String(pfn)} is not part of a compound folio`);
+    if (this.cEntire[h]! <= 0) {
+      this.report('frame-mapcount-underflow', pfn, 'entire mapcount underflow');
+      return;
+    }
+    this.cEntire[h]!--;
+  }
+
+  /**
+   * Split the compound folio containing `pfn` into order-0 pages (split_huge_page's last step,
+   * once no PMD maps it any more): each page keeps the references of its own PTE mappings, the
+   * head page also every other reference the folio had (the caller's), and pages left with none
+   * are freed at once. Flags, owner and index carry over; PG_locked stays on the head only.
+   * @returns the freed pfns, or null (and a problem) if the folio is still PMD-mapped, free or
+   *   in the swap cache.
+   */
+  splitCompound(pfn: number): number[] | null {
+    this.checkPfn(pfn);
+    const h = this.headChunk(pfn);
+    if (h < 0) return [];
+    if (this.cEntire[h] !== 0 || (this.cFlg[h]! & (PG_BUDDY | PG_SWAPCACHE)) !== 0) {
+      this.report('frame-split-refused', pfn, 'split of a folio that is free, PMD-mapped or in the swap cache');
+      return null;
+    }
+    this.touched?.();
+    const head = h * CHUNK;
+    const nr = 2 ** this.cOrder[h]!;
+    const extra = this.cRef[h]! - this.cPteMaps[h]!;
+    const flags = this.cFlg[h]!;
+    const owner = this.cOwn[h]!;
+    const index = this.cIdx[h]!;
+    const gen = this.cGen[h]! >>> 0;
+    const maps = new Int32Array(nr);
+    for (let k = 0; k < nr; k++) maps[k] = this.pageMap(head + k);
+    const n = this.unmarkCompound(h);
+    for (let k = 0; k < n; k++) this.cPageMap[h + k] = undefined;
+    this.compoundUsed--;
+    const freed: number[] = [];
+    for (let k = 0; k < nr; k++) {
+      const p = head + k;
+      const c = p >>> CHUNK_SHIFT;
+      const i = p & CHUNK_MASK;
+      this.mapc[c]![i] = maps[k]!;
+      this.refc[c]![i] = maps[k]! + (k === 0 ? extra : 0);
+      this.flg[c]![i] = k === 0 ? flags : flags & ~PG_LOCKED;
+      this.own[c]![i] = owner;
+      this.idx[c]![i] = (index + k) | 0;
+      this.gen[c]![i] = gen;
+      if (this.refc[c]![i] === 0) freed.push(p);
+    }
+    for (const p of freed) this.release(p, p >>> CHUNK_SHIFT, p & CHUNK_MASK, this.flg[p >>> CHUNK_SHIFT]![p & CHUNK_MASK]!);
+    // pfns of the chunks the folio did not use become ordinary free frames.
+    for (let p = head + nr; p < (h + n) * CHUNK; p++) {
+      const c = p >>> CHUNK_SHIFT;
+      const i = p & CHUNK_MASK;
+      this.flg[c]![i] = PG_BUDDY;
+      this.own[c]![i] = -1;
+      this.idx[c]![i] = this.freeHead;
+      this.freeHead = p;
+      this.freeLen++;
+    }
+    return freed;
+  }
+
+  private putCompound(h: number, pfn: number): boolean {
+    const f = this.cFlg[h]!;
+    if ((f & PG_BUDDY) !== 0) {
+      this.report('frame-put-on-free', pfn, 'put on a free page');
+      return false;
+    }
+    if (--this.cRef[h]! > 0) return false;
+    if (this.cEntire[h]! > 0 || this.cPteMaps[h]! > 0) this.report('frame-freed-while-mapped', pfn, 'page freed while still mapped');
+    if ((f & PG_LOCKED) !== 0) this.report('frame-freed-while-locked', pfn, 'page freed while locked');
+    const head = h * CHUNK;
+    const nr = 2 ** this.cOrder[h]!;
+    if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
+    if (this.priv.size !== 0) this.priv.delete(head);
+    this.cGen[h] = (this.cGen[h]! + 1) | 0;
+    this.cFlg[h] = PG_BUDDY;
+    this.cEntire[h] = 0;
+    this.cPteMaps[h] = 0;
+    this.cOwn[h] = -1;
+    this.freeCompound(h);
+    this.ramUsed -= nr;
+    this.compoundUsed--;
+    return true;
   }
 
   // ------------------------------------------------------------ internals
@@ -556,7 +813,7 @@ export class FrameTable extends FrameStore {
   /** Shared checks before changing contents; reports and returns false if not allowed. */
   private writable(pfn: number, what: string): boolean {
     this.checkPfn(pfn);
-    if (pfn === ZERO_PFN) {
+    if (pfn === ZERO_PFN || (this.headChunk(pfn) >= 0 && (this.cFlg[this.headChunk(pfn)]! & PG_ZERO) !== 0)) {
       this.report('zero-page-write', pfn, `${what} the shared zero page`);
       return false;
     }
@@ -568,6 +825,8 @@ export class FrameTable extends FrameStore {
   }
 
   private isFreeUnchecked(pfn: number): boolean {
+    const h = this.headChunk(pfn);
+    if (h >= 0) return (this.cFlg[h]! & PG_BUDDY) !== 0;
     return (this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! & PG_BUDDY) !== 0;
   }
 

@@ -3,7 +3,9 @@
  *
  * Address spaces and memory: mm_create, memory_system, mmget/mmput/mmgrab/mmdrop.
  * Syscalls (generators, negative errno on failure): sys_mmap, sys_munmap, sys_mprotect,
- * sys_madvise, sys_mremap, sys_fork, sys_exit. CPU accesses: read32, write32.
+ * sys_madvise, sys_mremap, sys_fork, sys_exit. Huge pages: the THP mode (memory option `thp`, or
+ * setDefaultThpMode), MADV_HUGEPAGE/NOHUGEPAGE/COLLAPSE, khugepaged_scan_mm, MAP_HUGETLB with the
+ * hugetlb pool (memory options `hugetlbPages`, `hugetlbGiganticPages`). CPU accesses: read32, write32.
  * Files: file_create, sys_pwrite32, sys_pread32, drop_caches.
  * Kernel-internal entry points drivers need: handle_mm_fault, fault_in, populateRange,
  * try_to_free_pages, out_of_memory, pin_user_page, unpin_user_page, dma_read32, dma_write32,
@@ -26,7 +28,10 @@ export {
 } from './vma-ops.ts';
 export { sys_mmap, sys_munmap } from './mmap.ts';
 export { sys_mprotect } from './mprotect.ts';
-export { sys_madvise, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './madvise.ts';
+export { sys_madvise, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE } from './madvise.ts';
+export { setDefaultThpMode, defaultThpMode, thpStats, leafOrder, type ThpMode, type ThpStats } from './huge-memory.ts';
+export { khugepaged_scan_mm } from './khugepaged.ts';
+export { MAP_HUGETLB, MAP_NORESERVE, MAP_HUGE_SHIFT, MAP_HUGE_2MB, MAP_HUGE_1GB } from './hugetlb.ts';
 export { sys_mremap, MREMAP_MAYMOVE, MREMAP_FIXED } from './mremap.ts';
 export { sys_fork } from './fork.ts';
 export { sys_exit, mmput, exit_mmap } from './exit.ts';

@@ -19,6 +19,10 @@ import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js'
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_SWAPBACKED, PG_SWAPCACHE } from './frame-flags.ts';
 import { EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
+import { free_huge_range } from './huge-pmd-ops.ts';
+import { unmap_hugepage_range } from './hugetlb.ts';
+import { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, madvise_collapse, madvise_hugepage } from './khugepaged.ts';
+export { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE } from './khugepaged.ts';
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import { KIND_MASK_ANY, PTE_DIRTY, PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_SPECIAL, PTE_YOUNG, ptePfn } from './pte.ts';
@@ -33,6 +37,8 @@ type Gen<T> = Generator<unknown, T, unknown>;
 export const MADV_DONTNEED = 4;
 /** The pages may be discarded by reclaim instead of swapped, until written again. */
 export const MADV_FREE = 8;
+const THP_ADVICE = new Set([MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE]);
+
 /** Fault the range in for read. */
 export const MADV_POPULATE_READ = 22;
 /** Fault the range in for write. */
@@ -46,10 +52,12 @@ export const MADV_POPULATE_WRITE = 23;
 export function* sys_madvise(mm: Mm, start: number, len: number, advice: number): Gen<number> {
   if (mm.killed) return -EINTR;
   if (!Number.isSafeInteger(start) || start < 0 || start % PAGE_SIZE !== 0 || !Number.isSafeInteger(len) || len < 0) return -EINVAL;
-  if (advice !== MADV_DONTNEED && advice !== MADV_FREE && advice !== MADV_POPULATE_READ && advice !== MADV_POPULATE_WRITE) return -EINVAL;
+  if (advice !== MADV_DONTNEED && advice !== MADV_FREE && advice !== MADV_POPULATE_READ && advice !== MADV_POPULATE_WRITE && !THP_ADVICE.has(advice)) return -EINVAL;
   if (len === 0) return 0;
   const end = start + pageAlignUp(len);
   if (end > TASK_SIZE) return -ENOMEM;
+  if (advice === MADV_HUGEPAGE || advice === MADV_NOHUGEPAGE) return yield* madvise_hugepage(mm, start, end, advice);
+  if (advice === MADV_COLLAPSE) return yield* madvise_collapse(mm, start, end);
   if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
     const r = yield* populateRange(mm, start, end, advice === MADV_POPULATE_WRITE);
     return r === 0 && !mm.vmas.isCovered(start, end) ? -ENOMEM : r;
@@ -79,7 +87,8 @@ export function* sys_madvise(mm: Mm, start: number, len: number, advice: number)
 
 /** `zap_page_range_single` over one VMA part, as MADV_DONTNEED does. */
 function* dontneed(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
-  if ((vma.flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL;
+  if ((vma.flags & (VM_LOCKED | VM_PFNMAP)) !== 0) return -EINVAL;
+  if (vma.hpageShift !== 0) return yield* dontneedHugetlb(mm, vma, s, e);
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
   const tlb = new TlbGather(mm.sys);
@@ -90,13 +99,30 @@ function* dontneed(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
   return 0;
 }
 
+/** MADV_DONTNEED of hugetlb memory (v5.18+): whole huge pages only, start aligned, end rounded down. */
+function* dontneedHugetlb(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
+  const size = 2 ** vma.hpageShift;
+  if (s % size !== 0) return -EINVAL;
+  const end = e - (e % size);
+  if (end <= s) return 0;
+  const range = new MmuNotifierRange();
+  mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, end);
+  const tlb = new TlbGather(mm.sys);
+  yield* mmu_notifier_invalidate_range_start(range);
+  yield* unmap_hugepage_range(mm, vma, s, end, tlb, false);
+  yield* mmu_notifier_invalidate_range_end(range);
+  tlb.finish();
+  return 0;
+}
+
 /** `madvise_free_single_vma`. */
 function* free(mm: Mm, vma: Vma, s: number, e: number): Gen<number> {
-  if (!vma.isAnon || (vma.flags & VM_SHARED) !== 0) return -EINVAL;
+  if (!vma.isAnon || (vma.flags & (VM_SHARED | VM_HUGETLB)) !== 0) return -EINVAL;
   const range = new MmuNotifierRange();
   mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, s, e);
   yield* mmu_notifier_invalidate_range_start(range);
   const pt = mm.pt;
+  if (pt.hugePmdCount !== 0) yield* free_huge_range(mm, s, e);
   let addr = pt.nextEntry(s, e, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);

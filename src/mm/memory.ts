@@ -24,6 +24,8 @@ import { PageCache } from './page-cache.ts';
 import type { MmProblem } from './problems.ts';
 import { SwapSpace } from './swap.ts';
 import type { Mm } from './mm-struct.ts';
+import { defaultThpMode, type ThpMode } from './huge-memory.ts';
+import { HugetlbPools } from './hugetlb.ts';
 
 /** Finding kind: a page was touched (read, written, mapped, counted) after it was freed. */
 export const PAGE_USE_AFTER_FREE = 'page-use-after-free';
@@ -40,6 +42,12 @@ export interface MemoryOptions {
   swapPages?: number;
   /** Pages one direct reclaim tries to free before it returns (the kernel uses 32); default 1. */
   reclaimBatch?: number;
+  /** Transparent huge pages: never, madvise, always; default `defaultThpMode()` (never). */
+  thp?: ThpMode;
+  /** 2 MiB pages in the hugetlb pool (nr_hugepages); default 0. The pool grows, never shrinks. */
+  hugetlbPages?: number;
+  /** 1 GiB pages in the hugetlb pool; default 0. */
+  hugetlbGiganticPages?: number;
 }
 
 /** A problem sink that reports each record as a finding the moment it is recorded. */
@@ -90,6 +98,12 @@ export class MemorySystem {
   onDevicePageFree: ((pfn: number) => void) | null = null;
   /** Hook for the hmm layer: the OOM reaper and its queue live in oom.ts. */
   oom: unknown = null;
+  /** The THP mode of this run (huge-memory.ts). */
+  thpMode: ThpMode;
+  /** Head pfn of the huge zero folio, -1 until first used. */
+  hugeZero = -1;
+  /** The hugetlb pools and reservations (hugetlb.ts). */
+  readonly hugetlb: HugetlbPools;
   private nextAnon = 1;
   private nextMm = 0;
   private readonly anonLocks = new Map<number, RwSemaphore>();
@@ -102,12 +116,20 @@ export class MemorySystem {
   ) {
     const sink = new ReportingSink();
     sink.world = world;
-    this.frames = new FrameTable({ problems: sink, ...(options.memoryLimitPages === undefined ? {} : { limit: options.memoryLimitPages }) });
+    this.frames = new FrameTable({ problems: sink, allocate: world.allocateBuffer, ...(options.memoryLimitPages === undefined ? {} : { limit: options.memoryLimitPages }) });
     this.swap = new SwapSpace({ problems: sink, ...(options.swapPages === undefined ? {} : { limit: options.swapPages }) });
     this.frames.touched = () => world.touchUndeclared();
     this.cache = new PageCache(this.frames);
     this.memoryWq = world.waitQueue('memory', this.allocator);
     this.reclaimBatch = options.reclaimBatch ?? 1;
+    this.thpMode = options.thp ?? defaultThpMode();
+    this.hugetlb = new HugetlbPools(this);
+    this.growHugetlb(options);
+  }
+
+  private growHugetlb(options: MemoryOptions): void {
+    if (options.hugetlbPages !== undefined) this.hugetlb.pool(21).grow(options.hugetlbPages);
+    if (options.hugetlbGiganticPages !== undefined) this.hugetlb.pool(30).grow(options.hugetlbGiganticPages);
   }
 
   /** Applies options given after creation (a later mm_create naming a limit). */
@@ -115,6 +137,8 @@ export class MemorySystem {
     if (options.memoryLimitPages !== undefined) this.frames.limit = options.memoryLimitPages;
     if (options.swapPages !== undefined) this.swap.limit = options.swapPages;
     if (options.reclaimBatch !== undefined) this.reclaimBatch = options.reclaimBatch;
+    if (options.thp !== undefined) this.thpMode = options.thp;
+    this.growHugetlb(options);
   }
 
   /** A fresh anon object id (the kernel's anon_vma), for a VMA's first anonymous page. */
@@ -138,7 +162,9 @@ export class MemorySystem {
    */
   putPage(pfn: number): boolean {
     if (!this.frames.put(pfn)) return false;
-    page_freed(this.world, pfn);
+    const nr = this.frames.folioNrPages(pfn);
+    if (nr === 1) page_freed(this.world, pfn);
+    else for (let p = this.frames.folioHead(pfn), k = 0; k < nr; k++) page_freed(this.world, p + k);
     if (this.onDevicePageFree !== null && this.frames.isDevicePrivate(pfn)) this.onDevicePageFree(pfn);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;

@@ -46,7 +46,7 @@ export class Mm implements MmStruct, CpuView {
   notifier_subscriptions: MmuNotifierSubscriptions | null = null;
   cpuView: CpuView | null;
   /** The CPU page table. */
-  readonly pt = new PageTable();
+  readonly pt: PageTable;
   /** The VMAs. */
   readonly vmas = new VmaSet();
   /** Dense number within the run. */
@@ -71,6 +71,7 @@ export class Mm implements MmStruct, CpuView {
     name: string | undefined,
   ) {
     this.id = sys.newMmId();
+    this.pt = new PageTable(world.allocateBuffer);
     this.name = name ?? `mm${this.id}`;
     this.mmap_lock = mmapLockInit(world, this.name);
     this.cpuView = this;
@@ -118,7 +119,7 @@ export class Mm implements MmStruct, CpuView {
 
   /** Pages this mm holds (present and swapped entries): the OOM killer's badness. */
   get rss(): number {
-    return this.pt.entryCount;
+    return this.pt.entryCount + this.pt.hugePmdCount * 512 + this.pt.hugePudCount * 512 * 512;
   }
 
   toString(): string {

@@ -26,17 +26,20 @@ import { MMU_NOTIFY_UNMAP } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE, VA_SPACE_SIZE, pageAlignUp } from './constants.ts';
+import { split_huge_at_boundaries, thp_get_unmapped_area } from './huge-memory.ts';
+import { MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_NORESERVE, hugetlbBadSplit, hugetlb_reserve_pages, mmapHugeShift, unmap_hugepage_range } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
 import { populateRange } from './populate.ts';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, mmapVmFlags, vmaAllocAnnotation } from './vma-ops.ts';
-import { VM_SHARED, VM_WRITE } from './vma-flags.ts';
+import { VM_DONTEXPAND, VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma-flags.ts';
 import type { Vma } from './vma.ts';
 import { TlbGather, zapRange } from './zap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
-const KNOWN_MAP_FLAGS = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED_NOREPLACE;
+const KNOWN_MAP_FLAGS =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED_NOREPLACE | MAP_HUGETLB | MAP_NORESERVE | MAP_HUGE_MASK * 2 ** MAP_HUGE_SHIFT;
 
 /**
  * `mmap(addr, length, prot, flags, file, offset)`: maps anonymous memory (`MAP_ANONYMOUS`, file
@@ -47,17 +50,21 @@ const KNOWN_MAP_FLAGS = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | M
  */
 export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, flags: number, file = -1, offset = 0): Gen<number> {
   if (mm.killed) return -EINTR;
-  if ((flags & ~KNOWN_MAP_FLAGS) !== 0 || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) return -EINVAL;
+  if ((flags - (flags & KNOWN_MAP_FLAGS)) !== 0 || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) return -EINVAL;
   const type = flags & (MAP_SHARED | MAP_PRIVATE);
   if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
   if (!Number.isSafeInteger(length) || length <= 0 || !Number.isSafeInteger(offset) || offset < 0 || offset % PAGE_SIZE !== 0) return -EINVAL;
-  const len = pageAlignUp(length);
+  const hugetlb = (flags & MAP_HUGETLB) !== 0;
+  const hshift = hugetlb ? mmapHugeShift(flags) : 0;
+  // hugetlbfs files are not modelled: MAP_HUGETLB is for anonymous memory here.
+  if (hshift < 0 || (hugetlb && (flags & MAP_ANONYMOUS) === 0)) return -EINVAL;
+  const len = hugetlb ? Math.ceil(length / 2 ** hshift) * 2 ** hshift : pageAlignUp(length);
   if (len > TASK_SIZE) return -ENOMEM;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
   const sys = mm.sys;
   if (!anon && (file < 0 || file >= sys.cache.fileCount)) return -EBADF;
   const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
-  if (fixed && (!Number.isSafeInteger(addr) || addr % PAGE_SIZE !== 0 || addr < 0)) return -EINVAL;
+  if (fixed && (!Number.isSafeInteger(addr) || addr % (hugetlb ? 2 ** hshift : PAGE_SIZE) !== 0 || addr < 0)) return -EINVAL;
   if (fixed && addr + len > TASK_SIZE) return -ENOMEM;
   yield* mmap_write_lock(mm);
   let start: number;
@@ -73,7 +80,7 @@ export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, fl
   } else {
     const hint = addr - (addr % PAGE_SIZE);
     const free = hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE && mm.vmas.findIntersection(hint, hint + len) === undefined;
-    start = free ? hint : mm.vmas.findGap(len);
+    start = free && !hugetlb ? hint : hugetlb ? alignedGap(mm, len, 2 ** hshift) : anon && type === MAP_PRIVATE ? thp_get_unmapped_area(mm, len) : mm.vmas.findGap(len);
   }
   if (start < 0) {
     yield* mmap_write_unlock(mm);
@@ -81,7 +88,16 @@ export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, fl
   }
   const vmFlags = mmapVmFlags(prot, flags);
   vmaAllocAnnotation();
-  if (anon && type === MAP_SHARED) {
+  if (hugetlb) {
+    // Never merged with a neighbour (VM_DONTEXPAND makes it special), as hugetlbfs mappings.
+    const v = mm.vmas.insert({ start, end: start + len, flags: vmFlags | VM_HUGETLB | VM_DONTEXPAND });
+    v.hpageShift = hshift;
+    if (!hugetlb_reserve_pages(mm, v, (flags & MAP_NORESERVE) !== 0)) {
+      mm.vmas.removeRange(start, start + len);
+      yield* mmap_write_unlock(mm);
+      return -ENOMEM;
+    }
+  } else if (anon && type === MAP_SHARED) {
     const shm = sys.cache.createFile(len);
     mm.vmas.insert({ start, end: start + len, flags: vmFlags, file: shm, pgoff: 0 });
   } else if (anon) {
@@ -108,6 +124,11 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
   const len = pageAlignUp(length);
   if (addr + len > TASK_SIZE) return -EINVAL;
   yield* mmap_write_lock(mm);
+  if (hugetlbBadSplit(mm, addr, addr + len)) {
+    // A hugetlb VMA cannot be split inside a huge page (hugetlb_vm_op_split).
+    yield* mmap_write_unlock(mm);
+    return -EINVAL;
+  }
   if (!contractOf(mm.world).munmapDowngrade) {
     yield* do_munmap(mm, addr, addr + len);
     yield* mmap_write_unlock(mm);
@@ -118,6 +139,7 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
     yield* mmap_write_unlock(mm);
     return 0;
   }
+  yield* split_huge_at_boundaries(mm, addr, end);
   const removed = mm.vmas.removeRange(addr, end);
   yield* mmap_write_downgrade(mm);
   yield* unmapRegion(mm, removed, addr, end);
@@ -131,6 +153,7 @@ export function* sys_munmap(mm: Mm, addr: number, length: number): Gen<number> {
  */
 export function* do_munmap(mm: Mm, start: number, end: number): Gen<void> {
   if (mm.vmas.findIntersection(start, end) === undefined) return;
+  yield* split_huge_at_boundaries(mm, start, end);
   const removed = mm.vmas.removeRange(start, end);
   yield* unmapRegion(mm, removed, start, end);
 }
@@ -144,7 +167,12 @@ export function* unmapRegion(mm: Mm, removed: readonly Vma[], start: number, end
   mmu_notifier_range_init(range, MMU_NOTIFY_UNMAP, 0, mm, start, end);
   const tlb = new TlbGather(mm.sys);
   yield* mmu_notifier_invalidate_range_start(range);
-  for (const v of removed) yield* zapRange(mm, Math.max(start, v.start), Math.min(end, v.end), tlb);
+  for (const v of removed) {
+    const s = Math.max(start, v.start);
+    const e = Math.min(end, v.end);
+    if (v.hpageShift !== 0) yield* unmap_hugepage_range(mm, v, s, e, tlb);
+    else yield* zapRange(mm, s, e, tlb);
+  }
   yield* mmu_notifier_invalidate_range_end(range);
   yield* freePgtables(mm, removed);
   tlb.finish();
@@ -172,6 +200,12 @@ export function* freePgtables(mm: Mm, removed: readonly Vma[]): Gen<void> {
   const prev = lastBelow(mm, lo);
   const next = mm.vmas.findNext(hi);
   mm.pt.freeEmptyTables(prev === undefined ? 0 : prev.end, next === undefined ? VA_SPACE_SIZE : next.start);
+}
+
+/** The highest gap of `len` bytes starting at a multiple of `align`, or -1. */
+function alignedGap(mm: Mm, len: number, align: number): number {
+  const g = mm.vmas.findGap(len + align);
+  return g < 0 ? -1 : Math.floor((g + align) / align) * align;
 }
 
 function lastBelow(mm: Mm, addr: number): Vma | undefined {

@@ -26,10 +26,14 @@ import { MMU_NOTIFY_PROTECTION_VMA } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
+import { vma_adjust_trans_huge } from './huge-memory.ts';
+import { change_huge_range } from './huge-pmd-ops.ts';
+import { hugetlbBadSplit, hugetlb_change_protection } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
 import { exclusiveEntriesUncounted } from './device-exclusive-entry.ts';
 import {
   KIND_MASK_ANY,
+  PTE_EXCLUSIVE,
   PTE_KIND_BITS,
   PTE_KIND_DEVICE_EXCLUSIVE,
   PTE_KIND_DEVICE_PRIVATE,
@@ -59,7 +63,8 @@ export function* sys_mprotect(mm: Mm, start: number, len: number, prot: number):
   const end = start + pageAlignUp(len);
   if (end > TASK_SIZE) return -ENOMEM;
   yield* mmap_write_lock(mm);
-  const ret = yield* mprotectLocked(mm, start, end, protToVmFlags(prot));
+  // A hugetlb VMA cannot be split inside a huge page (hugetlb_vm_op_split).
+  const ret = hugetlbBadSplit(mm, start, end) ? -EINVAL : yield* mprotectLocked(mm, start, end, protToVmFlags(prot));
   yield* mmap_write_unlock(mm);
   return ret;
 }
@@ -76,8 +81,10 @@ function* mprotectLocked(mm: Mm, start: number, end: number, access: number): Ge
     const tmp = Math.min(vma.end, end);
     if (newFlags !== vma.flags) {
       if (nstart > vma.start || tmp < vma.end) vmaAllocAnnotation(); // the split's new VMA
+      yield* vma_adjust_trans_huge(mm, vma, nstart, tmp);
       const v = mm.vmas.modifyFlags(vma, nstart, tmp, newFlags);
-      yield* change_protection(mm, v, nstart, tmp);
+      if (v.hpageShift !== 0) yield* hugetlb_change_protection(mm, v, nstart, tmp);
+      else yield* change_protection(mm, v, nstart, tmp);
     }
     nstart = tmp;
     vma = nstart < end ? mm.vmas.findNext(nstart) : undefined;
@@ -87,7 +94,7 @@ function* mprotectLocked(mm: Mm, start: number, end: number, access: number): Ge
 
 /** True if any leaf table covers part of [from, to) (the 1 GiB slot's PUD entry is populated). */
 function hasTables(mm: Mm, from: number, to: number): boolean {
-  for (let a = from - (from % PMD_SIZE); a < to; a += PMD_SIZE) if (mm.pt.leafAt(a) >= 0) return true;
+  for (let a = from - (from % PMD_SIZE); a < to; a += PMD_SIZE) if (mm.pt.leafAt(a) !== -1) return true;
   return false;
 }
 
@@ -125,6 +132,7 @@ function* changePtes(mm: Mm, vma: Vma, start: number, end: number): Gen<number> 
   const writable = (vma.flags & VM_WRITE) !== 0;
   const noAccess = vmaNoAccess(vma);
   const readableExclusive = exclusiveEntriesUncounted(mm);
+  if (pt.hugePmdCount !== 0) yield* change_huge_range(mm, start, end, writable, noAccess);
   let addr = pt.nextEntry(start, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);
@@ -153,7 +161,11 @@ function newPte(pte: Pte, writable: boolean, noAccess: boolean, readableExclusiv
     if (!writable && (p & PTE_WRITE) !== 0) p -= PTE_WRITE;
     if (noAccess && (p & PTE_PROTNONE) === 0) p += PTE_PROTNONE;
     if (!noAccess && (p & PTE_PROTNONE) !== 0) p -= PTE_PROTNONE;
-  } else if ((kind === PTE_KIND_MIGRATION || kind === PTE_KIND_DEVICE_PRIVATE || (kind === PTE_KIND_DEVICE_EXCLUSIVE && readableExclusive)) && !writable && (p & PTE_WRITE) !== 0) {
+  } else if (kind === PTE_KIND_MIGRATION && !writable && (p & PTE_WRITE) !== 0) {
+    // A writable migration entry is exclusive; read-only it stays so (readable-exclusive), which
+    // only an anonymous page's restore acts on, as the kernel's choice by folio_test_anon does.
+    p = p - PTE_WRITE + (p & PTE_EXCLUSIVE ? 0 : PTE_EXCLUSIVE);
+  } else if ((kind === PTE_KIND_DEVICE_PRIVATE || (kind === PTE_KIND_DEVICE_EXCLUSIVE && readableExclusive)) && !writable && (p & PTE_WRITE) !== 0) {
     // v5.14–v6.14 had readable and writable exclusive entries; v6.15's one type stays as it is
     // (its restore asks the VMA whether the PTE may be writable).
     p -= PTE_WRITE;

@@ -18,11 +18,13 @@ import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start 
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, pageAlignUp } from './constants.ts';
 import { EFAULT, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
+import { move_huge_range } from './huge-pmd-ops.ts';
 import type { Mm } from './mm-struct.ts';
 import { do_munmap } from './mmap.ts';
 import { KIND_MASK_ANY, PTE_KIND_BITS, PTE_KIND_PRESENT } from './pte.ts';
 import { insertVmaExact, vmaAllocAnnotation } from './vma-ops.ts';
 import type { Vma } from './vma.ts';
+import { VM_HUGETLB } from './vma-flags.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -59,6 +61,7 @@ export function* sys_mremap(mm: Mm, oldAddr: number, oldLen: number, newLen: num
 function* mremapLocked(mm: Mm, oldAddr: number, olen: number, nlen: number, flags: number, newAddr: number): Gen<number> {
   const vma = mm.vmas.find(oldAddr);
   if (vma === undefined || oldAddr + olen > vma.end) return -EFAULT;
+  if ((vma.flags & VM_HUGETLB) !== 0) return -EINVAL; // vma_to_resize refuses hugetlb (before v6.0)
   if ((flags & MREMAP_FIXED) !== 0) {
     yield* do_munmap(mm, newAddr, newAddr + nlen);
     let len = olen;
@@ -102,6 +105,7 @@ function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: numb
 function* movePageTables(mm: Mm, from: number, to: number, len: number): Gen<void> {
   const pt = mm.pt;
   const end = from + len;
+  if (pt.hugePmdCount !== 0) yield* move_huge_range(mm, from, to, len);
   let addr = pt.nextEntry(from, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);

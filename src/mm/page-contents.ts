@@ -11,6 +11,7 @@
  * This store does no liveness checks: FrameTable decides whether an access is
  * allowed and reports misuse before calling in.
  */
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
 import { PAGE_SIZE, WORDS_PER_PAGE } from './constants.ts';
 
 /** Recycled buffers kept at most; beyond that they go to the GC. */
@@ -20,6 +21,9 @@ const SPARE_BUFFERS_MAX = 256;
 export class PageContents {
   private readonly pages = new Map<number, Uint32Array>();
   private readonly spare: Uint32Array[] = [];
+
+  /** `allocate` gives the pages' storage (a world's run-scoped pool in the model). */
+  constructor(private readonly allocate: BufferAllocator = freshBuffer) {}
 
   /** Word at index `word` (0..1023) of page `pfn`; 0 for a page without a buffer. */
   read(pfn: number, word: number): number {
@@ -85,7 +89,7 @@ export class PageContents {
 
   private take(): Uint32Array {
     const b = this.spare.pop();
-    if (b === undefined) return new Uint32Array(WORDS_PER_PAGE);
+    if (b === undefined) return new Uint32Array(this.allocate(PAGE_SIZE));
     b.fill(0);
     return b;
   }

@@ -16,14 +16,29 @@
  * lets iteration skip whole 2 MiB spans without scanning them, and lets
  * `freeEmptyTables` find empty leaves in O(1) each.
  *
+ * Huge leaves: a PMD entry may map 2 MiB and a PUD entry 1 GiB directly (a
+ * transparent huge page, a hugetlb page). Such a slot holds HUGE_LEAF (-1)
+ * instead of a table id, and the entry's value, encoded like a PTE (pte.ts),
+ * sits in a per-table Float64Array made on the first huge leaf of that table.
+ * PTE-level iteration (`nextEntry`) skips huge leaves; `get` reports, for an
+ * address under a present huge leaf, what a PTE mapping that one page would
+ * hold (the head pfn plus the page's offset, the leaf's bits), so lookups that
+ * only read (the CPU, the coherence oracle) need not care. Writing a PTE under a
+ * huge leaf is a model bug and throws: the caller must split it first.
+ *
  * Addresses are numbers in [0, 2^48). A byte address names the entry of the
  * page containing it. 32-bit operators are applied only to offsets within a
  * 1 GiB span; whole addresses are split with exact divisions (constants.ts).
  */
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PTRS_PER_TABLE, PUD_SIZE, VA_SPACE_SIZE, hexAddr } from './constants.ts';
-import { KIND_MASK_ANY, KIND_MASK_PRESENT, PTE_KIND_PRESENT, type Pte } from './pte.ts';
+import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
+import { KIND_MASK_ANY, KIND_MASK_PRESENT, PTE_KIND_BITS as KIND_MASK_BITS, PTE_KIND_PRESENT, type Pte } from './pte.ts';
 
 const LEAF_BYTES = PTRS_PER_TABLE * 6;
+/** What a PMD or PUD slot holds when its entry is a huge leaf rather than a table id. */
+export const HUGE_LEAF = -1;
+/** Result of `leafAt` for an address covered by a huge leaf. */
+export const LEAF_IS_HUGE = -2;
 const NO_TABLE = new Int32Array(0);
 const NO_BITS = new Uint16Array(0);
 
@@ -58,7 +73,7 @@ function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T, need: nu
 
 /** The page table of one mm. */
 export class PageTable {
-  private readonly pgd = new Int32Array(PTRS_PER_TABLE);
+  private readonly pgd: Int32Array;
   /** PUD tables by id (entries: PMD-table ids). Slot 0 is unused. */
   private readonly pud: Int32Array[] = [NO_TABLE];
   /** PMD tables by id (entries: leaf ids). Slot 0 is unused. */
@@ -76,19 +91,34 @@ export class PageTable {
   private leafUsed = new Int32Array(16);
   private leafGen = new Uint32Array(16);
   /** Address of a live leaf's first entry; -1 when the id is free. */
-  private leafBase = new Float64Array(16).fill(-1);
+  private leafBase: Float64Array;
   private readonly leafFree: number[] = [];
+  /** Huge PMD entry values by PMD-table id (made on the table's first huge leaf). */
+  private readonly pmdVal: (Float64Array | undefined)[] = [undefined];
+  /** Huge PUD entry values by PUD-table id. */
+  private readonly pudVal: (Float64Array | undefined)[] = [undefined];
+  private nHugePmd = 0;
+  private nHugePud = 0;
 
   private nPresent = 0;
   private nUsed = 0;
   private nLeaves = 0;
+
+  /**
+   * `allocate` gives the storage of the tables (a world's run-scoped pool in the model, so the
+   * explorer's millions of runs reuse the same buffers).
+   */
+  constructor(private readonly allocate: BufferAllocator = freshBuffer) {
+    this.pgd = new Int32Array(allocate(PTRS_PER_TABLE * 4));
+    this.leafBase = new Float64Array(allocate(16 * 8)).fill(-1);
+  }
 
   // ------------------------------------------------------------ whole-address access
 
   /** The entry for `addr` (0, the none entry, if no leaf table covers it). */
   get(addr: number): Pte {
     const leaf = this.leafAt(addr);
-    if (leaf < 0) return 0;
+    if (leaf < 0) return leaf === LEAF_IS_HUGE ? this.hugeSubpage(addr) : 0;
     const i = pteIndex(addr);
     return this.lpfn[leaf]![i]! * 0x10000 + this.lbits[leaf]![i]!;
   }
@@ -105,6 +135,7 @@ export class PageTable {
   /** Clear the entry for `addr` and return what it held (ptep_get_and_clear). */
   clear(addr: number): Pte {
     const leaf = this.leafAt(addr);
+    if (leaf === LEAF_IS_HUGE) throw new Error(`PageTable.clear: ${hexAddr(addr)} is under a huge leaf; split it first`);
     if (leaf < 0) return 0;
     const i = pteIndex(addr);
     const old = this.lpfn[leaf]![i]! * 0x10000 + this.lbits[leaf]![i]!;
@@ -114,7 +145,10 @@ export class PageTable {
 
   // ------------------------------------------------------------ leaf tables
 
-  /** Id of the leaf table covering `addr`, or -1 if none (no allocation; pte_offset_map). */
+  /**
+   * Id of the leaf table covering `addr`, -1 if none, LEAF_IS_HUGE (-2) if a huge PMD or PUD
+   * entry covers it (no allocation; pte_offset_map).
+   */
   leafAt(addr: number): number {
     checkAddr(addr);
     const hi = Math.floor(addr / PUD_SIZE);
@@ -122,8 +156,9 @@ export class PageTable {
     if (pudId === 0) return -1;
     const pmdId = this.pud[pudId]![hi & 511]!;
     if (pmdId === 0) return -1;
+    if (pmdId === HUGE_LEAF) return LEAF_IS_HUGE;
     const leaf = this.pmd[pmdId]![(addr - hi * PUD_SIZE) >>> 21]!;
-    return leaf === 0 ? -1 : leaf;
+    return leaf === 0 ? -1 : leaf === HUGE_LEAF ? LEAF_IS_HUGE : leaf;
   }
 
   /** Id of the leaf table covering `addr`, allocating it and upper tables if needed (pte_alloc). */
@@ -140,6 +175,7 @@ export class PageTable {
     const pudT = this.pud[pudId]!;
     const u = hi & 511;
     let pmdId = pudT[u]!;
+    if (pmdId === HUGE_LEAF) throw new Error(`PageTable.allocLeaf: ${hexAddr(addr)} is under a huge PUD leaf`);
     if (pmdId === 0) {
       pmdId = this.newUpper(this.pmd, this.pmdFree);
       this.pmdUsed = grown(this.pmdUsed, pmdId);
@@ -149,6 +185,7 @@ export class PageTable {
     const pmdT = this.pmd[pmdId]!;
     const m = (addr - hi * PUD_SIZE) >>> 21;
     let leaf = pmdT[m]!;
+    if (leaf === HUGE_LEAF) throw new Error(`PageTable.allocLeaf: ${hexAddr(addr)} is under a huge PMD leaf; split it first`);
     if (leaf === 0) {
       leaf = this.newLeaf(hi * PUD_SIZE + m * PMD_SIZE);
       pmdT[m] = leaf;
@@ -239,7 +276,7 @@ export class PageTable {
         continue;
       }
       const pmdId = this.pud[pudId]![hi & 511]!;
-      if (pmdId === 0) {
+      if (pmdId <= 0) {
         addr = (hi + 1) * PUD_SIZE;
         continue;
       }
@@ -247,7 +284,7 @@ export class PageTable {
       const m = lo >>> 21;
       const base = hi * PUD_SIZE + m * PMD_SIZE;
       const leaf = this.pmd[pmdId]![m]!;
-      if (leaf !== 0 && (presentOnly ? this.leafPresent[leaf]! : this.leafUsed[leaf]!) !== 0) {
+      if (leaf > 0 && (presentOnly ? this.leafPresent[leaf]! : this.leafUsed[leaf]!) !== 0) {
         const bits = this.lbits[leaf]!;
         const stop = end - base >= PMD_SIZE ? PTRS_PER_TABLE : Math.ceil((end - base) / PAGE_SIZE);
         for (let t = (lo >>> 12) & 511; t < stop; t++) {
@@ -257,6 +294,234 @@ export class PageTable {
       addr = base + PMD_SIZE;
     }
     return -1;
+  }
+
+  // ------------------------------------------------------------ huge leaves
+
+  /** The huge PMD entry covering `addr`, or 0 (none, or a PTE table is there: pmd_trans_huge). */
+  getPmd(addr: number): Pte {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    if (pudId === 0) return 0;
+    const pmdId = this.pud[pudId]![hi & 511]!;
+    if (pmdId <= 0) return 0;
+    const m = (addr - hi * PUD_SIZE) >>> 21;
+    return this.pmd[pmdId]![m] === HUGE_LEAF ? this.pmdVal[pmdId]![m]! : 0;
+  }
+
+  /** True if the PMD slot covering `addr` is empty: no table and no huge leaf (pmd_none). */
+  pmdNone(addr: number): boolean {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    if (pudId === 0) return true;
+    const pmdId = this.pud[pudId]![hi & 511]!;
+    if (pmdId === HUGE_LEAF) return false;
+    return pmdId === 0 || this.pmd[pmdId]![(addr - hi * PUD_SIZE) >>> 21] === 0;
+  }
+
+  /**
+   * Store a huge PMD entry for the 2 MiB region of `addr` (set_pmd_at). The slot must be empty
+   * or hold a huge leaf already; a none value clears it.
+   * @throws Error if a PTE table or a PUD leaf is there.
+   */
+  setPmd(addr: number, val: Pte): void {
+    if (val === 0) {
+      this.clearPmd(addr);
+      return;
+    }
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pmdId = this.pmdTableFor(addr, hi);
+    const m = (addr - hi * PUD_SIZE) >>> 21;
+    const pmdT = this.pmd[pmdId]!;
+    const cur = pmdT[m]!;
+    if (cur > 0) throw new Error(`PageTable.setPmd: a PTE table maps ${hexAddr(addr)}; remove it first`);
+    let vals = this.pmdVal[pmdId];
+    if (vals === undefined) {
+      vals = new Float64Array(PTRS_PER_TABLE);
+      this.pmdVal[pmdId] = vals;
+    }
+    if (cur === 0) {
+      pmdT[m] = HUGE_LEAF;
+      this.pmdUsed[pmdId]!++;
+      this.nHugePmd++;
+    }
+    vals[m] = val;
+  }
+
+  /** Clear the huge PMD entry covering `addr` and return it (pmdp_huge_get_and_clear); 0 if none. */
+  clearPmd(addr: number): Pte {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    if (pudId === 0) return 0;
+    const pmdId = this.pud[pudId]![hi & 511]!;
+    if (pmdId <= 0) return 0;
+    const m = (addr - hi * PUD_SIZE) >>> 21;
+    const pmdT = this.pmd[pmdId]!;
+    if (pmdT[m] !== HUGE_LEAF) return 0;
+    const old = this.pmdVal[pmdId]![m]!;
+    this.pmdVal[pmdId]![m] = 0;
+    pmdT[m] = 0;
+    this.pmdUsed[pmdId]!--;
+    this.nHugePmd--;
+    return old;
+  }
+
+  /**
+   * Detach the (empty) PTE table of `addr`'s 2 MiB region so a huge PMD can take its place
+   * (collapse). @throws Error if the table still has entries.
+   */
+  removeLeafTable(addr: number): void {
+    const leaf = this.leafAt(addr);
+    if (leaf < 0) return;
+    if (this.leafUsed[leaf] !== 0) throw new Error(`PageTable.removeLeafTable: the table at ${hexAddr(addr)} is not empty`);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pmdId = this.pud[this.pgd[hi >>> 9]!]![hi & 511]!;
+    this.pmd[pmdId]![(addr - hi * PUD_SIZE) >>> 21] = 0;
+    this.pmdUsed[pmdId]!--;
+    this.freeLeaf(leaf);
+  }
+
+  /** The huge PUD entry covering `addr`, or 0. */
+  getPud(addr: number): Pte {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    if (pudId === 0) return 0;
+    return this.pud[pudId]![hi & 511] === HUGE_LEAF ? this.pudVal[pudId]![hi & 511]! : 0;
+  }
+
+  /** True if the PUD slot covering `addr` is empty (pud_none). */
+  pudNone(addr: number): boolean {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    return pudId === 0 || this.pud[pudId]![hi & 511] === 0;
+  }
+
+  /** Store a huge PUD entry for the 1 GiB region of `addr`; the slot must be empty or a huge leaf. */
+  setPud(addr: number, val: Pte): void {
+    if (val === 0) {
+      this.clearPud(addr);
+      return;
+    }
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const g = hi >>> 9;
+    let pudId = this.pgd[g]!;
+    if (pudId === 0) {
+      pudId = this.newUpper(this.pud, this.pudFree);
+      this.pudUsed = grown(this.pudUsed, pudId);
+      this.pgd[g] = pudId;
+    }
+    const pudT = this.pud[pudId]!;
+    const u = hi & 511;
+    if (pudT[u]! > 0) throw new Error(`PageTable.setPud: a PMD table maps ${hexAddr(addr)}`);
+    let vals = this.pudVal[pudId];
+    if (vals === undefined) {
+      vals = new Float64Array(PTRS_PER_TABLE);
+      this.pudVal[pudId] = vals;
+    }
+    if (pudT[u] === 0) {
+      pudT[u] = HUGE_LEAF;
+      this.pudUsed[pudId]!++;
+      this.nHugePud++;
+    }
+    vals[u] = val;
+  }
+
+  /** Clear the huge PUD entry covering `addr` and return it; 0 if none. */
+  clearPud(addr: number): Pte {
+    checkAddr(addr);
+    const hi = Math.floor(addr / PUD_SIZE);
+    const pudId = this.pgd[hi >>> 9]!;
+    if (pudId === 0) return 0;
+    const u = hi & 511;
+    const pudT = this.pud[pudId]!;
+    if (pudT[u] !== HUGE_LEAF) return 0;
+    const old = this.pudVal[pudId]![u]!;
+    this.pudVal[pudId]![u] = 0;
+    pudT[u] = 0;
+    this.pudUsed[pudId]!--;
+    this.nHugePud--;
+    return old;
+  }
+
+  /**
+   * Base address of the first huge leaf (PMD or PUD) overlapping [from, to), or -1. The base
+   * may lie below `from` when a leaf straddles it. Skips empty upper tables as `nextEntry` does.
+   */
+  nextHuge(from: number, to: number): number {
+    if (this.nHugePmd === 0 && this.nHugePud === 0) return -1;
+    const end = Math.min(to, VA_SPACE_SIZE);
+    let addr = Math.max(0, from - (from % PMD_SIZE));
+    while (addr < end) {
+      const hi = Math.floor(addr / PUD_SIZE);
+      const pudId = this.pgd[hi >>> 9]!;
+      if (pudId === 0) {
+        addr = ((hi >>> 9) + 1) * PGDIR_SIZE;
+        continue;
+      }
+      const pmdId = this.pud[pudId]![hi & 511]!;
+      if (pmdId === HUGE_LEAF) return hi * PUD_SIZE;
+      if (pmdId === 0 || this.pmdVal[pmdId] === undefined) {
+        addr = (hi + 1) * PUD_SIZE;
+        continue;
+      }
+      const pmdT = this.pmd[pmdId]!;
+      const stop = Math.min(PTRS_PER_TABLE, Math.ceil((end - hi * PUD_SIZE) / PMD_SIZE));
+      for (let m = (addr - hi * PUD_SIZE) >>> 21; m < stop; m++) {
+        if (pmdT[m] === HUGE_LEAF) return hi * PUD_SIZE + m * PMD_SIZE;
+      }
+      addr = (hi + 1) * PUD_SIZE;
+    }
+    return -1;
+  }
+
+  /** Huge PMD leaves in the table. */
+  get hugePmdCount(): number {
+    return this.nHugePmd;
+  }
+
+  /** Huge PUD leaves in the table. */
+  get hugePudCount(): number {
+    return this.nHugePud;
+  }
+
+  /** What a PTE mapping the page at `addr` would hold, from the huge leaf covering it. */
+  private hugeSubpage(addr: number): Pte {
+    let val = this.getPmd(addr);
+    let size = PMD_SIZE;
+    if (val === 0) {
+      val = this.getPud(addr);
+      size = PUD_SIZE;
+    }
+    if ((val & KIND_MASK_BITS) !== PTE_KIND_PRESENT) return val;
+    return val + Math.floor((addr % size) / PAGE_SIZE) * 0x10000;
+  }
+
+  private pmdTableFor(addr: number, hi: number): number {
+    const g = hi >>> 9;
+    let pudId = this.pgd[g]!;
+    if (pudId === 0) {
+      pudId = this.newUpper(this.pud, this.pudFree);
+      this.pudUsed = grown(this.pudUsed, pudId);
+      this.pgd[g] = pudId;
+    }
+    const pudT = this.pud[pudId]!;
+    const u = hi & 511;
+    let pmdId = pudT[u]!;
+    if (pmdId === HUGE_LEAF) throw new Error(`PageTable: ${hexAddr(addr)} is under a huge PUD leaf`);
+    if (pmdId === 0) {
+      pmdId = this.newUpper(this.pmd, this.pmdFree);
+      this.pmdUsed = grown(this.pmdUsed, pmdId);
+      pudT[u] = pmdId;
+      this.pudUsed[pudId]!++;
+    }
+    return pmdId;
   }
 
   // ------------------------------------------------------------ freeing tables
@@ -285,13 +550,13 @@ export class PageTable {
         const uBase = gBase + u * PUD_SIZE;
         if (uBase >= hi) break;
         const pmdId = pudT[u]!;
-        if (pmdId === 0 || uBase + PUD_SIZE <= lo) continue;
+        if (pmdId <= 0 || uBase + PUD_SIZE <= lo) continue;
         const pmdT = this.pmd[pmdId]!;
         for (let m = 0; m < PTRS_PER_TABLE; m++) {
           const mBase = uBase + m * PMD_SIZE;
           if (mBase + PMD_SIZE > hi) break;
           const leaf = pmdT[m]!;
-          if (leaf === 0 || mBase < lo || this.leafUsed[leaf] !== 0) continue;
+          if (leaf <= 0 || mBase < lo || this.leafUsed[leaf] !== 0) continue;
           pmdT[m] = 0;
           this.pmdUsed[pmdId]!--;
           this.freeLeaf(leaf);
@@ -334,8 +599,11 @@ export class PageTable {
   bytes(): number {
     const upper = (this.pud.length + this.pmd.length - 2 + 1) * PTRS_PER_TABLE * 4;
     const leaves = (this.lpfn.length - 1) * LEAF_BYTES;
+    let huge = 0;
+    for (const v of this.pmdVal) if (v !== undefined) huge += v.byteLength;
+    for (const v of this.pudVal) if (v !== undefined) huge += v.byteLength;
     const meta =
-      this.pudUsed.byteLength + this.pmdUsed.byteLength + this.leafPresent.byteLength +
+      huge + this.pudUsed.byteLength + this.pmdUsed.byteLength + this.leafPresent.byteLength +
       this.leafUsed.byteLength + this.leafGen.byteLength + this.leafBase.byteLength;
     return upper + leaves + meta;
   }
@@ -377,7 +645,8 @@ export class PageTable {
   private newUpper(tables: Int32Array[], free: number[]): number {
     const id = free.pop();
     if (id !== undefined) return id; // freed upper tables are empty, hence already zero
-    tables.push(new Int32Array(PTRS_PER_TABLE));
+    tables.push(new Int32Array(this.allocate(PTRS_PER_TABLE * 4)));
+    (tables === this.pmd ? this.pmdVal : this.pudVal).push(undefined);
     return tables.length - 1;
   }
 
@@ -385,7 +654,7 @@ export class PageTable {
     let leaf = this.leafFree.pop();
     if (leaf === undefined) {
       leaf = this.lpfn.length;
-      const buf = new ArrayBuffer(LEAF_BYTES);
+      const buf = this.allocate(LEAF_BYTES);
       this.lpfn.push(new Int32Array(buf, 0, PTRS_PER_TABLE));
       this.lbits.push(new Uint16Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE));
       this.leafPresent = grown(this.leafPresent, leaf);

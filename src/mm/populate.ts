@@ -15,6 +15,7 @@ import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { PAGE_SIZE, PMD_SIZE } from './constants.ts';
 import { handle_mm_fault } from './fault.ts';
 import { ZERO_PFN } from './frame-flags.ts';
+import { HUGE_FALLBACK, huge_pmd_fault, thpAllowed } from './huge-memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { pteIndex } from './page-table.ts';
 import { PTE_DIRTY, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfnPte, ptePresent } from './pte.ts';
@@ -47,9 +48,29 @@ export function* populateRange(mm: Mm, start: number, end: number, write: boolea
 }
 
 function* populateVma(mm: Mm, vma: Vma, start: number, end: number, write: boolean): Gen<number> {
+  if (vma.hpageShift !== 0) {
+    // hugetlb: one fault per huge page.
+    const size = 2 ** vma.hpageShift;
+    for (let b = start - (start % size); b < end; b += size) {
+      const a = Math.max(b, start);
+      while (!satisfied(mm, a, write)) {
+        const r = yield* handle_mm_fault(mm, vma, a, write);
+        if (r !== 0) return r;
+      }
+    }
+    return 0;
+  }
   for (let base = start - (start % PMD_SIZE); base < end; base += PMD_SIZE) {
     const s = Math.max(start, base);
     const e = Math.min(end, base + PMD_SIZE);
+    if (mm.pt.hugePmdCount !== 0 || mm.sys.thpMode !== 'never') {
+      // A huge PMD where THP allows one (or is already there): one fault does the region.
+      const r = yield* populateHuge(mm, vma, base, write);
+      if (r !== HUGE_FALLBACK) {
+        if (r !== 0) return r;
+        continue;
+      }
+    }
     if (vma.isAnon) yield* bulkAnon(mm, vma, s, e, write);
     for (let a = s; a < e; a += PAGE_SIZE) {
       // Whatever the bulk step left (or could not do) takes the ordinary fault path.
@@ -60,6 +81,20 @@ function* populateVma(mm: Mm, vma: Vma, start: number, end: number, write: boole
     }
   }
   return 0;
+}
+
+/**
+ * The region at `base` by one PMD fault, if it is (or may become) PMD-mapped. @returns 0 when
+ * the region is done, a fault's error, or HUGE_FALLBACK for the per-page path.
+ */
+function* populateHuge(mm: Mm, vma: Vma, base: number, write: boolean): Gen<number> {
+  for (;;) {
+    const pmd = mm.pt.getPmd(base);
+    if (pmd !== 0 && ptePresent(pmd) && (!write || (pmd & PTE_WRITE) !== 0)) return 0;
+    if (pmd === 0 && !(mm.pt.pmdNone(base) && thpAllowed(mm.sys, vma, base))) return HUGE_FALLBACK;
+    const r = yield* huge_pmd_fault(mm, vma, base, write);
+    if (r !== 0) return r;
+  }
 }
 
 function satisfied(mm: Mm, addr: number, write: boolean): boolean {

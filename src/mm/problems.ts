@@ -26,6 +26,8 @@ export type MmProblemKind =
   | 'frame-mapcount-underflow'
   /** unpin_user_page of a frame that holds no pin. */
   | 'frame-unpin-unpinned'
+  /** A compound folio split while still mapped by a PMD, free, or in the swap cache. */
+  | 'frame-split-refused'
   /** Something tried to write the shared zero page. */
   | 'zero-page-write'
   /** A swap slot was duplicated, freed or accessed while free. */

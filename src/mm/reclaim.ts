@@ -39,6 +39,7 @@ import { PG_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_DEVICE_PRIVATE, PG_DIRTY, PG_L
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { out_of_memory, wait_for_memory } from './oom.ts';
+import { split_folio } from './split.ts';
 import { PTE_DIRTY, PTE_EXCLUSIVE, PTE_SOFT_DIRTY, PTE_SPECIAL, isDeviceExclusiveEntry, ptePfn, ptePresent, swapPte } from './pte.ts';
 import { exclusiveEntriesUncounted, exclusiveEntryGone } from './device-exclusive-entry.ts';
 import { deleteFromSwapCache, freeSwapCacheIfOrphan, rmapLockOf, rmapTargets, type RmapTarget } from './rmap.ts';
@@ -115,6 +116,7 @@ export function* try_to_free_pages(sys: MemorySystem, gfp: number): Gen<number> 
 /** True if reclaim may consider `pfn`: on the LRU, in use, not locked, a normal page. */
 function candidate(sys: MemorySystem, pfn: number): boolean {
   const f = sys.frames.flags(pfn);
+  if ((f & PG_LRU) !== 0 && sys.frames.isCompound(pfn) && sys.frames.folioHead(pfn) !== pfn) return false; // a tail: the head stands for the folio
   return (f & PG_LRU) !== 0 && (f & (PG_BUDDY | PG_LOCKED | PG_ZERO | PG_DEVICE_PRIVATE)) === 0;
 }
 
@@ -147,6 +149,8 @@ export function* reclaim_folio(sys: MemorySystem, pfn: number): Gen<boolean> {
     sys.putPage(pfn);
     return false;
   }
+  // A huge page is split first, then its head is reclaimed like any page (the rest later).
+  if (f.folioOrder(pfn) !== 0 && (yield* split_folio(sys, pfn)) !== 0) return yield* release(sys, pfn);
   const anon = f.testFlags(pfn, PG_ANON);
   if (anon && f.testFlags(pfn, PG_SWAPBACKED) && !f.testFlags(pfn, PG_SWAPCACHE)) {
     const slot = sys.swap.alloc();

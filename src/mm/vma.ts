@@ -43,6 +43,8 @@ export class Vma {
   anonVma: number;
   /** True once removed from its set (unmapped, or merged into a neighbour). */
   detached = false;
+  /** hugetlb: log2 of the huge page size (21 or 30); 0 for any other VMA. */
+  hpageShift = 0;
 
   /** Create a VMA (VmaSet does this; exported for tests and for fork's copies). */
   constructor(id: number, start: number, end: number, flags: number, file: number, pgoff: number, anonVma: number) {
@@ -119,6 +121,7 @@ export function canMerge(a: Vma, b: Vma): boolean {
     ((a.flags ^ b.flags) & ~VM_IGNORE_MERGE) === 0 &&
     (a.flags & VM_SPECIAL) === 0 &&
     a.file === b.file &&
+    a.hpageShift === b.hpageShift &&
     b.pgoff === a.pgoff + a.pages &&
     (a.anonVma === b.anonVma || a.anonVma < 0 || b.anonVma < 0)
   );
@@ -217,6 +220,7 @@ export class VmaSet {
       throw new Error(`VmaSet.split: ${String(addr)} is not a page-aligned address strictly inside ${vma.toString()}`);
     }
     const upper = new Vma(this.nextId++, addr, vma.end, vma.flags, vma.file, vma.pgoffAt(addr), vma.anonVma);
+    upper.hpageShift = vma.hpageShift;
     vma.end = addr;
     this.list.splice(i + 1, 0, upper);
     return upper;

@@ -32,6 +32,7 @@ import {
   PTE_SPECIAL,
   ptePfn,
 } from './pte.ts';
+import { zap_huge_range } from './huge-pmd-ops.ts';
 import { freeSwapCacheIfOrphan, freeSwapEntry } from './rmap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
@@ -79,6 +80,7 @@ export class TlbGather {
  */
 export function* zapRange(mm: Mm, start: number, end: number, tlb: TlbGather): Gen<void> {
   const pt = mm.pt;
+  if (pt.hugePmdCount + pt.hugePudCount !== 0) yield* zap_huge_range(mm, start, end, tlb);
   let addr = pt.nextEntry(start, end, KIND_MASK_ANY);
   while (addr >= 0) {
     const base = addr - (addr % PMD_SIZE);

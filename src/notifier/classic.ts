@@ -28,6 +28,7 @@ import type { MmuNotifierRange } from './range.js';
 import { trackMm } from './quiescence.js';
 import { dropAllLocks, takeAllLocks } from './exclusion.js';
 import { MmuNotifierSubscriptions } from './subscriptions.js';
+import { opLabel, nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -208,17 +209,20 @@ export function* mmu_notifier_put(sub: MmuNotifier): Gen<void> {
   const world = mm.world;
   const srcu = subs.srcu;
   pendingFrees(world).count++;
-  world.spawn(`srcu-free(${sub.name})`, function* () {
-    yield world.point('call_srcu', srcu, Access.Write);
-    yield* synchronize_srcu(srcu);
-    yield world.point(`free_notifier(${sub.name})`, sub, Access.Write);
-    sub.dead = true;
-    sub.ops.free_notifier?.(sub);
-    mm.mm_count--;
-    const p = pendingFrees(world);
-    p.count--;
-    p.wq.wakeAll();
-  });
+  world.spawn(`srcu-free(${sub.name})`, srcuFree(world, srcu, sub, mm));
+}
+
+/** The call_srcu callback of a put: after a grace period, free the subscription and drop the mm. */
+function* srcuFree(world: World, srcu: MmuNotifierSubscriptions['srcu'], sub: MmuNotifier, mm: MmStruct): Gen<void> {
+  yield world.point('call_srcu', srcu, Access.Write);
+  yield* synchronize_srcu(srcu);
+  yield world.point(opLabel('free_notifier', sub.name), sub, Access.Write);
+  sub.dead = true;
+  sub.ops.free_notifier?.(sub);
+  mm.mm_count--;
+  const p = pendingFrees(world);
+  p.count--;
+  p.wq.wakeAll();
 }
 
 interface PendingFrees {
@@ -257,6 +261,16 @@ export function unlink(subs: MmuNotifierSubscriptions, sub: MmuNotifier): void {
  * it, and waits for the grace period, after which no callback of it runs.
  */
 export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<void> {
+  if (sub.dead) {
+    // A second unregister would drop the mm reference the first one already dropped: mm_count
+    // underflows and the mm is freed under its users (the kernel's refcount checks WARN on it).
+    mm.world.report(
+      DOUBLE_UNREGISTER,
+      `WARNING: mmu_notifier_unregister of ${sub.name} on ${mm.name}, which is already unregistered: the second mmdrop would underflow mm_count (${mm.mm_count}) and free the mm under its users`,
+      `double-unregister:${sub.name}`,
+    );
+    return;
+  }
   const subs = mm.notifier_subscriptions;
   if (subs === null) {
     notifierWarn(mm.world, 'unregister:unregistered', `mmu_notifier_unregister of ${sub.name} on ${mm.name}, which has no notifiers`);
@@ -265,7 +279,7 @@ export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<vo
   if (sub.onList) {
     const idx = yield* srcu_read_lock(subs.srcu);
     if (sub.ops.release !== undefined) {
-      yield mm.world.point(`${sub.name}->release`, sub, Access.Write);
+      yield mm.world.point(nameLabel('', sub.name, '->release'), sub, Access.Write);
       yield* sub.ops.release(sub, mm);
     }
     yield* srcu_read_unlock(subs.srcu, idx);
@@ -278,6 +292,9 @@ export function* mmu_notifier_unregister(sub: MmuNotifier, mm: MmStruct): Gen<vo
   sub.dead = true;
   mm.mm_count--;
 }
+
+/** A notifier unregistered twice. */
+export const DOUBLE_UNREGISTER = 'double-unregister';
 
 /** `mmu_notifier_clear_flush_young(mm, start, end)`: OR of every subscription's answer. */
 export function mmu_notifier_clear_flush_young(mm: MmStruct, start: number, end: number): number {

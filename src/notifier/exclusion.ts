@@ -10,6 +10,7 @@
  * Every step that reads or writes the record, or `mm.notifier_subscriptions`, names the record,
  * so the explorer sees registration and invalidation conflict.
  */
+import { nameLabel } from '../sim/labels.js';
 import { Access, type SimObject } from '../sim/point.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import type { MmStruct } from './mm.js';
@@ -24,8 +25,8 @@ export class MmExclusion implements SimObject {
   readonly name: string;
 
   constructor(readonly mm: MmStruct) {
-    this.name = `${mm.name} invalidation/registration exclusion`;
-    this.wq = mm.world.waitQueue(`${mm.name} mm_take_all_locks`, this);
+    this.name = nameLabel('', mm.name, ' invalidation/registration exclusion');
+    this.wq = mm.world.waitQueue(nameLabel('', mm.name, ' mm_take_all_locks'), this);
   }
 }
 

@@ -35,6 +35,7 @@ import { MMU_NOTIFIER_RANGE_BLOCKABLE, ULONG_MAX } from './events.js';
 import type { MmStruct } from './mm.js';
 import type { MmuNotifierRange } from './range.js';
 import type { MmuNotifierSubscriptions } from './subscriptions.js';
+import { opLabel, nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -99,6 +100,16 @@ function removeFromTree(subs: MmuNotifierSubscriptions, sub: MmuIntervalNotifier
 
 function* insertCommon(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {
   const world = mm.world;
+  if (sub.membership === 'in-tree' || sub.membership === 'pending-insert') {
+    // The kernel does not look: it links the node into the interval tree a second time and the
+    // tree is corrupt from then on. hmmsim refuses the insert and reports the misuse.
+    world.report(
+      DOUBLE_INSERT,
+      `WARNING: mmu_interval_notifier_insert of ${sub.name}, which is already inserted (${sub.membership}) on ${sub.mm?.name ?? 'an mm'}: remove it first; the kernel would corrupt its interval tree`,
+      `double-insert:${sub.name}`,
+    );
+    return -EINVAL;
+  }
   if (length === 0 || start + length - 1 > ULONG_MAX || !Number.isSafeInteger(start + length - 1)) return -EOVERFLOW;
   if (mm.mm_users <= 0) {
     notifierWarn(world, 'interval-insert:no-users', `mmu_interval_notifier_insert on ${mm.name}, which has no users`);
@@ -142,6 +153,9 @@ export function* mmu_interval_notifier_insert(sub: MmuIntervalNotifier, mm: MmSt
   }
   return yield* insertCommon(sub, mm, start, length);
 }
+
+/** A subscription inserted while it is already inserted. */
+export const DOUBLE_INSERT = 'double-insert';
 
 /** `mmu_interval_notifier_insert_locked(...)`: the mmap lock must be held for write. */
 export function* mmu_interval_notifier_insert_locked(sub: MmuIntervalNotifier, mm: MmStruct, start: number, length: number): Gen<number> {
@@ -245,7 +259,7 @@ export function* mmu_interval_read_retry(sub: MmuIntervalNotifier, seq: number):
     notInserted(sub, 'mmu_interval_read_retry');
     return true;
   }
-  yield sub.mm.world.point(`read_retry(${sub.name})`, sub, Access.Read);
+  yield sub.mm.world.point(opLabel('read_retry', sub.name), sub, Access.Read);
   return sub.invalidateSeq !== seq;
 }
 
@@ -299,7 +313,7 @@ export function overlapping(subs: MmuNotifierSubscriptions, start: number, last:
 /** Calls one interval callback with the oracle's bookkeeping around it. */
 export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): Gen<boolean> {
   const world = range.mm!.world;
-  yield world.point(`${sub.name}->invalidate`, sub, Access.Write);
+  yield world.point(nameLabel('', sub.name, '->invalidate'), sub, Access.Write);
   if (sub.membership === 'removed') {
     world.report(CALLBACK_AFTER_REMOVE, `${sub.name}->invalidate called after mmu_interval_notifier_remove returned`, sub.name);
   }
@@ -308,7 +322,7 @@ export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRang
   // The core opens no non_block section here, but the contract forbids sleeping all the same.
   const k = kernelOf(world);
   const nonblock = (range.flags & MMU_NOTIFIER_RANGE_BLOCKABLE) === 0;
-  const prev = nonblock ? k.enterNonblockContract(k.current.id, `${sub.name}->invalidate`) : null;
+  const prev = nonblock ? k.enterNonblockContract(k.current.id, nameLabel('', sub.name, '->invalidate')) : null;
   const ok = yield* sub.ops.invalidate(sub, range, curSeq);
   if (nonblock) k.leaveNonblockContract(k.current.id, prev);
   sub.running--;

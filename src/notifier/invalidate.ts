@@ -12,6 +12,10 @@
  *         current contract: if any failed, end() on every subscription that has one, return -EAGAIN
  *         before v5.12:    if any failed, return -EAGAIN and nobody gets end
  *
+ * Nesting: a caller may start an invalidation while its own is open (a huge PMD split inside
+ * munmap's or madvise's range). The trace shows it: the start and end points of a nested range
+ * say `(nested in <outer range>)`, the innermost open range of the same task.
+ *
  * The caller of a failed non-blocking start must not touch the range and must not call end. A
  * classic failure after a successful interval step leaves the interval step open (observed in
  * the kernel source); the oracle reports that as `kernel-itree-leak`.
@@ -31,6 +35,7 @@ import { CALLBACK_AFTER_UNREGISTER, KERNEL_ITREE_LEAK, UNPAIRED_INVALIDATE } fro
 import { callInvalidate, mn_itree_inv_end, mn_itree_inv_start_range, overlapping } from './interval.js';
 import type { MmuNotifierRange } from './range.js';
 import type { InvalidationInstance, MmuNotifierSubscriptions } from './subscriptions.js';
+import { nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -59,10 +64,38 @@ export function* mmu_notifier_invalidate_range_start_nonblock(range: MmuNotifier
   return yield* startCommon(range, c, world);
 }
 
+/** Open invalidation ranges per task id, innermost last (for the nesting shown in traces). */
+const openByWorld = new WeakMap<World, Map<number, MmuNotifierRange[]>>();
+
+function openStack(world: World): MmuNotifierRange[] | null {
+  const t = world.current;
+  if (t === null) return null;
+  let m = openByWorld.get(world);
+  if (m === undefined) {
+    m = new Map();
+    openByWorld.set(world, m);
+    world.resetHooks.push(() => m!.clear());
+  }
+  let s = m.get(t.id);
+  if (s === undefined) {
+    s = [];
+    m.set(t.id, s);
+  }
+  return s;
+}
+
+function nestedSuffix(stack: readonly MmuNotifierRange[] | null, range: MmuNotifierRange): string {
+  if (stack === null) return '';
+  for (let i = stack.length - 1; i >= 0; i--) if (stack[i] !== range) return ` (nested in ${stack[i]!})`;
+  return '';
+}
+
 function* startCommon(range: MmuNotifierRange, c: KernelContract, world: World): Gen<number> {
   const mm = range.mm!;
   const ex = exclusionOf(mm);
-  yield world.point(`invalidate_range_start ${range}`, ex, Access.Write);
+  const stack = openStack(world);
+  yield world.point(`invalidate_range_start ${range}${nestedSuffix(stack, range)}`, ex, Access.Write);
+  stack?.push(range);
   // The map is taken even when the mm has no notifiers, so lockdep learns the order early.
   if (c.notifierAnnotations) lock_map_acquire(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
   yield* enterInvalidation(ex);
@@ -75,7 +108,10 @@ function* startCommon(range: MmuNotifierRange, c: KernelContract, world: World):
     // A blocking caller ignores the result and calls end as usual (the failure was a WARN).
     if (ret !== 0 && !blockable(range)) retireFailed(subs, inst, c, world);
   }
-  if (ret !== 0 && !blockable(range)) leaveInvalidation(ex);
+  if (ret !== 0 && !blockable(range)) {
+    leaveInvalidation(ex);
+    popRange(stack, range);
+  }
   if (c.notifierAnnotations) lock_map_release(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
   return blockable(range) ? 0 : ret;
 }
@@ -122,7 +158,7 @@ function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, in
   for (const sub of subs.list.slice()) {
     const start = sub.ops.invalidate_range_start;
     if (start === undefined) continue;
-    yield world.point(`${sub.name}->invalidate_range_start`, sub, Access.Write);
+    yield world.point(nameLabel('', sub.name, '->invalidate_range_start'), sub, Access.Write);
     checkAlive(world, sub, 'invalidate_range_start');
     if (!canBlock && c.notifierAnnotations) non_block_start();
     const ret = yield* start(sub, range);
@@ -143,6 +179,12 @@ function* hlistStart(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, in
   return failed;
 }
 
+function popRange(stack: MmuNotifierRange[] | null, range: MmuNotifierRange): void {
+  if (stack === null) return;
+  const i = stack.lastIndexOf(range);
+  if (i >= 0) stack.splice(i, 1);
+}
+
 /** `mmu_notifier_invalidate_range_end(range)`. */
 export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen<void> {
   const mm = range.mm!;
@@ -151,7 +193,9 @@ export function* mmu_notifier_invalidate_range_end(range: MmuNotifierRange): Gen
   const canBlock = blockable(range);
   if (canBlock && c.notifierAnnotations) might_sleep();
   const ex = exclusionOf(mm);
-  yield world.point(`invalidate_range_end ${range}`, ex, Access.Write);
+  const stack = openStack(world);
+  popRange(stack, range);
+  yield world.point(`invalidate_range_end ${range}${nestedSuffix(stack, range)}`, ex, Access.Write);
   const subs = mm.notifier_subscriptions;
   let inst: InvalidationInstance | undefined;
   if (subs !== null) for (const i of subs.open) if (i.range === range) inst = i;
@@ -191,7 +235,7 @@ function* callEnds(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, inst
   for (const sub of subs.list.slice()) {
     const end = sub.ops.invalidate_range_end;
     if (end === undefined) continue;
-    yield world.point(`${sub.name}->invalidate_range_end`, sub, Access.Write);
+    yield world.point(nameLabel('', sub.name, '->invalidate_range_end'), sub, Access.Write);
     checkAlive(world, sub, 'invalidate_range_end');
     const sectioned = !canBlock && !compensating && c.notifierAnnotations;
     const contract = !canBlock && compensating;

@@ -13,6 +13,7 @@
  * it even again, applies the deferred inserts and removes, and wakes the readers.
  */
 import { Spinlock } from '../locking/spinlock.js';
+import { nameLabel } from '../sim/labels.js';
 import type { SrcuStruct } from '../locking/srcu.js';
 import type { WaitQueue } from '../sim/waitqueue.js';
 import type { World } from '../sim/world.js';
@@ -62,14 +63,14 @@ export class MmuNotifierSubscriptions {
     readonly srcu: SrcuStruct,
     world: World,
   ) {
-    this.lock = new Spinlock(world, `${mm.name}->notifier_subscriptions->lock`, '&subscriptions->lock');
+    this.lock = new Spinlock(world, nameLabel('', mm.name, '->notifier_subscriptions->lock'), '&subscriptions->lock');
     this.itree = borrowTree(world);
-    this.wq = world.waitQueue(`${mm.name} notifier wq`, this);
+    this.wq = world.waitQueue(nameLabel('', mm.name, ' notifier wq'), this);
   }
 
   /** The object scheduling points name for this state. */
   get name(): string {
-    return `${this.mm.name}->notifier_subscriptions`;
+    return nameLabel('', this.mm.name, '->notifier_subscriptions');
   }
 
   /** FullyExcluded: an invalidation that hit an interval is in progress. */

@@ -9,6 +9,7 @@ import { MMU_NOTIFIER_RANGE_BLOCKABLE, MMU_NOTIFY_RELEASE, ULONG_MAX } from './e
 import { callInvalidate, mn_itree_inv_end, mn_itree_inv_start_range, overlapping } from './interval.js';
 import type { MmStruct } from './mm.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from './range.js';
+import { nameLabel } from '../sim/labels.js';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -27,7 +28,7 @@ export function* mmu_notifier_release(mm: MmStruct): Gen<void> {
   yield mm.world.point('walk notifier list', subs.lock, Access.Read);
   for (const sub of subs.list.slice()) {
     if (sub.ops.release === undefined) continue;
-    yield mm.world.point(`${sub.name}->release`, sub, Access.Write);
+    yield mm.world.point(nameLabel('', sub.name, '->release'), sub, Access.Write);
     yield* sub.ops.release(sub, mm);
   }
   yield* srcu_read_unlock(subs.srcu, idx);

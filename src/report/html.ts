@@ -25,27 +25,55 @@ function esc(s: string): string {
 const STYLE = `
 body { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; margin: 1.5em; color: #222; }
 h1 { font-size: 16px; margin: 0 0 .2em; } .sub { color: #666; margin-bottom: 1em; }
-table { border-collapse: collapse; } th, td { border: 1px solid #ddd; padding: 2px 8px; vertical-align: top; }
-th { background: #f4f4f4; position: sticky; top: 0; } td.n { color: #999; text-align: right; }
-td.s { background: #eef6ff; white-space: nowrap; } .o { color: #777; } .W { color: #b34; } .R { color: #375; }
+table { border-collapse: collapse; table-layout: fixed; width: 100%; }
+th, td { border: 1px solid #ddd; padding: 2px 6px; vertical-align: top; overflow-wrap: anywhere; }
+th { background: #f4f4f4; position: sticky; top: 0; } th.n, td.n { width: 4em; color: #999; text-align: right; }
+td.s { background: #eef6ff; } .o { color: #777; } .W { color: #b34; } .R { color: #375; }
 tr.f td { background: #fff1f0; color: #a00; white-space: pre-wrap; } .note { color: #a60; }
-pre.finding { background: #fff1f0; border: 1px solid #f3c2bd; padding: .6em; white-space: pre-wrap; }
+ul.findings { padding-left: 1.2em; } ul.findings li { color: #a00; }
+.hide { display: none; } .cols label { margin-right: 1em; cursor: pointer; color: #246; }
+.cols label::before { content: "[-] "; } .cols { margin: .6em 0; }
 `;
 
-/** Renders the page. Deterministic: the same run gives the same bytes. */
+/** CSS that hides column `i` (0-based task index) while its box is ticked: collapsing needs no script. */
+function collapseRules(cols: number): string {
+  const rules: string[] = [];
+  for (let i = 0; i < cols; i++) {
+    rules.push(`#hide-${i}:checked ~ table tr > :nth-child(${i + 2}) { display: none; }`);
+    rules.push(`#hide-${i}:checked ~ .cols label[for="hide-${i}"]::before { content: "[+] "; }`);
+  }
+  return rules.join('\n');
+}
+
+/**
+ * Renders the page. Deterministic: the same run gives the same bytes. The columns share the
+ * window's width (long labels wrap), and a reader can fold any task's column away. Each finding
+ * is printed once, in the row where it happened; the list at the top links to it.
+ */
 export function traceToHtml(p: TracePage): string {
   const cols = p.taskNames.length;
   const out: string[] = [];
-  out.push('<!doctype html>', '<html lang="en"><head><meta charset="utf-8">', `<title>${esc(p.title)}</title>`, `<style>${STYLE}</style></head><body>`);
+  out.push('<!doctype html>', '<html lang="en"><head><meta charset="utf-8">', `<title>${esc(p.title)}</title>`, `<style>${STYLE}${collapseRules(cols)}</style></head><body>`);
   out.push(`<h1>${esc(p.title)}</h1>`, `<div class="sub">${esc(p.subtitle)}</div>`);
   for (const n of p.notes) out.push(`<div class="note">note: ${esc(n)}</div>`);
-  for (const f of p.findings) out.push(`<pre class="finding">[${esc(f.kind)}] at step ${f.step}${f.task === null ? '' : ` in ${esc(f.task)}`}\n${esc(f.message)}</pre>`);
-  out.push('<table><thead><tr><th>step</th>');
+  if (p.findings.length > 0) {
+    out.push('<ul class="findings">');
+    p.findings.forEach((f, i) => {
+      out.push(`<li><a href="#finding-${i}">[${esc(f.kind)}] at step ${f.step}${f.task === null ? '' : ` in ${esc(f.task)}`}</a></li>`);
+    });
+    out.push('</ul>');
+  }
+  for (let i = 0; i < cols; i++) out.push(`<input type="checkbox" class="hide" id="hide-${i}">`);
+  out.push('<div class="cols">columns: ');
+  p.taskNames.forEach((t, i) => out.push(`<label for="hide-${i}">${esc(t)}</label>`));
+  out.push('</div>');
+  out.push('<table><thead><tr><th class="n">step</th>');
   for (const t of p.taskNames) out.push(`<th>${esc(t)}</th>`);
   out.push('</tr></thead><tbody>');
+  let finding = 0;
   for (const r of p.rows) {
     if ('note' in r) {
-      out.push(`<tr class="f"><td class="n"></td><td colspan="${cols}">${esc(r.note)}</td></tr>`);
+      out.push(`<tr class="f" id="finding-${finding++}"><td class="n"></td><td colspan="${cols}">${esc(r.note)}</td></tr>`);
       continue;
     }
     out.push(`<tr><td class="n">${r.step}</td>`);

@@ -33,13 +33,15 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
   const out: string[] = [];
   out.push(`${r.verdict === 'pass' ? 'PASS' : r.verdict === 'skip' ? 'SKIP' : 'FAIL'}  ${r.name}: ${verdictReason(r)}`);
   if (r.verdict === 'skip') return out.join('\n');
+  for (const n of r.notes ?? []) out.push(`      note: ${n}`);
   out.push(`      ${thousands(r.runs)} runs in ${(r.elapsedMs / 1000).toFixed(2)} s (${thousands(r.runsPerSecond)} runs/s)`);
   for (const s of r.strategies) out.push(`      ${s}`);
+  if (r.complete) out.push('      every schedule explored: the verdict is complete');
   for (const p of r.problems) {
     out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
     for (const line of p.message.split('\n')) out.push(`    ${line}`);
     if (!p.reproducible) out.push('    (this finding needs several runs of the exploration: replaying the last of them alone does not show it)');
-    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed}`);
+    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`);
   }
   return out.join('\n');
 }

@@ -28,6 +28,17 @@ export interface ExploreOptions {
   readonly configure?: (world: World) => void;
   /** Stop early once this returns true (checked after every run with new findings). */
   readonly stopWhen?: (found: readonly FoundProblem[]) => boolean;
+  /**
+   * Polled before the first run and every 64 runs; true stops the exploration (the portfolio
+   * stops its other legs once DFS has covered the whole space).
+   */
+  readonly shouldStop?: () => boolean;
+  /**
+   * Seed partition for sharding: run i uses deriveSeed(seed, i * seedStride + seedOffset), so
+   * N shards with strides N and offsets 0..N-1 draw disjoint seed streams. Default 1 and 0.
+   */
+  readonly seedStride?: number;
+  readonly seedOffset?: number;
 }
 
 /** Progress of an exploration in flight. */
@@ -54,11 +65,23 @@ export interface FoundProblem {
   steps: number;
   /** Which strategy found it (meaningful in a portfolio). */
   readonly strategy: string;
+  /** When each strategy leg first hit it: one entry per leg that did (a merge concatenates). */
+  firstHits: FirstHit[];
   /**
    * False when one replay of the schedule does not show it: the finding needs what earlier runs
    * of the exploration left behind (a lockdep dependency recorded in another run).
    */
   reproducible: boolean;
+}
+
+/** When one strategy first hit a problem. */
+export interface FirstHit {
+  /** The strategy (its name, with its parameter for PCT: `pct(d=3)`). */
+  readonly strategy: string;
+  /** How many runs that strategy had done when it first hit the problem (1 = its first run). */
+  readonly run: number;
+  /** Milliseconds into that strategy's exploration. */
+  readonly ms: number;
 }
 
 /** What an exploration did and found. */
@@ -69,6 +92,12 @@ export interface ExploreResult {
   readonly totalSteps: number;
   /** True when the strategy ran out of things to try (DFS exhausted its space). */
   readonly exhausted: boolean;
+  /** True when every schedule was explored whatever the bound (DFS never cut a choice): the verdict is complete. */
+  readonly complete: boolean;
+  /** The highest preemption bound explored in full (Infinity when complete); null if none or not DFS. */
+  readonly completedBound: number | null;
+  /** Stopped by `shouldStop` (another leg covered the whole space). */
+  readonly stopped: boolean;
   readonly elapsedMs: number;
   readonly strategy: string;
   readonly problems: FoundProblem[];
@@ -90,18 +119,28 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
   let pruned = 0;
   let totalSteps = 0;
   let exhausted = false;
+  let stopped = false;
+  const label = strategyLabel(strategy);
+  const stride = options.seedStride ?? 1;
+  const offset = options.seedOffset ?? 0;
   const deadline = options.timeLimitMs === undefined ? Infinity : t0 + options.timeLimitMs;
+  // `run` numbers every run begun (seeds derive from it); `runs` counts those that were this
+  // exploration's (a sharded DFS leaves some to other shards).
   // The clock is read every 64 runs; when one run takes longer than SLOW_RUN_MS (a scenario
   // over megabytes of simulated memory), every run, so the time limit still holds.
   let clockEachRun = false;
-  for (let run = 0; run < options.maxRuns; run++) {
+  for (let run = 0; runs < options.maxRuns; run++) {
+    if ((run & 63) === 0 && options.shouldStop?.() === true) {
+      stopped = true;
+      break;
+    }
     if (run > 0 && (clockEachRun || run === 1 || (run & 63) === 0)) {
       const now = clock();
       if (run === 1 && now - t0 > SLOW_RUN_MS) clockEachRun = true;
       if (now >= deadline) break;
-      if ((run & 1023) === 0) options.onProgress?.({ runs: run, findings: problems.length, elapsedMs: now - t0 });
+      if ((run & 1023) === 0) options.onProgress?.({ runs, findings: problems.length, elapsedMs: now - t0 });
     }
-    const seed = deriveSeed(options.seed, run);
+    const seed = deriveSeed(options.seed, run * stride + offset);
     if (!strategy.beginRun(run, seed)) {
       exhausted = true;
       break;
@@ -111,6 +150,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
     world.run(strategy);
     if (world.end !== RunEnd.Pruned) program.finish?.(world);
     strategy.endRun(world);
+    if (strategy.discarded?.() === true) continue;
     runs++;
     totalSteps += world.steps;
     if (world.end === RunEnd.Pruned) pruned++;
@@ -125,6 +165,7 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
       }
       fresh = true;
       const p = recordProblem(f, world, seed, strategy.name);
+      p.firstHits.push({ strategy: label, run: runs, ms: Math.round((clock() - t0) * 10) / 10 });
       byKey.set(key, p);
       problems.push(p);
       firstRecord.set(p, {
@@ -145,11 +186,15 @@ export function explore(program: Program, strategy: Strategy, options: ExploreOp
       p.reproducible = reproducible;
     }
   }
+  const coverage = strategy.coverage?.();
   return {
     runs,
     pruned,
     totalSteps,
     exhausted,
+    complete: coverage?.complete ?? false,
+    completedBound: coverage?.completedBound ?? null,
+    stopped,
     elapsedMs: clock() - t0,
     strategy: strategy.describe(),
     problems,
@@ -170,6 +215,13 @@ function recordProblem(f: Finding, world: World, seed: number, strategy: string)
     preemptions: d.preemptions(),
     steps: world.steps,
     strategy,
+    firstHits: [],
     reproducible: true,
   };
+}
+
+/** A strategy's name for first-hit records: PCT with its depth, since a portfolio runs two. */
+function strategyLabel(strategy: Strategy): string {
+  const depth = (strategy as { depth?: unknown }).depth;
+  return strategy.name === 'pct' && typeof depth === 'number' ? `pct(d=${depth})` : strategy.name;
 }

@@ -8,6 +8,11 @@ import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 /** A seeded pseudo-random generator (xoroshiro128+ from pure-rand, mutated in place). */
 export class Rng {
   private gen: RandomGenerator;
+  /**
+   * Draws since the last seeding. The world's own generator is part of what a run explores
+   * besides the schedule: DFS may only call a space complete if no run drew from it.
+   */
+  draws = 0;
 
   constructor(seed: number) {
     this.gen = seeded(seed);
@@ -16,10 +21,12 @@ export class Rng {
   /** Re-seed in place, so a run can reuse the object. */
   reseed(seed: number): void {
     this.gen = seeded(seed);
+    this.draws = 0;
   }
 
   /** A uniform integer in [0, n). `n` must be at least 1. */
   below(n: number): number {
+    this.draws++;
     if (n <= 1) return 0;
     // Unsigned 32-bit draw scaled into range; the bias for the tiny n we use is below 2^-24.
     const u = (this.gen.next() >>> 0) / 4294967296;
@@ -28,6 +35,7 @@ export class Rng {
 
   /** A uniform 31-bit non-negative integer, for deriving child seeds. */
   seed31(): number {
+    this.draws++;
     return this.gen.next() & 0x7fffffff;
   }
 }

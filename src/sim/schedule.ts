@@ -60,6 +60,12 @@ export function encodeSchedule(tasks: ArrayLike<number>, labels: readonly string
   return out;
 }
 
+/**
+ * The most decisions a schedule may hold: far past any run's step budget, far below what would
+ * exhaust memory (a repeat count of 10^12 is a typo, not a run).
+ */
+export const MAX_SCHEDULE_DECISIONS = 10_000_000;
+
 /** Reads a schedule string; throws ScheduleError naming the first thing wrong. */
 export function decodeSchedule(text: string): Schedule {
   const s = text.trim();
@@ -78,7 +84,7 @@ export function decodeSchedule(text: string): Schedule {
     if (ch === '{') {
       const close = s.indexOf('}', i);
       const n = close < 0 ? NaN : Number(s.slice(i + 1, close));
-      if (!Number.isInteger(n) || n < 0) throw new ScheduleError(`bad task number at character ${i} of the schedule: '${clip(s.slice(i))}'`);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ScheduleError(`bad task number at character ${i} of the schedule: '${clip(s.slice(i))}'`);
       task = n;
       i = close + 1;
     } else {
@@ -96,6 +102,9 @@ export function decodeSchedule(text: string): Schedule {
     if (i > start) {
       count = Number(s.slice(start, i));
       if (count < 2) throw new ScheduleError(`repeat count ${count} at character ${start} of the schedule must be at least 2`);
+      if (tasks.length + count > MAX_SCHEDULE_DECISIONS) {
+        throw new ScheduleError(`repeat count ${s.slice(start, i)} at character ${start} makes the schedule longer than ${MAX_SCHEDULE_DECISIONS} decisions; copy the schedule whole from a report`);
+      }
     }
     for (let k = 0; k < count; k++) {
       tasks.push(task);

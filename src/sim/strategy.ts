@@ -28,4 +28,24 @@ export interface Strategy {
   endRun(world: World): void;
   /** One line of parameters and statistics for reports. */
   describe(): string;
+  /** Optional: what an exhaustive strategy has covered (DFS). */
+  coverage?(): Coverage;
+  /**
+   * Optional, asked after `endRun`: the run belongs to another shard's share of the work, so it
+   * is not counted and its findings are dropped (sharded DFS).
+   */
+  discarded?(): boolean;
+}
+
+/** How much of a program's schedule space an exhaustive strategy has covered. */
+export interface Coverage {
+  /** Everything within the strategy's current bound was explored. */
+  readonly exhausted: boolean;
+  /**
+   * Every schedule was explored, whatever the bound (no choice was ever cut by it): the verdict
+   * is complete, and exploring more cannot find anything new.
+   */
+  readonly complete: boolean;
+  /** The highest preemption bound whose space was explored in full (Infinity when complete), or null. */
+  readonly completedBound: number | null;
 }

@@ -5,31 +5,53 @@
  * A queue that belongs to a lock counts as part of that lock for the explorer: steps that block
  * on it or wake from it name the lock, so they conflict with the lock's acquire and release.
  */
+import { opLabel } from './labels.js';
 import { Access, type SimObject } from './point.js';
 import { TaskState, type Task } from './task.js';
 import type { World } from './world.js';
 
+/** An object a queue belongs to that can say who holds it (a lock). */
+export interface QueueOwner {
+  holderName(): string | null;
+}
+
 /** Tasks blocked on a condition, in FIFO order. */
 export class WaitQueue implements SimObject {
   readonly waiters: Task[] = [];
-  /** The label a woken task's next step carries. */
-  readonly wakeLabel: string;
   /**
-   * Who the waiters are waiting for, if anyone in particular (a lock's owner): shown in deadlock
-   * reports so a user can follow the wait-for cycle.
+   * Who the waiters are waiting for, if anyone in particular: shown in deadlock reports so a user
+   * can follow the wait-for cycle. Unset, the queue asks its owner (a lock) for `holderName()`.
    */
   holder: (() => string | null) | null = null;
 
   /** The object a woken task's next step names: the queue's owner (a lock), or the queue. */
   readonly object: SimObject;
+  private wakeText: string | null = null;
+  private sleepText: string | null = null;
 
   constructor(
     readonly world: World,
     readonly name: string,
     owner: SimObject | null = null,
   ) {
-    this.wakeLabel = `woken from ${name}`;
     this.object = owner ?? this;
+  }
+
+  /** The label a woken task's next step carries (looked up once per queue). */
+  get wakeLabel(): string {
+    return (this.wakeText ??= opLabel('woken from ', this.name));
+  }
+
+  /** The label of a task's step while it sleeps here. */
+  get sleepLabel(): string {
+    return (this.sleepText ??= opLabel('sleep on ', this.name));
+  }
+
+  /** Who the waiters wait for (the holder of the lock this queue belongs to), or null. */
+  holderName(): string | null {
+    if (this.holder !== null) return this.holder();
+    const owner = this.object as Partial<QueueOwner>;
+    return owner !== this && typeof owner.holderName === 'function' ? owner.holderName() : null;
   }
 
   /**

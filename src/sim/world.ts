@@ -29,8 +29,12 @@
  * - Nothing in here reads a clock, Math.random or any I/O: the same strategy decisions give the
  *   same run, byte for byte.
  */
+import { BufferPool, type BufferAllocator } from './buffer-pool.js';
 import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
+import { heartbeat } from './heartbeat.js';
+import { afterResume, badYield, unyieldedBlock } from './protocol.js';
+import { firstUserFrame } from './user-frame.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
 import type { Strategy } from './strategy.js';
@@ -52,6 +56,11 @@ let active: World | null = null;
  */
 export function currentWorld(): World {
   if (active === null) throw new Error('no simulated task is running: kernel functions can only be called from task code');
+  return active;
+}
+
+/** The world running a task right now, or null between runs (for guards that must not throw). */
+export function runningWorld(): World | null {
   return active;
 }
 
@@ -134,6 +143,10 @@ export class World {
   private stepLabel = '';
   /** Per-run key/value slots for layers above (lockdep state, mm registries). */
   readonly locals = new Map<string, unknown>();
+  /** Typed-array storage for this run's large structures (page tables, frame metadata), recycled at reset. */
+  readonly buffers = new BufferPool();
+  /** `buffers.take` as a function, made once: what structures below the world are given to allocate with. */
+  readonly allocateBuffer: BufferAllocator = (bytes) => this.buffers.take(bytes);
 
   /** Prepares the world for a fresh run. Objects made for an earlier run must not be reused. */
   reset(seed: number): void {
@@ -159,6 +172,7 @@ export class World {
     this.parked.length = 0;
     this.nextSpinning = false;
     this.locals.clear();
+    this.buffers.reclaim();
     for (const h of this.resetHooks) h();
   }
 
@@ -307,6 +321,7 @@ export class World {
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
+    heartbeat.view[0]++;
     this.resume(t);
     if (t.spinning && t.state === TaskState.Runnable) {
       this.removeRunnable(t);
@@ -324,14 +339,17 @@ export class World {
       r = t.gen.next();
     } catch (e) {
       this.taskThrew(t, e);
+      afterResume(this, t);
       return;
     }
+    afterResume(this, t);
     if (r.done === true) {
       this.exitTask(t);
       return;
     }
     const v = r.value;
     if (v === POINT) {
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = this.nextLabel;
       t.obj = this.nextObj;
       t.access = this.nextAccess;
@@ -339,6 +357,8 @@ export class World {
       this.nextSpinning = false;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
+      if (v !== undefined && typeof v !== 'string') badYield(this, t, v);
+      if (t.state === TaskState.Blocked) unyieldedBlock(this, t, t.waitingOn!.name);
       t.label = typeof v === 'string' ? v : 'yield';
       t.obj = null;
       t.access = Access.None;
@@ -363,7 +383,7 @@ export class World {
       t.deadline = this.now + ticks;
       this.timed.push(t);
     }
-    t.label = `sleep on ${q.name}`;
+    t.label = q.sleepLabel;
     t.obj = q.object;
     t.access = Access.Write;
     return BLOCKED;
@@ -456,7 +476,7 @@ export class World {
     }
     const lines = stuck.map((t) => {
       const q = t.waitingOn!;
-      const holder = q.holder?.() ?? null;
+      const holder = q.holderName();
       const held = holder === null ? '' : ` (held by ${holder})`;
       return `  ${t.name} sleeps on ${q.name}${held}; its last points: ${t.recentPoints().join(' -> ')}`;
     });
@@ -487,16 +507,4 @@ export class World {
       true,
     );
   }
-}
-
-/** The first stack frame outside hmmsim's engine, so an exception points at driver code. */
-function firstUserFrame(err: Error): string | null {
-  const lines = (err.stack ?? '').split('\n').slice(1);
-  for (const l of lines) {
-    const m = /at (.*)$/.exec(l.trim());
-    if (m === null) continue;
-    if (m[1]!.includes('/src/sim/') || m[1]!.includes('node:')) continue;
-    return m[1]!.replace(/^.*\((.*)\)$/, '$1');
-  }
-  return null;
 }

@@ -88,7 +88,10 @@ describe('hmmsim check', () => {
     const broken = scenarioFile('export default defineScenario({{');
     const r1 = await run('check', broken);
     expect(r1.code).toBe(2);
-    expect(r1.err).toMatch(/could not load scenario file .*mine\.ts/);
+    expect(r1.err).toMatch(/^\/.*mine\.ts:\d+:\d+: .* \(TS\d+\)/);
+    const r1b = await run('check', broken, '--no-typecheck');
+    expect(r1b.code).toBe(2);
+    expect(r1b.err).toMatch(/^\/.*mine\.ts:\d+:\d+: /);
     const empty = scenarioFile('export const x = 1;');
     const r2 = await run('check', empty);
     expect(r2.code).toBe(2);
@@ -145,7 +148,7 @@ describe('kernel contract versions', () => {
   it('an unknown version is a usage error', async () => {
     const r = await run('check', '--kernel', 'v9.9');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.4, v5\.5, v5\.9, v5\.14, v6\.15, current/);
+    expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.2, v5\.3, v5\.4, v5\.5, v5\.9, v5\.14, v6\.15, current/);
   });
 });
 
@@ -159,7 +162,9 @@ describe('hmmsim replay --html', () => {
     const html = readFileSync(file, 'utf8');
     expect(html).toMatch(/<th>inc0<\/th>\s*<th>inc1<\/th>/);
     expect((html.match(/<td class="s">/g) ?? []).length).toBe(4);
-    expect(html).toContain('[lost-update] at step 4\n');
+    expect(html).toMatch(/<a href="#finding-0">\[lost-update\] at step 4<\/a>/);
+    expect(html.split('counter is 1 after two increments')).toHaveLength(2);
+    expect(html).toMatch(/<tr class="f" id="finding-0">.*\[lost-update\] lost update: counter is 1/);
     expect(html).not.toMatch(/<script|https?:/);
     const again = await run('replay', 'lost-update', '1:avbv2', '--html', file);
     expect(again.code).toBe(0);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Mutex, mutex_lock, mutex_unlock } from '../../src/locking/mutex.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { spin_lock, spin_unlock, Spinlock } from '../../src/locking/spinlock.js';
-import { folio_lock, folio_locks_held, folio_trylock, folio_unlock, folio_wait_locked } from '../../src/mm/folio-lock.ts';
+import { folio_lock, folio_locks_held, folio_trylock, folio_unlock, folio_wait_locked, waitOnLockedUnderPtl } from '../../src/mm/folio-lock.ts';
 import { mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import { PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { kinds, run } from './helpers.ts';
@@ -173,3 +173,57 @@ describe('folio lock', () => {
 function w0(s: S) {
   return s.mm.world;
 }
+
+describe('waitOnLockedUnderPtl (migration_entry_wait_on_locked)', () => {
+  /**
+   * `holder` has the folio locked and mapped; `waiter` takes the PTL, sees the mapping, and waits
+   * on the folio. Meanwhile the holder unlocks it, unmaps it under the PTL (so it could be freed)
+   * and locks it again as the folio's next user would. A waiter queued before the PTL drops is
+   * woken by that unlock; one that drops the PTL first and looks afterwards can sleep on the next
+   * user's lock for ever.
+   */
+  function race(queueUnderPtl: boolean, seed: number) {
+    return run(
+      (w) => ({ ...setup(1)(w), ptl: new Spinlock(w, 'ptl'), q: w.waitQueue('q'), mapped: true }),
+      {
+        *holder(s) {
+          yield* folio_lock(s.pfns[0]!);
+          s.q.wakeOne();
+          yield* folio_unlock(s.pfns[0]!);
+          yield* spin_lock(s.ptl);
+          s.mapped = false; // unmapped: from here the pfn may be freed and handed out again
+          yield* spin_unlock(s.ptl);
+          yield* folio_lock(s.pfns[0]!); // the next user; it keeps the lock
+        },
+        *waiter(s) {
+          yield s.q.block();
+          yield* spin_lock(s.ptl);
+          if (!s.mapped) {
+            yield* spin_unlock(s.ptl);
+          } else if (queueUnderPtl) {
+            yield* waitOnLockedUnderPtl(s.pfns[0]!, s.ptl);
+          } else {
+            yield* spin_unlock(s.ptl);
+            yield* folio_wait_locked(s.pfns[0]!);
+          }
+          s.log.push('waiter done');
+        },
+      },
+      seed,
+    );
+  }
+
+  it('dropping the PTL before queuing can wait on the folio\'s next user (the old order: a false hang)', () => {
+    let hangs = 0;
+    for (let seed = 1; seed <= 60; seed++) if (kinds(race(false, seed).w).includes('deadlock')) hangs++;
+    expect(hangs).toBeGreaterThan(0);
+  });
+
+  it('queuing under the PTL never does', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const { s, w } = race(true, seed);
+      expect(kinds(w)).toEqual([]);
+      expect(s.log).toEqual(['waiter done']);
+    }
+  });
+});

@@ -16,7 +16,9 @@ import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { sys_pread32, sys_pwrite32 } from '../../src/mm/files.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
-import { MADV_DONTNEED, MADV_FREE, sys_madvise } from '../../src/mm/madvise.ts';
+import { MADV_COLLAPSE, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, sys_madvise } from '../../src/mm/madvise.ts';
+import { khugepaged_scan_mm } from '../../src/mm/khugepaged.ts';
+import { MAP_HUGETLB } from '../../src/mm/hugetlb.ts';
 import { memory_system, type Mm } from '../../src/mm/mm-struct.ts';
 import type { MemorySystem } from '../../src/mm/memory.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
@@ -58,7 +60,15 @@ export type Cmd =
   | { op: 'excl'; proc: number; sel: number }
   | { op: 'pin'; proc: number; sel: number }
   | { op: 'unpin' }
+  | { op: 'mmapHuge'; proc: number; n: number }
+  | { op: 'hugepage'; proc: number; sel: number; pages: number; on: boolean }
+  | { op: 'collapse' | 'khugepaged'; proc: number; sel: number }
+  | { op: 'mmapHugetlb'; proc: number; n: number }
+  | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number }
   | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
+
+/** Bytes of a PMD-mapped huge page. */
+const HPAGE = 2 * 1024 * 1024;
 
 /** Word indices the commands touch (first, second, last of a page). */
 export const WORDS = [0, 1, 1023];
@@ -78,6 +88,8 @@ interface Proc {
   shadow: DeviceShadow;
   sub: MmuIntervalNotifier;
   atomic: DeviceAtomicMap;
+  /** hugetlb mappings made, as [start, end) pairs (flattened). */
+  hugetlb: number[];
   /** The process's HMM device: device-private memory it migrates ranges into and back. */
   gpu: HmmMirror;
 }
@@ -141,7 +153,7 @@ export class Driver {
     const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16);
     const g = yield* gpu.insert(0, TASK_SIZE);
     if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
-    this.procs.push({ mm, ref, shadow, sub, atomic, gpu });
+    this.procs.push({ mm, ref, shadow, sub, atomic, gpu, hugetlb: [] });
   }
 
   /** Drops every pin (before the processes exit, so their pages can be freed). */
@@ -212,8 +224,9 @@ export class Driver {
         const writable = p.ref.writeFault(a);
         if ((pfn >= 0) !== writable) this.fail(`pin_user_page(write) of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${writable ? 'succeeds' : 'faults'}`);
         if (pfn >= 0) this.pins.push(pfn);
-        // A write pin of a private page breaks COW (CLEAR) and may restore an exclusive entry.
-        return this.expectEvents(cmd, (e) => e.event === 1 && e.end - e.start === PAGE_SIZE);
+        // A write pin of a private page breaks COW (CLEAR), may restore an exclusive entry, or
+        // bring a device-private page back (MIGRATE).
+        return this.expectEvents(cmd, (e) => (e.event === 1 && e.end - e.start === PAGE_SIZE) || isMigrateBack(e));
       }
       case 'mmap':
         return yield* this.mmap(p, cmd);
@@ -224,6 +237,61 @@ export class Driver {
         return yield* this.rangeOp(p, cmd);
       case 'mremap':
         return yield* this.mremap(p, cmd);
+      case 'mmapHuge': {
+        const len = cmd.n * HPAGE;
+        const addr = yield* sys_mmap(p.mm, 0, len, 3, MAP_PRIVATE | MAP_ANONYMOUS);
+        if (addr < 0) return this.fail(`mmap of ${cmd.n} x 2 MiB returned ${addr}`);
+        for (let a = addr; a < addr + len; a += PAGE_SIZE) p.ref.pages.set(a, { prot: 3, shared: false, backing: null, priv: new Map() });
+        return;
+      }
+      case 'hugepage': {
+        const start = this.pick(p, cmd.sel);
+        if (start === null) return;
+        const len = Math.min(cmd.pages * PAGE_SIZE, TASK_SIZE - start);
+        const r = yield* sys_madvise(p.mm, start, len, cmd.on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+        let want = 0;
+        for (let a = start; a < start + len; a += PAGE_SIZE) if (!p.ref.pages.has(a)) want = -12;
+        if (r !== want) this.fail(`madvise ${cmd.on ? 'HUGEPAGE' : 'NOHUGEPAGE'} returned ${r}, reference ${want}`);
+        return;
+      }
+      case 'collapse': {
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const base = a - (a % HPAGE);
+        const r = yield* sys_madvise(p.mm, base, HPAGE, MADV_COLLAPSE);
+        if (r !== 0 && r !== -22 && r !== -11 && r !== -12) this.fail(`MADV_COLLAPSE returned ${r}`);
+        return;
+      }
+      case 'khugepaged':
+        yield* khugepaged_scan_mm(p.mm);
+        return;
+      case 'mmapHugetlb': {
+        const len = cmd.n * HPAGE;
+        const addr = yield* sys_mmap(p.mm, 0, len, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB);
+        if (addr < 0) return this.fail(`hugetlb mmap of ${cmd.n} x 2 MiB returned ${addr}`);
+        for (let a = addr; a < addr + len; a += PAGE_SIZE) p.ref.pages.set(a, { prot: 3, shared: false, backing: null, priv: new Map() });
+        p.hugetlb.push(addr, addr + len);
+        return;
+      }
+      case 'hugetlbOp': {
+        const bases: number[] = [];
+        for (let i = 0; i < p.hugetlb.length; i += 2) for (let b = p.hugetlb[i]!; b < p.hugetlb[i + 1]!; b += HPAGE) if (p.ref.pages.has(b)) bases.push(b);
+        if (bases.length === 0) return;
+        const b = bases[cmd.sel % bases.length]!;
+        let r: number;
+        if (cmd.what === 'munmap') {
+          r = yield* sys_munmap(p.mm, b, HPAGE);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.delete(a);
+        } else if (cmd.what === 'mprotect') {
+          r = yield* sys_mprotect(p.mm, b, HPAGE, cmd.prot);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.get(a)!.prot = cmd.prot;
+        } else {
+          r = yield* sys_madvise(p.mm, b, HPAGE, MADV_DONTNEED);
+          for (let a = b; a < b + HPAGE; a += PAGE_SIZE) p.ref.pages.get(a)!.priv = new Map();
+        }
+        if (r !== 0) this.fail(`hugetlb ${cmd.what} of 0x${b.toString(16)} returned ${r}`);
+        return;
+      }
       case 'todevice':
       case 'toram':
       case 'snapshot':
@@ -233,6 +301,7 @@ export class Driver {
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);
         this.expectEvents(cmd, (e) => (e.event === 3 && e.mm === p.mm.name) || isReclaim(e));
         yield* this.attach(c, p.ref.clone());
+        this.procs[this.procs.length - 1]!.hugetlb.push(...p.hugetlb);
         return;
       }
       case 'exit': {
@@ -291,8 +360,9 @@ export class Driver {
     device_atomic_map(p.atomic, a, pfn);
     yield* folio_unlock(pfn);
     this.sys.putPage(pfn);
-    // EXCLUSIVE with the owner over the page, a COW break's CLEAR, reclaim's CLEARs.
-    this.expectEvents(cmd, (e) => e.end - e.start === PAGE_SIZE && (e.event === 7 || e.event === 1));
+    // EXCLUSIVE with the owner over the page, a COW break's CLEAR, reclaim's CLEARs, a
+    // device-private page's way back (MIGRATE).
+    this.expectEvents(cmd, (e) => (e.end - e.start === PAGE_SIZE && (e.event === 7 || e.event === 1)) || isMigrateBack(e));
   }
 
   private *fileOp(cmd: Extract<Cmd, { op: 'pwrite' | 'pread' }>): Gen<void> {

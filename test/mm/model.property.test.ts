@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, exclCmdArb, runModel } from './model-run.ts';
+import { cmdArb, exclCmdArb, hugetlbCmdArb, runModel, thpCmdArb } from './model-run.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -35,6 +35,37 @@ describe('mm layer against the reference model', () => {
     );
   });
 
+  it('agrees with transparent huge pages (always or madvise): faults, splits, COW, swap, collapse', () => {
+    fc.assert(
+      fc.property(fc.array(thpCmdArb, { minLength: 1, maxLength: 30 }), fc.constantFrom('always' as const, 'madvise' as const), fc.constantFrom(1100, 1 << 20), (cmds, thp, limit) => {
+        const failure = runModel([cmds], limit, 1, thp);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('agrees when two processes with huge pages run concurrently and reclaim splits each other\'s', () => {
+    const list = fc.array(thpCmdArb, { minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(fc.tuple(list, list), fc.nat(1000), (lists, seed) => {
+        const failure = runModel(lists, 1500, seed, 'always');
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('agrees with hugetlb mappings: pool pages, copy-on-write after fork, whole-page munmap, mprotect and DONTNEED', () => {
+    fc.assert(
+      fc.property(fc.array(hugetlbCmdArb, { minLength: 1, maxLength: 20 }), (cmds) => {
+        const failure = runModel([cmds], 1 << 20, 1, undefined, 256);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   it('agrees when three processes run concurrently and reclaim each other\'s pages', () => {
     const list = fc.array(cmdArb, { minLength: 1, maxLength: 25 });
     fc.assert(
@@ -50,7 +81,7 @@ describe('mm layer against the reference model', () => {
     it(`${kernel}: agrees with device atomics (make_device_exclusive), FOLL_PIN pins and fork among them: contents kept, INV-EXCL and INV-EXCL-FORK hold, mapcounts as this generation has them`, () => {
       fc.assert(
         fc.property(fc.array(exclCmdArb, { minLength: 1, maxLength: 40 }), (cmds) => {
-          const failure = runModel([cmds], 8, 1, kernel);
+          const failure = runModel([cmds], 8, 1, undefined, 0, kernel);
           if (failure !== null) throw new Error(failure);
         }),
         { numRuns: 60 },

@@ -4,8 +4,11 @@
  * the running task's priority drops below every other. A bug of depth d in a program with n tasks
  * and k steps is found by one run with probability at least 1/(n·k^(d−1)).
  *
- * k is not known in advance: it starts at the scenario's hint (or 100) and grows to the longest
- * run seen, which keeps the change points spread over the whole run.
+ * k counts only the steps at which there was a choice (two or more tasks runnable): a step with a
+ * single runnable task cannot be preempted, and counting it would spread change points where they
+ * do nothing and loosen the stated bound. k is not known in advance: it starts at the scenario's
+ * hint (or 100) and becomes the most decisions any run has taken, which keeps the change points
+ * spread over every run's choices.
  */
 import { Rng } from '../rng.js';
 import type { Strategy } from '../strategy.js';
@@ -17,7 +20,7 @@ export class PctStrategy implements Strategy {
   private readonly rng = new Rng(0);
   /** Priority per task id; higher runs first. New tasks get a random priority above the low band. */
   private priority: number[] = [];
-  /** Steps (world.steps values) at which the running task is demoted, sorted. */
+  /** Decision numbers (1-based) before which the task that ran last is demoted, sorted. */
   private readonly changePoints: number[] = [];
   private nextChange = 0;
   private maxTasks = 0;
@@ -48,8 +51,9 @@ export class PctStrategy implements Strategy {
 
   choose(world: World): number {
     const rq = world.runnable;
-    // Demote the task that ran last if we passed a change point since the previous decision.
-    while (this.nextChange < this.changePoints.length && this.changePoints[this.nextChange]! <= world.steps) {
+    // Demote the task that ran last if this decision is (or passed) a change point.
+    const decision = world.decisions.count + 1;
+    while (this.nextChange < this.changePoints.length && this.changePoints[this.nextChange]! <= decision) {
       const cur = world.current;
       if (cur !== null) this.priority[cur.id] = this.nextChange - this.depth; // below every initial priority
       this.nextChange++;
@@ -75,7 +79,8 @@ export class PctStrategy implements Strategy {
   endRun(world: World): void {
     if (world.tasks.length > this.maxTasks) this.maxTasks = world.tasks.length;
     // The hint only stands until a run has been seen; from then on k is the longest run.
-    if (!this.measured || world.steps > this.maxSteps) this.maxSteps = Math.max(1, world.steps);
+    const k = world.decisions.count;
+    if (!this.measured || k > this.maxSteps) this.maxSteps = Math.max(1, k);
     this.measured = true;
   }
 
@@ -86,6 +91,7 @@ export class PctStrategy implements Strategy {
   }
 
   describe(): string {
+    if (this.runs === 0) return `pct (d=${this.depth}; 0 runs)`;
     return `pct (n=${this.maxTasks}, k=${this.maxSteps}, d=${this.depth}; one run finds a depth-${this.depth} bug with p >= ${this.bound().toExponential(2)}; ${this.runs} runs)`;
   }
 }

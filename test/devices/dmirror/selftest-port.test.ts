@@ -37,7 +37,7 @@ describe('the hmm-tests port on the model', () => {
     const [, coherent] = defineCase(spec('migrate'));
     expect(coherent!.skipFor(undefined)).toMatch(/^DEVICE_COHERENT not available/);
     const [thp] = defineCase(spec('migrate_anon_huge_fault'));
-    expect(thp!.skipFor(undefined)).toMatch(/hmmsim lacks transparent huge pages/);
+    expect(thp!.skipFor(undefined)).toMatch(/not ported yet: needs device THP migration/);
   });
 
   it('the migrate case moves the buffer to device memory and back through CPU faults, clean', () => {

@@ -10,9 +10,10 @@ describe('PCT', () => {
   it('reports n, k, d and the 1/(n*k^(d-1)) bound from what it saw', () => {
     const pct = new PctStrategy(3);
     explore(lostUpdate, pct, { seed: 3, maxRuns: 50 });
-    // Two tasks of two steps: n = 2, k = 4, bound = 1/(2*4^2).
-    expect(pct.describe()).toContain('n=2, k=4, d=3');
-    expect(pct.bound()).toBeCloseTo(1 / 32);
+    // Two tasks of two steps: n = 2; k counts steps with a choice, at most 3 (a b a, then b is
+    // alone); bound = 1/(2*3^2).
+    expect(pct.describe()).toContain('n=2, k=3, d=3');
+    expect(pct.bound()).toBeCloseTo(1 / 18);
   });
 
   it('with depth 1 never preempts, so it cannot find the lost update; depth 2 finds it', () => {
