@@ -19,6 +19,8 @@ export interface ScenarioReport {
   readonly verdict: 'pass' | 'fail' | 'skip';
   /** Why it was skipped (verdict `skip`). */
   readonly skipReason?: string;
+  /** The kernel contract it ran under, when one was chosen with --kernel (replay lines carry it). */
+  readonly kernel?: string;
   readonly expected: readonly string[];
   /** Expected kinds not found. */
   readonly missing: readonly string[];

@@ -137,6 +137,7 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         progress.clear();
       }
       report = withKindHints(report, scenario);
+      if (kernel !== undefined) report = { ...report, kernel };
       reports.push(report);
       replayWords.push(sourceWord(source));
       // A shard's findings are partial (the rest may be in other shards): a line, not a verdict.

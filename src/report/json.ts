@@ -7,6 +7,7 @@
  * bound explored in full, `unbounded` when complete), plus supporting detail.
  */
 import type { ScenarioReport } from '../check/report-model.js';
+import { replayArgs } from './text.js';
 
 /** A scenario the command could not check (its file does not load, its setup throws). */
 export interface ScenarioFailure {
@@ -49,7 +50,7 @@ export function scenarioJson(r: ScenarioReport, replayWord: string) {
       strategy: p.strategy,
       firstHits: p.firstHits,
       reproducible: p.reproducible,
-      replay: `hmmsim replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`,
+      replay: `hmmsim replay ${replayWord} ${replayArgs(r, p)}`,
     })),
   };
 }

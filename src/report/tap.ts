@@ -13,7 +13,7 @@
  * bug is `ok`); diagnostics of a failure follow its line as `#` comments.
  */
 import type { ScenarioReport } from '../check/report-model.js';
-import { verdictReason } from './text.js';
+import { replayArgs, verdictReason } from './text.js';
 
 /** One line of TAP text has no line breaks and no '#' in a description. */
 function clean(s: string): string {
@@ -43,7 +43,7 @@ export function formatTap(reports: readonly ScenarioReport[], replayWords: reado
     out.push(`# ${verdictReason(r)}`);
     for (const p of r.problems) {
       for (const line of p.message.split('\n')) out.push(`# ${line}`);
-      out.push(`# replay: ${invocation} replay ${replayWords[i]} ${p.schedule} --seed ${p.seed}`);
+      out.push(`# replay: ${invocation} replay ${replayWords[i]} ${replayArgs(r, p)}`);
     }
   });
   out.push(`# Totals: pass:${pass} fail:${fail} xfail:0 xpass:0 skip:${skip} error:0`);

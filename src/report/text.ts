@@ -28,6 +28,14 @@ export function verdictReason(r: ScenarioReport): string {
   return parts.join('; ');
 }
 
+/**
+ * The arguments after the scenario on a replay line: schedule, seed, the kernel contract the run
+ * used (when one was chosen) and the finding to expect, so the line works as printed.
+ */
+export function replayArgs(r: ScenarioReport, p: ScenarioReport['problems'][number]): string {
+  return `${p.schedule} --seed ${p.seed}${r.kernel !== undefined ? ` --kernel ${r.kernel}` : ''} --finding ${p.kind}`;
+}
+
 /** The text block for one scenario. `replayWord` names the scenario on a replay line. */
 export function formatScenario(r: ScenarioReport, replayWord: string, invocation = 'hmmsim'): string {
   const out: string[] = [];
@@ -41,7 +49,7 @@ export function formatScenario(r: ScenarioReport, replayWord: string, invocation
     out.push(`  [${p.kind}] hit in ${plural(p.hits, 'run')}; shown with ${plural(p.preemptions, 'preemption')}, ${plural(p.steps, 'step')} (found by ${p.strategy})`);
     for (const line of p.message.split('\n')) out.push(`    ${line}`);
     if (!p.reproducible) out.push('    (this finding needs several runs of the exploration: replaying the last of them alone does not show it)');
-    out.push(`    replay: ${invocation} replay ${replayWord} ${p.schedule} --seed ${p.seed} --finding ${p.kind}`);
+    out.push(`    replay: ${invocation} replay ${replayWord} ${replayArgs(r, p)}`);
   }
   return out.join('\n');
 }

@@ -137,6 +137,14 @@ describe('kernel contract versions', () => {
     expect(kinds(cur.out)).toEqual([]);
   });
 
+  it('a replay line printed after check --kernel names the kernel, and reproduces its finding as printed', async () => {
+    const old = await run('check', 's-pair-1', '--kernel', 'v4.19', '--json', '--runs', '600', '--workers', '1');
+    const line = (JSON.parse(old.out) as { scenarios: { findings: { replay: string }[] }[] }).scenarios[0]!.findings[0]!.replay;
+    expect(line).toMatch(/ --kernel v4\.19 --finding /);
+    const r = await run(...line.split(' ').slice(1));
+    expect(r.code).toBe(0); // 0: reproduced the finding the line names
+  });
+
   it('compare prints the verdict under every version side by side', async () => {
     const r = await run('compare', 's-lockdep-map-1', '--runs', '50', '--workers', '1');
     expect(r.code).toBe(0);
