@@ -37,8 +37,11 @@ export class ExclusiveLock implements SimObject {
     return this.owner?.name ?? null;
   }
 
-  /** The lock operation: a point, lockdep, then take the lock or wait to be handed it. */
-  *acquire(subclass: number): Generator<unknown, void, unknown> {
+  /**
+   * The lock operation: a point, lockdep, then take the lock or wait to be handed it. `nest` is
+   * lockdep's nest lock (`*_lock_nest_lock`): the held lock that serialises this class's nesting.
+   */
+  *acquire(subclass: number, nest: LockdepMap | null = null): Generator<unknown, void, unknown> {
     const k = this.k;
     yield k.world.point(this.lockLabel, this, Access.Write);
     const t = k.current;
@@ -46,7 +49,7 @@ export class ExclusiveLock implements SimObject {
       // A flag rather than a virtual call: this is the hottest path of every locking scenario.
       if (this.spins) k.lockdep.preemptDisable(t.id);
       else k.mightSleep(t.id, this.lockLabel);
-      k.lockdep.lockAcquire(t.id, this.dep, subclass, false, 0, true, null, k.where);
+      k.lockdep.lockAcquire(t.id, this.dep, subclass, false, 0, true, nest, k.where);
     }
     if (this.owner === null) {
       this.owner = t;

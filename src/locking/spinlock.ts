@@ -7,6 +7,7 @@
  * wait lets the deadlock detector see it). Holding one disables preemption: lockdep's sleep check
  * then reports any sleeping call as "sleeping function called from invalid context".
  */
+import type { LockdepMap } from '../lockdep/map.js';
 import type { World } from '../sim/world.js';
 import { ExclusiveLock } from './exclusive-lock.js';
 import { local_bh_disable, local_bh_enable, local_irq_restore, local_irq_save } from './irq.js';
@@ -31,6 +32,16 @@ export function spin_lock(l: Spinlock): Generator<unknown, void, unknown> {
 /** `spin_lock_nested`. */
 export function spin_lock_nested(l: Spinlock, subclass: number): Generator<unknown, void, unknown> {
   return l.acquire(subclass);
+}
+
+/**
+ * `spin_lock_nest_lock`: takes `l` telling lockdep that `nest_lock` (any lock with a lockdep map,
+ * e.g. a mutex or another spinlock) is held and serialises every acquisition of `l`'s class under
+ * it. Lockdep then allows several locks of that class to be held at once and adds no dependency
+ * for this acquisition; it warns when `nest_lock` is not in fact held.
+ */
+export function spin_lock_nest_lock(l: Spinlock, nest_lock: { readonly dep: LockdepMap }): Generator<unknown, void, unknown> {
+  return l.acquire(0, nest_lock.dep);
 }
 
 /** `spin_trylock`: 1 if taken, 0 if not. */

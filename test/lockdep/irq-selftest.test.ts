@@ -305,6 +305,62 @@ const FAMILIES: Family[] = [
     columns: ['wlock', 'rlock'],
     fails: FAIL_UNLESS_RLOCK,
   },
+  {
+    // B is irq-safe and taken before A with irqs off; A is read with irqs on. Only a writer of A
+    // under B can be stuck behind an interrupted reader of A.
+    name: 'irq_read_recursion2 (read-lock / write-lock recursion that is unsafe)',
+    events: [
+      (h) => {
+        h.IRQ_DISABLE();
+        h.L('B');
+        h.LOCK('A');
+        h.UNLOCK('A');
+        h.U('B');
+        h.IRQ_ENABLE();
+      },
+      (h) => {
+        h.RL('A');
+        h.RU('A');
+      },
+      (h) => {
+        h.IRQ_ENTER();
+        h.L('B');
+        h.U('B');
+        h.IRQ_EXIT();
+      },
+    ],
+    irqs: ['hard', 'soft'],
+    columns: ['wlock', 'rlock'],
+    fails: FAIL_UNLESS_RLOCK,
+  },
+  {
+    // As #2, but B is only read in the interrupt: A is an irq-enabled read lock, B an irq-used
+    // read lock; the dependency B -> A deadlocks only when A is write-locked under B.
+    name: 'irq_read_recursion3 (read-lock / write-lock recursion that is unsafe, irq-read side)',
+    events: [
+      (h) => {
+        h.IRQ_DISABLE();
+        h.WL('B');
+        h.LOCK('A');
+        h.UNLOCK('A');
+        h.WU('B');
+        h.IRQ_ENABLE();
+      },
+      (h) => {
+        h.RL('A');
+        h.RU('A');
+      },
+      (h) => {
+        h.IRQ_ENTER();
+        h.RL('B');
+        h.RU('B');
+        h.IRQ_EXIT();
+      },
+    ],
+    irqs: ['hard', 'soft'],
+    columns: ['wlock', 'rlock'],
+    fails: FAIL_UNLESS_RLOCK,
+  },
 ];
 
 describe('irq-state families (kernel selftest verdicts)', () => {

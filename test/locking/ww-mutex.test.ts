@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { setLockdepMode } from '../../src/locking/kernel.js';
 import { EALREADY, EDEADLK } from '../../src/locking/errno.js';
-import { Spinlock, spin_lock, spin_unlock } from '../../src/locking/spinlock.js';
+import { Spinlock, spin_lock, spin_lock_nest_lock, spin_unlock } from '../../src/locking/spinlock.js';
 import {
   DEFINE_WD_CLASS,
   DEFINE_WW_CLASS,
@@ -35,6 +35,10 @@ interface S {
   o2: WwMutex;
   o3: WwMutex;
   A: Spinlock;
+  /** X1 of class X, Y1 and Y2 of class Y, as the selftest's init_class_X / _Y set them up. */
+  X1: Spinlock;
+  Y1: Spinlock;
+  Y2: Spinlock;
   w: World;
   rets: number[];
 }
@@ -264,6 +268,29 @@ const CASES: Record<string, { fails: boolean; body: Case }> = {
       yield* ww_mutex_lock_slow(s.o3, t);
     },
   },
+  // The nest lock (o's base mutex) is not held: lockdep warns that the nested lock was not taken.
+  ww_test_spin_nest_unlocked: {
+    fails: true,
+    *body(s) {
+      yield* spin_lock_nest_lock(s.A, s.o);
+      yield* spin_unlock(s.A);
+    },
+  },
+  // Y1 and Y2 (one class) are both taken under X1, which serialises them; A taken between them
+  // must not make Y -> A -> Y a cycle, since the nest-lock acquisition adds no dependency.
+  ww_test_spin_nest_lock: {
+    fails: false,
+    *body(s) {
+      yield* spin_lock(s.X1);
+      yield* spin_lock_nest_lock(s.Y1, s.X1);
+      yield* spin_lock(s.A);
+      yield* spin_lock_nest_lock(s.Y2, s.X1);
+      yield* spin_unlock(s.A);
+      yield* spin_unlock(s.Y2);
+      yield* spin_unlock(s.Y1);
+      yield* spin_unlock(s.X1);
+    },
+  },
   ww_test_context_block: {
     fails: true,
     *body(s, t) {
@@ -398,6 +425,9 @@ function runCase(body: Case): { lockdep: string[]; rets: number[] } {
         o2: new WwMutex(w, 'o2', ww_lockdep),
         o3: new WwMutex(w, 'o3', ww_lockdep),
         A: new Spinlock(w, 'A'),
+        X1: new Spinlock(w, 'X1', 'X'),
+        Y1: new Spinlock(w, 'Y1', 'Y'),
+        Y2: new Spinlock(w, 'Y2', 'Y'),
         w,
         rets: [],
       };
@@ -437,6 +467,7 @@ describe('ww_mutex: the kernel selftest family, with its verdicts', () => {
     expect(r.lockdep).toEqual(['lockdep-debug-warn']);
     expect(runCase(CASES['ww_test_context_block']!.body).lockdep).toEqual(['lockdep-recursive']);
     expect(runCase(CASES['ww_test_context_unlock_twice']!.body).lockdep).toEqual(['lockdep-bad-unlock']);
+    expect(runCase(CASES['ww_test_spin_nest_unlocked']!.body).lockdep).toEqual(['lockdep-nested-not-taken']);
   });
 });
 
