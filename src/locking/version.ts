@@ -72,6 +72,15 @@ export interface KernelContract {
    */
   readonly deviceExclusiveApi: 'none' | 'range' | 'single';
   /**
+   * The event of the owner-null invalidation that restores a device-exclusive entry on a CPU
+   * fault (remove_device_exclusive_entry): `exclusive` (v5.14–v6.14, MMU_NOTIFY_EXCLUSIVE) or
+   * `clear` (v6.15+: "mm/mmu_notifier: use MMU_NOTIFY_CLEAR in remove_device_exclusive_entry()",
+   * the last patch of "mm: cleanups for device-exclusive entries (hmm)", queued for 6.15 in
+   * linux-next of 11 March 2025). EXCLUSIVE then means only the conversion, which carries the
+   * caller's owner.
+   */
+  readonly exclusiveRestoreEvent: 'exclusive' | 'clear';
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -108,6 +117,7 @@ const V4_19: KernelContract = {
   munmapDowngrade: false,
   forkCopiesPinned: false,
   deviceExclusiveApi: 'none',
+  exclusiveRestoreEvent: 'exclusive',
 };
 const V5_2: KernelContract = {
   ...V4_19,
@@ -157,8 +167,9 @@ const V5_14: KernelContract = {
 const V6_15: KernelContract = {
   ...V5_14,
   name: 'v6.15',
-  summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries (as released: the device-private locked-page fault still retries)',
+  summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries)',
   deviceExclusiveApi: 'single',
+  exclusiveRestoreEvent: 'clear',
 };
 const CURRENT: KernelContract = {
   ...V6_15,
