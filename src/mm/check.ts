@@ -102,7 +102,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
   }
   for (let pfn = 1; pfn < f.capacity; pfn++) {
     if (f.isCompound(pfn)) {
-      pfn = checkFolio(sys, pfn, maps, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
+      pfn = checkFolio(sys, pfn, maps, uncounted ? exclusive : null, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
       continue;
     }
     if (f.isFree(pfn)) continue;
@@ -155,7 +155,16 @@ export function mm_mapcount_deviations(sys: MemorySystem): string[] {
  * Checks the compound folio whose chunk starts at `first` (see the module comment); @returns the
  * last pfn of its chunks, where the caller's scan continues.
  */
-function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>, entire: number, ptesSeen: number, out: string[]): number {
+function checkFolio(
+  sys: MemorySystem,
+  first: number,
+  maps: Map<number, number>,
+  /** Device-exclusive entries per page, where this kernel leaves them out of the mapcount (v5.14–v6.14). */
+  uncountedExclusive: Map<number, number> | null,
+  entire: number,
+  ptesSeen: number,
+  out: string[],
+): number {
   const f = sys.frames;
   const head = f.folioHead(first);
   const nr = f.folioNrPages(head);
@@ -166,7 +175,10 @@ function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>,
   if (ptesSeen !== 0 || f.pteMapcountTotal(head) !== 0) for (let p = head; p < head + nr; p++) {
     const m = maps.get(p) ?? 0;
     ptes += m;
-    if (f.mapcount(p) - f.entireMapcount(head) !== m) out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it`);
+    const expected = m - (uncountedExclusive?.get(p) ?? 0);
+    if (f.mapcount(p) - f.entireMapcount(head) !== expected) {
+      out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it${expected !== m ? ` (${m - expected} of them device-exclusive, which this kernel leaves out)` : ''}`);
+    }
   }
   if (f.entireMapcount(head) !== entire) out.push(`${f.describe(head)}: entire mapcount ${f.entireMapcount(head)} but ${entire} huge entries map it`);
   const swapCached = f.testFlags(head, PG_SWAPCACHE) ? 1 : 0;
