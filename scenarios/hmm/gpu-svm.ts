@@ -185,6 +185,35 @@ export const sExclLazy1Fork = gpuScenario({
   expect: () => [STARVED_BY_SELF_INVALIDATION],
 });
 
+export const sExclLazy1ForkWhatIf = gpuScenario({
+  name: 's-excl-lazy-1-fork-what-if',
+  description: 'S-EXCL-LAZY-1 B with the proposed driver fix: fork as in s-excl-lazy-1-fork, and the GPU fault, retrying at most once for fork, finishes; no inv-excl or inv-excl-fork: ignoring its own restores and COW breaks loses nothing',
+  variant: 'what-if-filter-own-restore',
+  cpu: function* (s) {
+    const child = yield* sys_fork(s.mm);
+    if (typeof child !== 'number') s.read = yield* read32(child, V);
+  },
+  check(s, fail) {
+    if (s.read !== -1 && s.read !== 42) fail(`the child read ${s.read}, not 42`, 'check-failed');
+    if (s.ret !== 0) fail(`the GPU fault returned ${s.ret}`, 'check-failed');
+  },
+  expect: clean,
+});
+
+export const gpuSvmWhatIfCpuMunmap = gpuScenario({
+  name: 'gpu-svm-what-if-cpu-munmap',
+  description: 'GPU SVM with the proposed driver fix against a CPU read and then a munmap of the page: every interleaving keeps INV-EXCL (the process-wide notifier still revokes), the data read is intact',
+  variant: 'what-if-filter-own-restore',
+  cpu: function* (s) {
+    s.read = yield* read32(s.mm, V);
+    yield* sys_munmap(s.mm, V, PAGE_SIZE);
+  },
+  check(s, fail) {
+    if (s.read !== 42) fail(`the CPU read ${s.read}, not 42`, 'check-failed');
+  },
+  expect: clean,
+});
+
 export const sExclLazy1ForkBrokenCore = gpuScenario({
   name: 's-excl-lazy-1-fork-broken-core',
   description: 'S-EXCL-LAZY-1 B with a deliberately broken core whose fork copies the exclusive entry verbatim: inv-excl-fork in the child',
@@ -379,6 +408,7 @@ export default [
   sExclLazy1Cpu,
   sExclLazy1NoProcessNotifier,
   sExclLazy1Fork,
+  sExclLazy1ForkWhatIf,
   sExclLazy1ForkBrokenCore,
   sExclLazy1Idle,
   sExclFp1,
@@ -388,6 +418,7 @@ export default [
   sExclFp1Twice,
   sExclFp1TwiceWhatIf,
   gpuSvmMunmap,
+  gpuSvmWhatIfCpuMunmap,
   gpuSvmNoReadRetry,
   gpuSvmProgramAfterUnlock,
   gpuSvmNoOwnerFilter,
