@@ -229,12 +229,14 @@ class FaultNotifier extends MmuIntervalNotifier {
     const c = this.causes;
     const event = MMU_NOTIFY_NAMES[range.event] ?? String(range.event);
     const who = this.svmm.proc.world.current?.name ?? 'nobody';
+    const own = fromOwnCall && range.owner === this.svmm.owner;
     c.seqs.push(curSeq);
-    if (fromOwnCall && range.owner === this.svmm.owner) c.kinds.push(Cause.OwnConversion);
+    if (own) c.kinds.push(Cause.OwnConversion);
     else if (fromOwnCall) c.kinds.push(Cause.Self);
     else if (range.event === MMU_NOTIFY_PROTECTION_VMA) c.kinds.push(Cause.Noop);
     else c.kinds.push(Cause.Other);
-    c.what.push(`${fromOwnCall ? "its own GUP's" : `${who}'s`} ${event}${range.owner === null ? ' (owner null)' : ''}`);
+    const by = own ? "its own conversion's" : fromOwnCall ? "its own GUP's" : `${who}'s`;
+    c.what.push(`${by} ${event}${range.owner === null ? ' (owner null)' : ''}`);
   }
 }
 
