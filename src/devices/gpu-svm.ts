@@ -45,7 +45,10 @@
  *   state the call returns (the GUP runs before the conversion, which re-checks the PTE under the
  *   PTL), so nothing is lost; the process-wide notifier still revokes the GPU. With it, a fault
  *   retries once per foreign invalidation, as scenarios.md S-EXCL-FP-1 expects, and starves only
- *   under an endless stream of them (`info-starved-by-noop-invalidations` for mprotect's).
+ *   under an endless stream of them (`info-starved-by-noop-invalidations` for mprotect's). The
+ *   idea is the one Alistair Popple stated in the review of "mm/mmu_notifier: drop owner from
+ *   MMU_NOTIFY_EXCLUSIVE" (January 2025, not merged): the notifier must tell what this thread
+ *   did from what other threads did.
  * - `no-unlock-on-retry` (nouveau before b3fefbb30a16): the retry keeps the folio locked, so the
  *   next attempt's GUP sleeps on that lock in the restore path: a hang (deadlock finding).
  * - `no-owner-filter`: the interval callback does not ignore its own EXCLUSIVE event: every
