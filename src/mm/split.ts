@@ -180,7 +180,10 @@ export function* split_folio(sys: MemorySystem, pfn: number): Gen<number> {
     const range = new MmuNotifierRange();
     mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, m.mm, m.start, m.end);
     yield* mmu_notifier_invalidate_range_start(range);
-    if (!exclusiveEntriesUncounted(m.mm)) yield* remapExclusiveEntries(m, head);
+    // The kernel checks can_split_folio before it unmaps anything: with a reference beyond the
+    // mappings and the caller's (a pin), nothing is unmapped and the entries stay.
+    const noExtraRefs = f.refcount(head) === f.entireMapcount(head) + f.pteMapcountTotal(head) + 1;
+    if (!exclusiveEntriesUncounted(m.mm) && noExtraRefs) yield* remapExclusiveEntries(m, head);
     yield* mmu_notifier_invalidate_range_end(range);
   }
   let ret = 0;

@@ -20,6 +20,7 @@ import { PG_ANON_EXCLUSIVE, PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import { sys_mmap } from '../../src/mm/mmap.ts';
 import { split_folio } from '../../src/mm/split.ts';
+import { pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
 import { isDeviceExclusiveEntry, pteDirty, ptePfn, ptePresent, pteWrite, pteYoung } from '../../src/mm/pte.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { make_device_exclusive, make_device_exclusive_range } from '../../src/hmm/device-exclusive.ts';
@@ -140,6 +141,29 @@ describe('a THP split meets a device-exclusive entry on one of its pages', () =>
       reused: true,
       inconsistent: [],
     });
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('v6.15, a page of the folio pinned: can_split_folio fails before anything is unmapped, so the entry stays', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.15');
+      const mm = mm_create(w, { thp: 'always' });
+      yield* sys_mmap(mm, A, H, RW, ANON | MAP_FIXED);
+      yield* write32(mm, A, 1);
+      const pfn = yield* makeExclusive(w, mm, 'v6.15', A + 5 * P);
+      const pinned = yield* pin_user_page(mm, A + 7 * P, false);
+      const f = mm.sys.frames;
+      const head = f.folioHead(pfn);
+      f.get(head);
+      yield* folio_lock(head);
+      const r = yield* split_folio(mm.sys, head);
+      yield* folio_unlock(head);
+      mm.sys.putPage(head);
+      const exclusive = isDeviceExclusiveEntry(mm.pt.get(A + 5 * P));
+      unpin_user_page(w, pinned);
+      return { r, exclusive, inconsistent: consistency(w) };
+    });
+    expect(value).toEqual({ r: -EAGAIN, exclusive: true, inconsistent: [] });
     expect(kinds(w)).toEqual([]);
   });
 
