@@ -15,7 +15,15 @@
  *   driver whose fault notifier also ignores what its own make_device_exclusive call raises
  *   (the what-if variant): s-excl-fp-1-what-if and s-excl-fp-1-twice-what-if are clean with at
  *   most k retries, and s-excl-fp-1-unbounded-what-if gives the spec's
- *   `info-starved-by-noop-invalidations` with -EBUSY.
+ *   `info-starved-by-noop-invalidations` with -EBUSY. s-excl-lazy-1-fork-what-if and
+ *   gpu-svm-what-if-cpu-munmap show that ignoring those invalidations loses no revocation.
+ * - scenarios.md's S-EXCL-LAZY-1 B leaves fork in v6.15 to the kernel: it is as in v5.14 (a
+ *   locked folio makes fork fail with -ENOMEM; otherwise the parent's PTE is restored and copied
+ *   COW), and the GPU fault that fork's PROTECTION_PAGE or COW break makes retry then starves as
+ *   above.
+ * - The spec's §6.2/§6.3 give the CPU-fault restore as EXCLUSIVE with owner null; since v6.15 it
+ *   is CLEAR ("mm/mmu_notifier: use MMU_NOTIFY_CLEAR in remove_device_exclusive_entry()"), the
+ *   contract field `exclusiveRestoreEvent`.
  * - The spec writes the INFO verdicts as `INFO:name`; the catalogue's informational kinds are
  *   spelled `info-name`.
  *
