@@ -29,7 +29,7 @@
  *   split, or a failed one (remap_page), the entry is gone and the device was told by the CLEAR;
  *   here it is replaced inside that CLEAR.
  * - v5.14–v6.14: the entry holds a reference the mapcount does not count, so can_split_folio's
- *   refcount test fails and the split gives up (-EAGAIN) with the entry in place. (When the walk
+ *   refcount test fails and the split gives up with the entry in place. (When the walk
  *   did reach such an entry in a large folio, that try_to_migrate_one took it for a present PTE:
  *   the bug the v6.15 series fixed; not modelled.)
  */
