@@ -264,6 +264,27 @@ describe('make_device_exclusive (v6.15)', () => {
 });
 
 describe('make_device_exclusive_range (v5.14–v6.14)', () => {
+  it('a CPU access restores the entry under an owner-null EXCLUSIVE (CLEAR only from v6.15 on); the entry comes back dirty and writable', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v5.14');
+      const mm = mm_create(w);
+      yield* sys_mmap(mm, A, P, RW, ANON);
+      yield* write32(mm, A, 42);
+      yield* mmap_read_lock(mm);
+      const pages: (number | null)[] = [];
+      yield* make_device_exclusive_range(mm, A, A + P, pages, DEV);
+      yield* mmap_read_unlock(mm);
+      yield* folio_unlock(pages[0]!);
+      mm.sys.putPage(pages[0]!);
+      const seen = yield* recorder(mm);
+      const v = yield* read32(mm, A);
+      const pte = mm.pt.get(A);
+      return { v, seen, dirty: pteDirty(pte), write: pteWrite(pte), inconsistent: consistency(w) };
+    });
+    expect(value).toEqual({ v: 42, seen: [{ event: MMU_NOTIFY_EXCLUSIVE, owner: null, start: A }], dirty: true, write: true, inconsistent: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
   it('converts every mapping of the folio, leaves the entries out of the mapcount (recorded, not asserted), and fills pages[] with null where it failed', () => {
     const { value, w } = run1(function* (w) {
       setKernelContract(w, 'v5.14');
