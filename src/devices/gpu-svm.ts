@@ -179,10 +179,13 @@ const enum Cause {
 class AttemptCauses {
   readonly seqs: number[] = [];
   readonly kinds: Cause[] = [];
-  readonly what: string[] = [];
+  readonly events: number[] = [];
+  readonly ownerNull: boolean[] = [];
+  /** The task that raised each (its name; no string is built until a report needs one). */
+  readonly who: string[] = [];
 
   reset(): void {
-    this.seqs.length = this.kinds.length = this.what.length = 0;
+    this.seqs.length = this.kinds.length = this.events.length = this.ownerNull.length = this.who.length = 0;
   }
 
   /** How many bumps of kind `k` moved the sequence away from `seq`. */
@@ -194,7 +197,12 @@ class AttemptCauses {
 
   /** The first bump that moved the sequence away from `seq`, described. */
   first(seq: number): string {
-    for (let i = 0; i < this.kinds.length; i++) if (this.seqs[i] !== seq) return this.what[i]!;
+    for (let i = 0; i < this.kinds.length; i++) {
+      if (this.seqs[i] === seq) continue;
+      const k = this.kinds[i];
+      const by = k === Cause.OwnConversion ? "its own conversion's" : k === Cause.Self ? "its own GUP's" : `${this.who[i]}'s`;
+      return `${by} ${MMU_NOTIFY_NAMES[this.events[i]!] ?? String(this.events[i])}${this.ownerNull[i] ? ' (owner null)' : ''}`;
+    }
     return 'nothing recorded';
   }
 }
@@ -230,16 +238,14 @@ class FaultNotifier extends MmuIntervalNotifier {
   /** Records why the sequence moved (to `curSeq`). */
   noteCause(range: MmuNotifierRange, curSeq: number, fromOwnCall: boolean): void {
     const c = this.causes;
-    const event = MMU_NOTIFY_NAMES[range.event] ?? String(range.event);
-    const who = this.svmm.proc.world.current?.name ?? 'nobody';
-    const own = fromOwnCall && range.owner === this.svmm.owner;
     c.seqs.push(curSeq);
-    if (own) c.kinds.push(Cause.OwnConversion);
+    if (fromOwnCall && range.owner === this.svmm.owner) c.kinds.push(Cause.OwnConversion);
     else if (fromOwnCall) c.kinds.push(Cause.Self);
     else if (range.event === MMU_NOTIFY_PROTECTION_VMA) c.kinds.push(Cause.Noop);
     else c.kinds.push(Cause.Other);
-    const by = own ? "its own conversion's" : fromOwnCall ? "its own GUP's" : `${who}'s`;
-    c.what.push(`${by} ${event}${range.owner === null ? ' (owner null)' : ''}`);
+    c.events.push(range.event);
+    c.ownerNull.push(range.owner === null);
+    c.who.push(this.svmm.proc.world.current?.name ?? 'nobody');
   }
 }
 
