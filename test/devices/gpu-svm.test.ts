@@ -77,6 +77,12 @@ describe('GPU SVM atomic fault', () => {
       expect(w.findings[0]!.message).toMatch(new RegExp(`gave up after 4 attempts \\(-EBUSY.*its own GUP's ${event} \\(owner null\\).*owner-null ${event} invalidation`));
     });
 
+    it(`${kernel}: no-unlock-on-retry (nouveau before b3fefbb30a16): the retry keeps the folio locked, and the next attempt's GUP sleeps on it for ever`, () => {
+      const { w } = twice(kernel, 'no-unlock-on-retry');
+      expect(kinds(w)).toContain('deadlock');
+      expect(kinds(w)).not.toContain(STARVED_BY_SELF_INVALIDATION);
+    });
+
     it(`${kernel}: what-if-filter-own-restore: the second fault ignores what its own GUP raises and finishes without a retry`, () => {
       const { value, w } = twice(kernel, 'what-if-filter-own-restore');
       expect(value).toEqual({ rets: [0, 0], retries: 0, v: 42, inconsistent: [] });
