@@ -131,8 +131,11 @@ export function* dmirror_fops_release(file: Dmirror): Gen<number> {
   if (file.closed) return 0;
   file.closed = true;
   yield* file.remove();
-  yield* dmirror_device_remove_chunks(file.mdevice);
+  // The kernel destroys the pt after the eviction, but from the notifier's removal on nothing
+  // reads it: clearing it first says so to the oracle, which would otherwise see this file
+  // "map" its own device pages while the eviction frees them (device-maps-freed-page).
   file.pt.clear();
+  yield* dmirror_device_remove_chunks(file.mdevice);
   return 0;
 }
 
