@@ -25,7 +25,7 @@
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from './constants.ts';
 import { CHUNK } from './frame-store.ts';
 import { FOLIO_HUGETLB } from './compound-frames.ts';
-import { PG_ANON, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
+import { PG_ANON, PG_LRU, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
 import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
@@ -106,6 +106,8 @@ export function mm_consistency(sys: MemorySystem): string[] {
       continue;
     }
     if (f.isFree(pfn)) continue;
+    // Device memory (private or coherent) belongs to its device: never on the LRU.
+    if (f.isZoneDevice(pfn) && f.testFlags(pfn, PG_LRU)) out.push(`${f.describe(pfn)}: device page on the LRU`);
     const m = maps.get(pfn) ?? 0;
     const cached = f.owner(pfn) >= 0 && !f.testFlags(pfn, PG_ANON) && sys.cache.lookup(f.owner(pfn), f.index(pfn)) === pfn ? 1 : 0;
     const swapCached = f.testFlags(pfn, PG_SWAPCACHE) ? 1 : 0;

@@ -40,7 +40,7 @@ export const PG_BUDDY = 1 << 13;
  */
 export const PG_DEVICE_COHERENT = 1 << 14;
 /** Either ZONE_DEVICE type the model has (is_zone_device_page). */
-export const PG_ZONE_DEVICE = PG_DEVICE_PRIVATE | PG_DEVICE_COHERENT;
+export const ZONE_DEVICE_MASK = PG_DEVICE_PRIVATE | PG_DEVICE_COHERENT;
 /** Flags only FrameTable itself may set or clear. */
 export const PG_OWNED_BY_TABLE = PG_ZERO | PG_DEVICE_PRIVATE | PG_BUDDY | PG_DEVICE_COHERENT;
 

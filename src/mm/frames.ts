@@ -33,7 +33,7 @@ import {
   PG_DEVICE_COHERENT,
   PG_DEVICE_PRIVATE,
   PG_LOCKED,
-  PG_ZONE_DEVICE,
+  ZONE_DEVICE_MASK,
   PG_SWAPCACHE,
   PG_OWNED_BY_TABLE,
   PG_UPTODATE,
@@ -183,11 +183,11 @@ export class FrameTable extends CompoundFrames {
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     const f = this.flg[c]![i]!;
-    if ((f & PG_BUDDY) === 0 || (f & PG_ZONE_DEVICE) === 0) {
+    if ((f & PG_BUDDY) === 0 || (f & ZONE_DEVICE_MASK) === 0) {
       this.report('frame-use-after-free', pfn, 'initDevicePage on a frame that is not an idle device page');
       return false;
     }
-    this.flg[c]![i] = (f & PG_ZONE_DEVICE) | flags;
+    this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | flags;
     this.refc[c]![i] = 1;
     this.mapc[c]![i] = 0;
     this.deviceUsed++;
@@ -488,7 +488,7 @@ export class FrameTable extends CompoundFrames {
 
   /** True for any device frame, private or coherent (is_zone_device_page): never on the LRU. */
   isZoneDevice(pfn: number): boolean {
-    return (this.flags(pfn) & PG_ZONE_DEVICE) !== 0;
+    return (this.flags(pfn) & ZONE_DEVICE_MASK) !== 0;
   }
 
   // ------------------------------------------------------------ contents
@@ -594,7 +594,7 @@ export class FrameTable extends CompoundFrames {
       }
       const f = this.flags(pfn);
       const free = (f & PG_BUDDY) !== 0;
-      const device = (f & PG_ZONE_DEVICE) !== 0;
+      const device = (f & ZONE_DEVICE_MASK) !== 0;
       if (free !== (this.refcount(pfn) === 0)) throw new Error(`${this.describe(pfn)}: free iff refcount 0 violated`);
       if (free && this.mapcount(pfn) !== 0) throw new Error(`${this.describe(pfn)}: free with mapcount`);
       if (free && this.data.has(pfn)) throw new Error(`${this.describe(pfn)}: free with contents`);
@@ -801,9 +801,9 @@ export class FrameTable extends CompoundFrames {
     this.mapc[c]![i] = 0;
     this.data.drop(pfn);
     if (this.priv.size !== 0) this.priv.delete(pfn);
-    if ((f & PG_ZONE_DEVICE) !== 0) {
+    if ((f & ZONE_DEVICE_MASK) !== 0) {
       // Device frames keep their owner and type: they stay the device's memory while idle.
-      this.flg[c]![i] = (f & PG_ZONE_DEVICE) | PG_BUDDY;
+      this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | PG_BUDDY;
       this.deviceUsed--;
       return;
     }
