@@ -6,16 +6,20 @@ import { PAGE_SIZE } from '../../../src/mm/constants.ts';
 import { read32, write32 } from '../../../src/mm/cpu-access.ts';
 import { is_device_coherent_page, page_pgmap } from '../../../src/mm/device-private.ts';
 import { sys_mmap } from '../../../src/mm/mmap.ts';
+import { sys_fork } from '../../../src/mm/fork.ts';
 import { mm_create, type Mm } from '../../../src/mm/mm-struct.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../../src/mm/pte.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../src/mm/vma-ops.ts';
 import {
   ENODEV,
+  HMM_DMIRROR_CHECK_EXCLUSIVE,
+  HMM_DMIRROR_EXCLUSIVE,
   HMM_DMIRROR_MIGRATE_TO_DEV,
   HMM_DMIRROR_MIGRATE_TO_SYS,
   HMM_DMIRROR_READ,
   HMM_DMIRROR_RELEASE,
   HMM_DMIRROR_SNAPSHOT,
+  HMM_DMIRROR_WRITE,
   dmirror_fops_open,
   dmirror_fops_release,
   dmirror_fops_unlocked_ioctl,
@@ -138,4 +142,31 @@ describe('dmirror device-coherent devices', () => {
     });
     expect(log).toEqual([0, 0, 2, 1, 8, true, 0, false, 8, 0, true, false, 7, { findings: [] }]);
   });
+
+  it('EXCLUSIVE works on coherent pages and the CPU takes them back; after fork a child writes through device 0 into its own COW copy', () => {
+    const log = runOnce(function* (mm, mod, log) {
+      const fd2 = yield* open(mod, 2, mm);
+      const a = yield* sys_mmap(mm, 0, 2 * PAGE_SIZE, RW, ANON);
+      yield* write32(mm, a, 5);
+      yield* write32(mm, a + PAGE_SIZE, 6);
+      log.push(yield* dmirror_fops_unlocked_ioctl(fd2, HMM_DMIRROR_MIGRATE_TO_DEV, cmd(a, 2)));
+      const coherentPage = ptePfn(mm.pt.get(a));
+      log.push(is_device_coherent_page(mm.world, coherentPage));
+      const e = cmd(a, 2);
+      log.push(yield* dmirror_fops_unlocked_ioctl(fd2, HMM_DMIRROR_EXCLUSIVE, e), e.cpages);
+      log.push(yield* read32(mm, a), yield* write32(mm, a + PAGE_SIZE, 9));
+      log.push(yield* dmirror_fops_unlocked_ioctl(fd2, HMM_DMIRROR_CHECK_EXCLUSIVE, cmd(a, 2)));
+      log.push(ptePfn(mm.pt.get(a)) === coherentPage);
+      const child = (yield* sys_fork(mm)) as Mm;
+      const fd0 = yield* open(mod, 0, child);
+      const w = cmd(a, 2);
+      new Uint32Array(w.ptr)[0] = 77;
+      log.push(yield* dmirror_fops_unlocked_ioctl(fd0, HMM_DMIRROR_WRITE, w), w.cpages, w.faults);
+      log.push(yield* read32(child, a), yield* read32(mm, a), ptePfn(mm.pt.get(a)) === coherentPage, !mm.sys.frames.isZoneDevice(ptePfn(child.pt.get(a))));
+      yield* dmirror_fops_release(fd0);
+      yield* dmirror_fops_release(fd2);
+    });
+    expect(log).toEqual([0, true, 0, 2, 5, 0, 0, true, 0, 2, 1, 77, 5, true, true, { findings: [] }]);
+  });
 });
+
