@@ -88,6 +88,17 @@ describe('mm layer against the reference model', () => {
     );
   });
 
+  it('agrees when two processes with device-coherent devices run concurrently: migrations, pins and reclaim interleaved', () => {
+    const list = fc.array(coherentCmdArb, { minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(fc.tuple(list, list), fc.nat(1000), (lists, seed) => {
+        const failure = runModel(lists, 12, seed, undefined, 0, undefined, MEMORY_DEVICE_COHERENT);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   for (const kernel of ['v5.14', 'v6.15']) {
     it(`${kernel}: agrees with device atomics (make_device_exclusive), FOLL_PIN pins and fork among them: contents kept, INV-EXCL and INV-EXCL-FORK hold, mapcounts as this generation has them`, () => {
       fc.assert(
