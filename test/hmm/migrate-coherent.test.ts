@@ -4,7 +4,7 @@
  * long-term pins, fork/COW, zap and page_free.
  */
 import { describe, expect, it } from 'vitest';
-import { EINVAL } from '../../src/locking/errno.js';
+import { EBUSY, EINVAL } from '../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { setKernelContract } from '../../src/locking/version.js';
 import { FindingKind } from '../../src/sim/finding.js';
@@ -259,6 +259,27 @@ describe('long-term pins and device-coherent pages (v6.0 gup)', () => {
       return out;
     });
     expect(value).toEqual({ shortIsCoherent: true, longIsSystem: true, mapsPinned: true, data: 42, freed: true, cons: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+});
+
+describe('a long-term pin that cannot migrate the coherent page out', () => {
+  it('fails with -EBUSY when the page is already pinned (the migration cannot unmap it); nothing is pinned, the page stays', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const dev = coherentDevice(w, 'devA');
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON);
+      yield* write32(mm, a, 3);
+      yield* migrate(mm, dev, a, 1, MIGRATE_VMA_SELECT_SYSTEM, true);
+      const c = pfnAt(mm, a);
+      const short = yield* pin_user_page(mm, a, true);
+      const refBefore = mm.sys.frames.refcount(c);
+      const long = yield* pin_user_page(mm, a, true, FOLL_LONGTERM);
+      const out = { short: short === c, long, still: pfnAt(mm, a) === c, refAfter: mm.sys.frames.refcount(c) === refBefore, cons: consistency(w) };
+      unpin_user_page(w, short);
+      return out;
+    });
+    expect(value).toEqual({ short: true, long: -EBUSY, still: true, refAfter: true, cons: [] });
     expect(kinds(w)).toEqual([]);
   });
 });
