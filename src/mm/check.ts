@@ -91,6 +91,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
         continue;
       }
       if (kind === PTE_KIND_PRESENT && f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: the CPU maps a device-private page (INV-M3)`);
+      if (kind === PTE_KIND_DEVICE_PRIVATE && !f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: a device-private entry names a page that is not device-private`);
       const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
       if (!counted) continue;
       const pfn = ptePfn(pte);

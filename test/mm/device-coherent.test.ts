@@ -5,7 +5,7 @@ import { FrameTable, PG_ANON, PG_DEVICE_COHERENT, PG_DEVICE_PRIVATE, PG_LRU } fr
 import { mm_create } from '../../src/mm/mm-struct.ts';
 import { sys_mmap } from '../../src/mm/mmap.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
-import { pfnPte, PTE_WRITE } from '../../src/mm/pte.ts';
+import { makeWritableDevicePrivateEntry, pfnPte, PTE_WRITE } from '../../src/mm/pte.ts';
 import { DevPagemap, MEMORY_DEVICE_COHERENT, memremap_pages, zone_device_page_init } from '../../src/mm/device-private.ts';
 import { folio_unlock } from '../../src/mm/folio-lock.ts';
 import { mm_consistency } from '../../src/mm/check.ts';
@@ -30,7 +30,7 @@ describe('device-coherent frames', () => {
 });
 
 describe('mm_check and reclaim with device-coherent pages', () => {
-  it('a mapped coherent page is counted like RAM (no INV-M3); on the LRU it is an inconsistency; reclaim never takes it', () => {
+  it('a mapped coherent page is counted like RAM (no INV-M3); on the LRU, or behind a device-private entry, it is an inconsistency; reclaim never takes it', () => {
     const { value } = run1(function* (w) {
       const mm = mm_create(w, { memoryLimitPages: 4 });
       const pg = new DevPagemap('pg');
@@ -48,13 +48,17 @@ describe('mm_check and reclaim with device-coherent pages', () => {
       mm.sys.frames.setFlags(first, PG_LRU);
       const onLru = mm_consistency(mm.sys);
       mm.sys.frames.clearFlags(first, PG_LRU);
+      mm.pt.set(a, makeWritableDevicePrivateEntry(first));
+      const asPrivate = mm_consistency(mm.sys);
+      mm.pt.set(a, pfnPte(first, PTE_WRITE));
       // Fill memory, then reclaim: the coherent page stays mapped.
       for (let i = 2; i < 8; i++) yield* write32(mm, a + i * 4096, i);
       yield* try_to_free_pages(mm.sys, GFP_KERNEL);
-      return { clean, onLru, still: mm.pt.get(a) === pfnPte(first, PTE_WRITE) };
+      return { clean, onLru, asPrivate, still: mm.pt.get(a) === pfnPte(first, PTE_WRITE) };
     });
     expect(value.clean).toEqual([]);
     expect(value.onLru.some((l) => l.includes('device page on the LRU'))).toBe(true);
+    expect(value.asPrivate.some((l) => l.includes('device-private entry names a page that is not device-private'))).toBe(true);
     expect(value.still).toBe(true);
   });
 });
