@@ -4,9 +4,10 @@
  * ASSERT/EXPECT/SKIP, and the user-space loops that fill and check memory.
  *
  * Each case and variant is one scenario (one process per case, as the kernel forks one): setup
- * makes the address space and loads dmirror; `init` opens the fixture's devices (a coherent
- * device that does not exist is the kernel's SKIP "DEVICE_COHERENT not available", decided
- * before the run); the task `test` runs the case body and the teardown (close, asserted 0).
+ * makes the address space and loads dmirror (with device-coherent devices 2 and 3 for the
+ * coherent variants); `init` opens the fixture's devices (under a kernel before v6.0 the coherent
+ * devices do not exist: the kernel's SKIP "DEVICE_COHERENT not available", decided before the
+ * run); the task `test` runs the case body and the teardown (close, asserted 0).
  * A failed ASSERT is a `selftest-assert` finding and ends the case, as the kernel's aborts it;
  * a failed EXPECT is the same finding and the case goes on.
  *
@@ -204,9 +205,9 @@ const VARIANTS: Record<FixtureName, readonly [string, boolean][]> = {
 /** Why a case cannot run under `kernel`, the kernel's reasons first. */
 function skipReason(spec: CaseSpec, coherent: boolean, kernel: KernelContract): string | null {
   if (!kernel.intervalNotifiers) return `test_hmm needs interval notifiers and hmm_range_fault (kernel ${kernel.name} predates them; v5.5+)`;
-  // The model loads dmirror without special-purpose memory: devices 2 and 3 do not exist,
-  // and the fixture's open fails as the kernel's does without spm_addr_dev0/1.
-  if (coherent) return 'DEVICE_COHERENT not available (hmmsim does not model device-coherent memory yet: hmm_dmirror2/3 do not exist)';
+  // Before v6.0 test_hmm has no device-coherent devices: hmm_dmirror2/3 do not exist, and the
+  // fixture's open fails as the kernel's does.
+  if (coherent && !kernel.deviceCoherent) return `DEVICE_COHERENT not available (kernel ${kernel.name} has no MEMORY_DEVICE_COHERENT; v6.0+)`;
   if (spec.needsExclusive === true && kernel.deviceExclusiveApi === 'none') {
     return `HMM_DMIRROR_EXCLUSIVE needs make_device_exclusive_range (v5.14+); kernel ${kernel.name} has none`;
   }
@@ -234,7 +235,9 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
       setup(world) {
         memory_system(world);
         const mm = mm_create(world, { name: 'selftest' });
-        return { mm, mod: dmirror_module_init(world, { variant }), fds: [] };
+        // The coherent variants load the module with special-purpose memory for devices 2 and 3
+        // (spm_addr_dev0/1), as the kernel's test script does for them.
+        return { mm, mod: dmirror_module_init(world, { variant, coherent }), fds: [] };
       },
       *init(s, world) {
         const minors = spec.fixture === 'hmm' ? [coherent ? 2 : 0] : coherent ? [2, 3] : [0, 1];

@@ -9,7 +9,9 @@
  *     migrateToDevice(start, end)  mmap_read_lock; migrate_vma_setup(SELECT_SYSTEM); allocate,
  *                                lock and fill device pages; migrate_vma_pages; map the new pages
  *                                under the driver lock; migrate_vma_finalize; unlock
- *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE)
+ *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE, or
+ *                                SELECT_DEVICE_COHERENT for a device with coherent memory: the
+ *                                CPU maps that memory directly, it never faults it back)
  *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory,
  *                                tearing down the device's own mapping of it before finalize
  *     invalidate                 its own MIGRATE events (owner = this device) update the sequence
@@ -40,7 +42,7 @@ import { mmu_notifier_range_blockable } from '../notifier/range.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
-import { DevPagemap, VM_FAULT_SIGBUS, memremap_pages, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
+import { DevPagemap, MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE, VM_FAULT_SIGBUS, memremap_pages, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
 import { mmput } from '../mm/exit.ts';
 import { folio_lock } from '../mm/folio-lock.ts';
 import { mmget_not_zero, type Mm } from '../mm/mm-struct.ts';
@@ -52,6 +54,7 @@ import { MigrateVma, find_vma, migrate_vma_finalize, migrate_vma_pages, migrate_
 import {
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -109,6 +112,8 @@ export class HmmMirror {
     readonly variant: HmmMirrorVariant = 'correct',
     readonly name = 'dmirror',
     devicePages = 16,
+    /** MEMORY_DEVICE_PRIVATE (default) or MEMORY_DEVICE_COHERENT (v6.0+): the type of its memory. */
+    readonly memoryType = MEMORY_DEVICE_PRIVATE,
   ) {
     this.lock = new Mutex(world, `${name}->mutex`, 'dmirror->mutex');
     this.pt = device_shadow_create(mm, name);
@@ -116,6 +121,7 @@ export class HmmMirror {
     this.owner = { name: `${name} (pgmap owner)` };
     this.pgmap = new DevPagemap(`${name}->pgmap`);
     this.pgmap.owner = this.owner;
+    this.pgmap.type = memoryType;
     this.pgmap.ops = {
       page_free: (page) => {
         this.free.push(page);
@@ -123,6 +129,7 @@ export class HmmMirror {
       migrate_to_ram: (vmf) => this.migrate_to_ram(vmf),
     };
     const first = memremap_pages(world, this.pgmap, devicePages);
+    if (first < 0) throw new Error(`${name}: memremap_pages refused its pagemap (${first}); device-coherent memory needs a v6.0+ kernel`);
     for (let p = first + devicePages - 1; p >= first; p--) this.free.push(p);
   }
 
@@ -207,6 +214,11 @@ export class HmmMirror {
     return ret;
   }
 
+  /** The migrate_vma selection of this device's own pages. */
+  private get selectOwn(): number {
+    return this.memoryType === MEMORY_DEVICE_COHERENT ? MIGRATE_VMA_SELECT_DEVICE_COHERENT : MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+  }
+
   private *migrateLocked(start: number, end: number, toDevice: boolean): Gen<number> {
     const vma = find_vma(this.mm, start);
     if (vma === null || vma.start > start || vma.end < end) return -EFAULT;
@@ -218,7 +230,7 @@ export class HmmMirror {
       src: new Array<number>(n).fill(0),
       dst: new Array<number>(n).fill(0),
       pgmap_owner: this.owner,
-      flags: toDevice ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+      flags: toDevice ? MIGRATE_VMA_SELECT_SYSTEM : this.selectOwn,
     });
     const r = yield* migrate_vma_setup(args);
     if (r !== 0) return r;

@@ -81,6 +81,12 @@ export interface KernelContract {
    */
   readonly exclusiveRestoreEvent: 'exclusive' | 'clear';
   /**
+   * v6.0+ (a3fb2c9b "mm: add zone device coherent type memory support" and its series):
+   * MEMORY_DEVICE_COHERENT pagemaps, MIGRATE_VMA_SELECT_DEVICE_COHERENT, FOLL_LONGTERM migrating
+   * coherent pages out, and test_hmm's coherent devices (hmm_dmirror2/3).
+   */
+  readonly deviceCoherent: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -118,6 +124,7 @@ const V4_19: KernelContract = {
   forkCopiesPinned: false,
   deviceExclusiveApi: 'none',
   exclusiveRestoreEvent: 'exclusive',
+  deviceCoherent: false,
 };
 const V5_2: KernelContract = {
   ...V4_19,
@@ -164,10 +171,16 @@ const V5_14: KernelContract = {
   eagainEndPairing: 'all-with-end',
   deviceExclusiveApi: 'range',
 };
-const V6_15: KernelContract = {
+const V6_0: KernelContract = {
   ...V5_14,
+  name: 'v6.0',
+  summary: 'v5.14 plus device-coherent memory (MEMORY_DEVICE_COHERENT, SELECT_DEVICE_COHERENT, long-term pins migrating it out)',
+  deviceCoherent: true,
+};
+const V6_15: KernelContract = {
+  ...V6_0,
   name: 'v6.15',
-  summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries)',
+  summary: 'v6.0 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries)',
   deviceExclusiveApi: 'single',
   exclusiveRestoreEvent: 'clear',
 };
@@ -185,7 +198,7 @@ const WHAT_IF_ITREE_FIX: KernelContract = {
 };
 
 /** Every version, oldest first. */
-export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_15, CURRENT, WHAT_IF_ITREE_FIX];
+export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_0, V6_15, CURRENT, WHAT_IF_ITREE_FIX];
 
 /** The version a run uses unless told otherwise. */
 export const DEFAULT_KERNEL = 'current';

@@ -25,7 +25,7 @@
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from './constants.ts';
 import { CHUNK } from './frame-store.ts';
 import { FOLIO_HUGETLB } from './compound-frames.ts';
-import { PG_ANON, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
+import { PG_ANON, PG_LRU, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
 import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
@@ -91,6 +91,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
         continue;
       }
       if (kind === PTE_KIND_PRESENT && f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: the CPU maps a device-private page (INV-M3)`);
+      if (kind === PTE_KIND_DEVICE_PRIVATE && !f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: a device-private entry names a page that is not device-private`);
       const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
       if (!counted) continue;
       const pfn = ptePfn(pte);
@@ -106,6 +107,8 @@ export function mm_consistency(sys: MemorySystem): string[] {
       continue;
     }
     if (f.isFree(pfn)) continue;
+    // Device memory (private or coherent) belongs to its device: never on the LRU.
+    if (f.isZoneDevice(pfn) && f.testFlags(pfn, PG_LRU)) out.push(`${f.describe(pfn)}: device page on the LRU`);
     const m = maps.get(pfn) ?? 0;
     const cached = f.owner(pfn) >= 0 && !f.testFlags(pfn, PG_ANON) && sys.cache.lookup(f.owner(pfn), f.index(pfn)) === pfn ? 1 : 0;
     const swapCached = f.testFlags(pfn, PG_SWAPCACHE) ? 1 : 0;
