@@ -24,7 +24,8 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_DEVICE_MMAP, LACKS_HUGETLB, LACKS_THP } from './lacks.ts';
+import { LACKS_DEVICE_MMAP } from './lacks.ts';
+import { anonWriteChild, anonWriteHuge, anonWriteHugetlbfs } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -117,9 +118,9 @@ export const anonCases: readonly CaseSpec[] = [
       yield* free(t, b);
     },
   },
-  { fixture: 'hmm', name: 'anon_write_child', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'anon_write_huge', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'anon_write_hugetlbfs', modelLacks: LACKS_HUGETLB, *body() {} },
+  anonWriteChild,
+  anonWriteHuge,
+  anonWriteHugetlbfs,
   {
     fixture: 'hmm',
     name: 'file_read',

@@ -28,7 +28,8 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_GUP_TEST, LACKS_HUGETLB, LACKS_THP } from './lacks.ts';
+import { LACKS_GUP_TEST, LACKS_THP } from './lacks.ts';
+import { compound } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -126,7 +127,7 @@ export const migrateCases: readonly CaseSpec[] = [
       }
     },
   },
-  { fixture: 'hmm', name: 'compound', modelLacks: LACKS_HUGETLB, *body() {} },
+  compound,
   {
     fixture: 'hmm',
     name: 'exclusive',

@@ -9,9 +9,6 @@
  */
 export const LACKS_THP = 'not ported yet: needs device THP migration and PMD-sized mirroring in dmirror (the model has THP; this case is not ported to it)';
 
-/** Hugetlb cases: the model has hugetlb pools, but these cases' port is not done. */
-export const LACKS_HUGETLB = 'not ported yet: needs dmirror to mirror hugetlb-backed buffers (the model has hugetlb pools; this case is not ported to them)';
-
 /** mmap of the device file (vm_insert_page into a VM_MIXEDMAP VMA). */
 export const LACKS_DEVICE_MMAP = 'hmmsim lacks mmap of a device file (dmirror_fops_mmap: vm_insert_page into a mixed map)';
 
