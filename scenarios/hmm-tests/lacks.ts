@@ -9,9 +9,6 @@
  */
 export const LACKS_THP = 'not ported yet: needs device THP migration and PMD-sized mirroring in dmirror (the model has THP; this case is not ported to it)';
 
-/** mmap of the device file (vm_insert_page into a VM_MIXEDMAP VMA). */
-export const LACKS_DEVICE_MMAP = 'hmmsim lacks mmap of a device file (dmirror_fops_mmap: vm_insert_page into a mixed map)';
-
 /** The kernel's own skip when /sys/kernel/debug/gup_test cannot be opened. */
 export const LACKS_GUP_TEST = 'could not find gup_test driver (hmmsim has no gup_test debugfs interface)';
 
