@@ -9,8 +9,5 @@
  */
 export const LACKS_THP = 'not ported yet: needs device THP migration and PMD-sized mirroring in dmirror (the model has THP; this case is not ported to it)';
 
-/** The kernel's own skip when /sys/kernel/debug/gup_test cannot be opened. */
-export const LACKS_GUP_TEST = 'could not find gup_test driver (hmmsim has no gup_test debugfs interface)';
-
 /** The pagemap procfs file. */
 export const LACKS_PAGEMAP = 'hmmsim lacks /proc/self/pagemap';
