@@ -10,6 +10,15 @@
  * A failed ASSERT is a `selftest-assert` finding and ends the case, as the kernel's aborts it;
  * a failed EXPECT is the same finding and the case goes on.
  *
+ * A case that forks (`fork`) runs its child as another task on a copy-on-write copy of the
+ * address space; a failed ASSERT in the child aborts the child only, and the parent sees it in
+ * `waitpid` as the kernel's parent sees !WIFEXITED. SKIPs are decided before the run from the
+ * same facts the kernel's case tests at run time (a free huge page, the gup_test file); a case
+ * that reaches its SKIP anyway fails, saying so.
+ *
+ * The run has THP in `madvise` mode and one 2 MiB page in the hugetlb pool
+ * (HUGETLB_SETUP_DEFAULT_PAGES(1)), whatever the run's defaults.
+ *
  * User-space loops over 4 MiB of ints are done a page per step: the first word through a real
  * CPU access (which faults, COWs, or migrates a device page back), the rest of the page in the
  * same step. A store loop in C is no more atomic than that towards the device, and the explorer
