@@ -87,6 +87,19 @@ export interface KernelContract {
    */
   readonly deviceCoherent: boolean;
   /**
+   * v5.10+ (3b50a6e536d2): hmm_range_fault reports the order a page is mapped at (PMD or PUD
+   * level) in each output entry (hmm_pfn_to_map_order). Before, every entry says order 0.
+   */
+  readonly hmmPfnMapOrder: boolean;
+  /**
+   * v5.16+ (87c01d57fa23, "allow VM_MIXEDMAP to work with hmm_range_fault"): a VM_MIXEDMAP VMA is
+   * walked like any other, its pages reported when vm_normal_page finds them. Before, the VMA is
+   * refused as VM_IO/VM_PFNMAP are: HMM_PFN_ERROR, or -EFAULT when a fault is asked for.
+   */
+  readonly hmmMixedMap: boolean;
+  /** v5.11+: the gup_test debugfs file (/sys/kernel/debug/gup_test; gup_benchmark before). */
+  readonly gupTestDebugfs: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -125,6 +138,9 @@ const V4_19: KernelContract = {
   deviceExclusiveApi: 'none',
   exclusiveRestoreEvent: 'exclusive',
   deviceCoherent: false,
+  hmmPfnMapOrder: false,
+  hmmMixedMap: false,
+  gupTestDebugfs: false,
 };
 const V5_2: KernelContract = {
   ...V4_19,
@@ -167,15 +183,18 @@ const V5_9: KernelContract = {
 const V5_14: KernelContract = {
   ...V5_9,
   name: 'v5.14',
-  summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
+  summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount; map orders from hmm_range_fault (v5.10) and the gup_test debugfs file (v5.11)',
   eagainEndPairing: 'all-with-end',
   deviceExclusiveApi: 'range',
+  hmmPfnMapOrder: true,
+  gupTestDebugfs: true,
 };
 const V6_0: KernelContract = {
   ...V5_14,
   name: 'v6.0',
-  summary: 'v5.14 plus device-coherent memory (MEMORY_DEVICE_COHERENT, SELECT_DEVICE_COHERENT, long-term pins migrating it out)',
+  summary: 'v5.14 plus device-coherent memory (MEMORY_DEVICE_COHERENT, SELECT_DEVICE_COHERENT, long-term pins migrating it out); hmm_range_fault walks VM_MIXEDMAP (v5.16)',
   deviceCoherent: true,
+  hmmMixedMap: true,
 };
 const V6_15: KernelContract = {
   ...V6_0,
