@@ -78,7 +78,11 @@ function replayWord(scenario: Scenario, o: CheckApiOptions): string {
   return o.replayAs ?? (scenario.definedIn === null ? scenario.name : `${scenario.definedIn}#${scenario.name}`);
 }
 
-/** Explores `scenario` like `hmmsim check` and returns its JSON entry (verdict, runs, findings, ...). */
+/**
+ * Explores `scenario` like `hmmsim check` and returns its JSON entry (verdict, runs, findings, ...).
+ * Throws a ScenarioError, before exploring, when its `expect` names a kind nothing can report
+ * (the command's exit 2).
+ */
 export function check(scenario: Scenario, options: CheckApiOptions = {}): CheckResult {
   return scenarioJson(explored(scenario, options), replayWord(scenario, options));
 }
