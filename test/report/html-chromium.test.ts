@@ -126,21 +126,7 @@ describe.skipIf(chromium === null)('the HTML trace in headless Chromium', () => 
     const r = replaySchedule(wide, '1:', 1);
     const page = traceToHtml({ title: 'three-wide', subtitle: 'hmmsim replay three-wide 1:', taskNames: r.taskNames, rows: r.rows, findings: r.findings, notes: [] });
     expect(page).not.toMatch(/<script/);
-    const dir = mkdtempSync(join(tmpdir(), 'hmmsim-html-'));
-    const file = join(dir, 'trace.html');
-    writeFileSync(file, page.replace('</body>', `${PROBE}</body>`));
-    const dom = execFileSync(
-      chromium!,
-      ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1400,900', '--dump-dom', `file://${file}`],
-      { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    const probe = JSON.parse(/data-probe="([^"]*)"/.exec(dom)![1]!.replace(/&quot;/g, '"')) as {
-      width: number;
-      rights: number[];
-      reportCount: number;
-      steps: string[];
-      thirdHidden: boolean;
-    };
+    const probe = probePage<{ width: number; rights: number[]; reportCount: number; steps: string[]; thirdHidden: boolean }>(page, PROBE);
     expect(probe.rights).toHaveLength(4);
     for (const right of probe.rights) expect(right).toBeLessThanOrEqual(probe.width);
     expect(probe.reportCount).toBe(1);
