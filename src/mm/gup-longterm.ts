@@ -12,6 +12,12 @@
  *       -> -EAGAIN: GUP looks the address up again and pins the system page
  *     migration failed (another reference, a racing lock)  -> -EBUSY, nothing pinned
  *
+ * Over a range GUP took (migrate_longterm_unpinnable_pages), every page is let go: each
+ * device-coherent one is migrated as above, every other one is released; then -EAGAIN and GUP
+ * walks the range again. The first migration that fails releases what is left and ends it with
+ * -EBUSY. Under v6.0 FOLL_LONGTERM could still come with plain references (FOLL_GET) instead of
+ * pins; the page then already holds the plain reference the migration consumes.
+ *
  * A short-term pin (no FOLL_LONGTERM) keeps the coherent page where it is. The migration itself
  * is the hmm layer's (migrate_device.c), which installs it here the first time it migrates.
  */
@@ -46,17 +52,53 @@ export function setDeviceCoherentMigrator(world: World, m: DeviceCoherentMigrato
  *   again) or -EBUSY (could not migrate; the pin is gone either way).
  */
 export function* check_and_migrate_movable_page(mm: Mm, pfn: number): Gen<number> {
+  if (!mm.sys.frames.isDeviceCoherent(pfn)) return 0;
+  return (yield* migrateCoherentOut(mm, pfn, true)) === 0 ? -EAGAIN : -EBUSY;
+}
+
+/**
+ * `migrate_longterm_unpinnable_pages` for pages[from..to), which GUP took with pins (`pinned`)
+ * or plain references, when at least one of them is device-coherent: lets every page go,
+ * migrating the device-coherent ones to system memory.
+ * @returns -EAGAIN (all let go and migrated: walk the range again) or -EBUSY (a migration failed;
+ *   the pages not yet handled are released, nothing stays taken).
+ */
+export function* migrate_longterm_unpinnable_pages(mm: Mm, pages: readonly number[], from: number, to: number, pinned: boolean): Gen<number> {
   const sys = mm.sys;
-  const world = sys.world;
-  if (!sys.frames.isDeviceCoherent(pfn)) return 0;
-  const f = sys.frames;
-  f.get(pfn);
-  if (f.unpin(pfn)) sys.putPage(pfn);
-  const migrate = world.locals.get(KEY) as DeviceCoherentMigrator | undefined;
+  for (let i = from; i < to; i++) {
+    const pfn = pages[i]!;
+    if (sys.frames.isDeviceCoherent(pfn)) {
+      if ((yield* migrateCoherentOut(mm, pfn, pinned)) === 0) continue;
+      for (let k = i + 1; k < to; k++) release(mm, pages[k]!, pinned);
+      return -EBUSY;
+    }
+    release(mm, pfn, pinned);
+  }
+  return -EAGAIN;
+}
+
+/** Drops what GUP took on `pfn`: a pin (unpin_user_page) or a plain reference (put_page). */
+function release(mm: Mm, pfn: number, pinned: boolean): void {
+  const sys = mm.sys;
+  if (!pinned || sys.frames.unpin(pfn)) sys.putPage(pfn);
+}
+
+/**
+ * Migrates device-coherent `pfn` out; what GUP took on it (a pin, turned into a plain reference
+ * first, since a pinned page will not migrate; or that plain reference) is consumed.
+ * @returns 0 or -EBUSY.
+ */
+function* migrateCoherentOut(mm: Mm, pfn: number, pinned: boolean): Gen<number> {
+  const sys = mm.sys;
+  if (pinned) {
+    sys.frames.get(pfn);
+    if (sys.frames.unpin(pfn)) sys.putPage(pfn);
+  }
+  const migrate = sys.world.locals.get(KEY) as DeviceCoherentMigrator | undefined;
   if (migrate === undefined) {
     // Nobody ever migrated to device memory in this run, so there is no such page to pin.
     sys.putPage(pfn);
     return -EBUSY;
   }
-  return (yield* migrate(mm, pfn)) === 0 ? -EAGAIN : -EBUSY;
+  return yield* migrate(mm, pfn);
 }

@@ -12,9 +12,10 @@
  *       allow the access, are not special (the zero page, a mixed map's raw pfn) and, for
  *       FOLL_LONGTERM, are long-term pinnable; at the first other entry the rest of the range
  *       goes to the slow path under the mmap read lock.
- *     FOLL_LONGTERM (__gup_longterm_locked): after pinning, a folio that may not stay pinned
- *       (device-coherent memory; the model has no CMA or movable zone) is unpinned and migrated
- *       out, and the pin is taken again.
+ *     FOLL_LONGTERM (__gup_longterm_locked): after the walk, if a folio taken may not stay
+ *       pinned (device-coherent memory; the model has no CMA or movable zone), every page taken
+ *       is let go, the device-coherent ones migrated to system memory (gup-longterm.ts), and
+ *       the walk starts again; a migration that fails ends it with -EBUSY, nothing taken.
  *
  * Returns the number of pages taken (pages[0..n)), or a negative errno when none was. The
  * caller releases them: put_page for FOLL_GET, unpin_user_pages for FOLL_PIN.
@@ -22,7 +23,7 @@
  * Not modelled: FOLL_FORCE, the unshare fault a read pin of a shared anonymous page takes
  * (gup_must_unshare), and FOLL_NOWAIT / FOLL_UNLOCKABLE retries.
  */
-import { EFAULT, EINTR } from '../locking/errno.js';
+import { EAGAIN, EFAULT, EINTR } from '../locking/errno.js';
 import { mmap_assert_locked, mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { Access } from '../sim/point.js';
@@ -31,6 +32,7 @@ import { PAGE_SIZE } from './constants.ts';
 import { MEMORY_DEVICE_COHERENT, page_pgmap } from './device-private.ts';
 import { unpin_user_page } from './dma.ts';
 import { handle_mm_fault } from './fault.ts';
+import { migrate_longterm_unpinnable_pages } from './gup-longterm.ts';
 import type { Mm } from './mm-struct.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_WRITE, ptePfn } from './pte.ts';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma-flags.ts';
@@ -101,14 +103,6 @@ function* __get_user_pages(mm: Mm, start: number, nrPages: number, flags: number
   return done;
 }
 
-/** Releases what `flags` took on pages[from..to). */
-function release(world: World, mm: Mm, pages: number[], from: number, to: number, flags: number): void {
-  for (let i = from; i < to; i++) {
-    if ((flags & FOLL_PIN) !== 0) unpin_user_page(world, pages[i]!);
-    else mm.sys.putPage(pages[i]!);
-  }
-}
-
 /**
  * `__gup_longterm_locked`: the slow path, then for FOLL_LONGTERM the check that every folio may
  * stay pinned (check_and_migrate_movable_pages). Mmap lock held.
@@ -118,18 +112,11 @@ function* __gup_longterm_locked(mm: Mm, start: number, nrPages: number, flags: n
   for (;;) {
     const n = yield* __get_user_pages(mm, start, nrPages, flags, pages, at);
     if (n <= 0 || (flags & FOLL_LONGTERM) === 0) return n;
-    let movable = -1;
-    for (let i = at; i < at + n; i++) {
-      if (!folio_is_longterm_pinnable(world, pages[i]!)) {
-        movable = pages[i]!;
-        break;
-      }
-    }
-    if (movable < 0) return n;
-    release(world, mm, pages, at, at + n, flags);
-    throw new Error(
-      `FOLL_LONGTERM of device-coherent page ${movable}: migrating it out of device memory before pinning (migrate_device_coherent_folio) is not modelled yet`,
-    );
+    let movable = false;
+    for (let i = at; i < at + n && !movable; i++) movable = !folio_is_longterm_pinnable(world, pages[i]!);
+    if (!movable) return n;
+    const r = yield* migrate_longterm_unpinnable_pages(mm, pages, at, at + n, (flags & FOLL_PIN) !== 0);
+    if (r !== -EAGAIN) return r;
   }
 }
 

@@ -15,6 +15,7 @@ import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
 import { pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
 import { FOLL_LONGTERM } from '../../src/mm/gup-longterm.ts';
+import { FOLL_WRITE, get_user_pages, pin_user_pages, pin_user_pages_fast, unpin_user_pages } from '../../src/mm/gup.ts';
 import { PG_LRU } from '../../src/mm/frame-flags.ts';
 import { sys_madvise as madvise, MADV_COLLAPSE, MADV_FREE } from '../../src/mm/madvise.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
@@ -259,6 +260,97 @@ describe('long-term pins and device-coherent pages (v6.0 gup)', () => {
       return out;
     });
     expect(value).toEqual({ shortIsCoherent: true, longIsSystem: true, mapsPinned: true, data: 42, freed: true, cons: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+});
+
+describe('get_user_pages / pin_user_pages with FOLL_LONGTERM over device-coherent pages', () => {
+  it('let every page go, migrate the coherent ones to system memory and walk again: all pinned pages are system pages with the data; without FOLL_LONGTERM the coherent pages are taken as they are', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const dev = coherentDevice(w, 'devA');
+      const a = yield* sys_mmap(mm, 0, 4 * P, RW, ANON);
+      for (let i = 0; i < 4; i++) yield* write32(mm, a + i * P, 100 + i);
+      yield* migrate(mm, dev, a + P, 3, MIGRATE_VMA_SELECT_SYSTEM, true);
+      const f = mm.sys.frames;
+      const before = [0, 1, 2, 3].map((i) => pfnAt(mm, a + i * P));
+      const sysRef = f.refcount(before[0]!);
+      yield* mmap_read_lock(mm);
+      const got: number[] = [];
+      const nGot = yield* get_user_pages(mm, a, 3, FOLL_WRITE, got);
+      for (const p of got) mm.sys.putPage(p);
+      const pins: number[] = [];
+      const nPin = yield* pin_user_pages(mm, a, 3, FOLL_WRITE | FOLL_LONGTERM, pins);
+      yield* mmap_read_unlock(mm);
+      const fast: number[] = [];
+      const nFast = yield* pin_user_pages_fast(mm, a + 3 * P, 1, FOLL_WRITE | FOLL_LONGTERM, fast);
+      const all = [...pins, ...fast];
+      const out = {
+        nGot,
+        gotAsMapped: got.every((p, i) => p === before[i]),
+        nPin,
+        nFast,
+        systemPages: all.map((p) => !f.isZoneDevice(p)),
+        mapped: all.every((p, i) => pfnAt(mm, a + i * P) === p),
+        pinned: all.every((p) => f.maybeDmaPinned(p)),
+        firstKept: pins[0] === before[0],
+        data: all.map((p) => f.read32(p, 0)),
+        freed: [...dev.freed].sort((x, y) => x - y),
+        coherent: before.slice(1),
+        cons: consistency(w),
+      };
+      unpin_user_pages(w, all, all.length);
+      return { ...out, sysRefBack: f.refcount(before[0]!) === sysRef };
+    });
+    expect(value.nGot).toBe(3);
+    expect(value.gotAsMapped).toBe(true);
+    expect(value).toMatchObject({ nPin: 3, nFast: 1, systemPages: [true, true, true, true], mapped: true, pinned: true, firstKept: true, sysRefBack: true });
+    expect(value.data).toEqual([100, 101, 102, 103]);
+    expect(value.freed).toEqual([...value.coherent].sort((x, y) => x - y));
+    expect(value.cons).toEqual([]);
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('v6.0 still allowed FOLL_LONGTERM with plain references (get_user_pages): the coherent page moves out and a reference, not a pin, is taken on the system page', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v6.0');
+      const mm = mm_create(w);
+      const dev = coherentDevice(w, 'devA');
+      const a = yield* sys_mmap(mm, 0, P, RW, ANON);
+      yield* write32(mm, a, 7);
+      yield* migrate(mm, dev, a, 1, MIGRATE_VMA_SELECT_SYSTEM, true);
+      const c = pfnAt(mm, a);
+      const pages: number[] = [];
+      yield* mmap_read_lock(mm);
+      const n = yield* get_user_pages(mm, a, 1, FOLL_WRITE | FOLL_LONGTERM, pages);
+      yield* mmap_read_unlock(mm);
+      const p = pages[0]!;
+      const out = { n, moved: p !== c && !mm.sys.frames.isZoneDevice(p) && pfnAt(mm, a) === p, ref: mm.sys.frames.refcount(p), pinned: mm.sys.frames.maybeDmaPinned(p), freed: dev.freed.includes(c) };
+      mm.sys.putPage(p);
+      return { ...out, cons: consistency(w) };
+    });
+    expect(value).toEqual({ n: 1, moved: true, ref: 2, pinned: false, freed: true, cons: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
+  it('-EBUSY when a coherent page in the range cannot move (a short-term pin holds it): every page taken is let go again', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      const dev = coherentDevice(w, 'devA');
+      const a = yield* sys_mmap(mm, 0, 3 * P, RW, ANON);
+      for (let i = 0; i < 3; i++) yield* write32(mm, a + i * P, i + 1);
+      yield* migrate(mm, dev, a + P, 2, MIGRATE_VMA_SELECT_SYSTEM, true);
+      const pfns = [0, 1, 2].map((i) => pfnAt(mm, a + i * P));
+      const short = yield* pin_user_page(mm, a + P, true);
+      const refs = pfns.map((p) => mm.sys.frames.refcount(p));
+      yield* mmap_read_lock(mm);
+      const r = yield* pin_user_pages(mm, a, 3, FOLL_WRITE | FOLL_LONGTERM, []);
+      yield* mmap_read_unlock(mm);
+      const out = { r, short: short === pfns[1], page1Stays: pfnAt(mm, a + P) === pfns[1], refsBack: pfns.every((p, i) => mm.sys.frames.refcount(p) === refs[i]) };
+      unpin_user_page(w, short);
+      return { ...out, cons: consistency(w) };
+    });
+    expect(value).toEqual({ r: -EBUSY, short: true, page1Stays: true, refsBack: true, cons: [] });
     expect(kinds(w)).toEqual([]);
   });
 });
