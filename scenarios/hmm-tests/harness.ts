@@ -22,6 +22,7 @@ import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_pwrite32 } from '../../src/mm/files.ts';
 import { memory_system, mm_create, type Mm } from '../../src/mm/mm-struct.ts';
+import type { ThpMode } from '../../src/mm/huge-memory.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../src/mm/pte.ts';
 import { errnoName } from '../../src/locking/errno.js';
 import {
@@ -187,6 +188,8 @@ export interface CaseSpec {
   readonly concurrent?: boolean;
   /** Step budget per run. */
   readonly maxSteps?: number;
+  /** The THP mode of the run (the test machine's sysfs `enabled`); default: the model's default. */
+  readonly thp?: ThpMode;
 }
 
 /** The variants of a fixture: [variant name, coherent?]. */
@@ -232,7 +235,7 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
       ...(spec.concurrent === true ? {} : { maxRuns: 1 }),
       maxSteps: spec.maxSteps ?? 200_000,
       setup(world) {
-        memory_system(world);
+        memory_system(world, spec.thp === undefined ? {} : { thp: spec.thp });
         const mm = mm_create(world, { name: 'selftest' });
         return { mm, mod: dmirror_module_init(world, { variant }), fds: [] };
       },

@@ -154,6 +154,11 @@ export class CompoundFrames extends FrameStore {
     const list = this.cFree[order];
     const reused = list?.pop();
     if (reused !== undefined) return reused;
+    return this.takeFreshCompound(order);
+  }
+
+  /** Fresh chunks for a compound folio of `order` (never a freed one): its head chunk. */
+  protected takeFreshCompound(order: number): number {
     const n = chunksOf(order);
     const h = this.takeChunks(n);
     this.growCompound(h + n);

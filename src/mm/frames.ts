@@ -570,7 +570,8 @@ export class FrameTable extends CompoundFrames {
         if (free && (this.cEntire[h] !== 0 || this.cPteMaps[h] !== 0)) throw new Error(`${this.describe(pfn)}: free with mapcount`);
         const nr = 2 ** this.cOrder[h]!;
         if (!free) {
-          ram += nr;
+          if ((this.cFlg[h]! & PG_DEVICE_PRIVATE) !== 0) dev += nr;
+          else ram += nr;
           compound++;
         }
         pfn = (h + chunksOf(this.cOrder[h]!)) * CHUNK - 1;
@@ -650,6 +651,55 @@ export class FrameTable extends CompoundFrames {
     return pfn;
   }
 
+  /**
+   * Create `count` idle device-private folios of `order` (memremap_pages of a device that hands
+   * out PMD-sized folios, v6.19+), each taking fresh chunks as a RAM compound folio does. They
+   * are not counted against `limit`. @returns the head pfns, ascending.
+   */
+  createDeviceFolios(count: number, order: number): number[] {
+    if (!Number.isInteger(count) || count <= 0) throw new Error(`FrameTable.createDeviceFolios: count ${String(count)} must be a positive integer`);
+    if (order !== HPAGE_PMD_ORDER) throw new Error(`FrameTable.createDeviceFolios: only order ${String(HPAGE_PMD_ORDER)} device folios are modelled`);
+    while (this.nextUnused % CHUNK !== 0) {
+      const pfn = this.takeUnused(1);
+      this.flg[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK] = PG_DEVICE_PRIVATE | PG_BUDDY;
+      this.own[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK] = -1;
+    }
+    const heads: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const h = this.takeFreshCompound(order);
+      this.cRef[h] = 0;
+      this.cEntire[h] = 0;
+      this.cPteMaps[h] = 0;
+      this.cFlg[h] = PG_DEVICE_PRIVATE | PG_BUDDY;
+      this.cOwn[h] = -1;
+      this.cIdx[h] = 0;
+      heads.push(h * CHUNK);
+    }
+    this.deviceTotal += count * 2 ** order;
+    return heads;
+  }
+
+  /**
+   * Bring an idle device-private folio into use with refcount 1 (zone_device_folio_init).
+   * @returns false (and a problem) if `head` is not the head of an idle device-private folio.
+   */
+  initDeviceFolio(head: number, flags = 0): boolean {
+    this.checkPfn(head);
+    if ((flags & PG_OWNED_BY_TABLE) !== 0) throw new Error(`FrameTable.initDeviceFolio: flags ${frameFlagNames(flags)} include a table-owned flag`);
+    const h = this.headChunk(head);
+    if (h < 0 || h * CHUNK !== head || (this.cFlg[h]! & (PG_DEVICE_PRIVATE | PG_BUDDY)) !== (PG_DEVICE_PRIVATE | PG_BUDDY)) {
+      this.report('frame-use-after-free', head, 'initDeviceFolio on a frame that is not the head of an idle device-private folio');
+      return false;
+    }
+    this.cFlg[h] = PG_DEVICE_PRIVATE | flags;
+    this.cRef[h] = 1;
+    this.cEntire[h] = 0;
+    this.cPteMaps[h] = 0;
+    this.deviceUsed += 2 ** this.cOrder[h]!;
+    this.compoundUsed++;
+    return true;
+  }
+
   /** Make every page of `pfn`'s folio read as zeros (clear_huge_page). */
   clearFolioContents(pfn: number): void {
     const head = this.folioHead(pfn);
@@ -703,10 +753,13 @@ export class FrameTable extends CompoundFrames {
    * once no PMD maps it any more): each page keeps the references of its own PTE mappings, the
    * head page also every other reference the folio had (the caller's), and pages left with none
    * are freed at once. Flags, owner and index carry over; PG_locked stays on the head only.
+   * With `eachRef`, the caller's references are spread one per page instead (it took
+   * nr - 1 more first): what a split of an unmapped, isolated folio needs, where every new folio
+   * stays the caller's (migrate_vma's split of a folio it migrates, a driver's backing folio).
    * @returns the freed pfns, or null (and a problem) if the folio is still PMD-mapped, free or
    *   in the swap cache.
    */
-  splitCompound(pfn: number): number[] | null {
+  splitCompound(pfn: number, eachRef = false): number[] | null {
     this.checkPfn(pfn);
     const h = this.headChunk(pfn);
     if (h < 0) return [];
@@ -717,7 +770,7 @@ export class FrameTable extends CompoundFrames {
     this.touched?.();
     const head = h * CHUNK;
     const nr = 2 ** this.cOrder[h]!;
-    const extra = this.cRef[h]! - this.cPteMaps[h]!;
+    const extra = this.cRef[h]! - this.cPteMaps[h]! - (eachRef ? nr - 1 : 0);
     const flags = this.cFlg[h]!;
     const owner = this.cOwn[h]!;
     const index = this.cIdx[h]!;
@@ -733,18 +786,24 @@ export class FrameTable extends CompoundFrames {
       const c = p >>> CHUNK_SHIFT;
       const i = p & CHUNK_MASK;
       this.mapc[c]![i] = maps[k]!;
-      this.refc[c]![i] = maps[k]! + (k === 0 ? extra : 0);
-      this.flg[c]![i] = k === 0 ? flags : flags & ~PG_LOCKED;
+      this.refc[c]![i] = maps[k]! + (k === 0 ? extra : eachRef ? 1 : 0);
+      this.flg[c]![i] = k === 0 || eachRef ? flags : flags & ~PG_LOCKED;
       this.own[c]![i] = owner;
       this.idx[c]![i] = (index + k) | 0;
       this.gen[c]![i] = gen;
       if (this.refc[c]![i] === 0) freed.push(p);
     }
     for (const p of freed) this.release(p, p >>> CHUNK_SHIFT, p & CHUNK_MASK, this.flg[p >>> CHUNK_SHIFT]![p & CHUNK_MASK]!);
-    // pfns of the chunks the folio did not use become ordinary free frames.
+    // pfns of the chunks the folio did not use become ordinary free frames (for device memory:
+    // idle pfns nobody hands out).
     for (let p = head + nr; p < (h + n) * CHUNK; p++) {
       const c = p >>> CHUNK_SHIFT;
       const i = p & CHUNK_MASK;
+      if ((flags & PG_DEVICE_PRIVATE) !== 0) {
+        this.flg[c]![i] = PG_DEVICE_PRIVATE | PG_BUDDY;
+        this.own[c]![i] = -1;
+        continue;
+      }
       this.flg[c]![i] = PG_BUDDY;
       this.own[c]![i] = -1;
       this.idx[c]![i] = this.freeHead;
@@ -768,10 +827,17 @@ export class FrameTable extends CompoundFrames {
     if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
     if (this.priv.size !== 0) this.priv.delete(head);
     this.cGen[h] = (this.cGen[h]! + 1) | 0;
-    this.cFlg[h] = PG_BUDDY;
     this.cEntire[h] = 0;
     this.cPteMaps[h] = 0;
     this.cOwn[h] = -1;
+    if ((f & PG_DEVICE_PRIVATE) !== 0) {
+      // Idle again, the driver's (page_free); it stays a folio of its order.
+      this.cFlg[h] = PG_DEVICE_PRIVATE | PG_BUDDY;
+      this.deviceUsed -= nr;
+      this.compoundUsed--;
+      return true;
+    }
+    this.cFlg[h] = PG_BUDDY;
     this.freeCompound(h);
     this.ramUsed -= nr;
     this.compoundUsed--;

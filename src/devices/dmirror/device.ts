@@ -58,6 +58,7 @@ export class DmirrorDevice {
     this.name = `hmm_dmirror${minor}`;
     this.pool = new DevmemPool(world, this.name, this, {
       page_free: (page) => this.pool.pageFree(page),
+      folio_split: (head, nr) => this.pool.folioSplit(head, nr),
       migrate_to_ram: (vmf) => dmirror_devmem_fault(this, vmf),
     }, chunkPages);
   }

@@ -33,11 +33,9 @@ describe('the hmm-tests port on the model', () => {
     expect(r.skipReason).toMatch(/make_device_exclusive_range \(v5\.14\+\)/);
   });
 
-  it('coherent variants SKIP with the kernel reason; THP cases SKIP saying the model lacks THP', () => {
+  it('coherent variants SKIP with the kernel reason', () => {
     const [, coherent] = defineCase(spec('migrate'));
     expect(coherent!.skipFor(undefined)).toMatch(/^DEVICE_COHERENT not available/);
-    const [thp] = defineCase(spec('migrate_anon_huge_fault'));
-    expect(thp!.skipFor(undefined)).toMatch(/not ported yet: needs device THP migration/);
   });
 
   it('the migrate case moves the buffer to device memory and back through CPU faults, clean', () => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { checkScenario } from '../../src/check/run.js';
+import { defineCase, type CaseSpec } from '../../scenarios/hmm-tests/harness.ts';
+import { hmmTestCaseSpecs } from '../../scenarios/hmm-tests/index.ts';
+
+function spec(name: string): CaseSpec {
+  const s = hmmTestCaseSpecs.find((c) => c.name === name);
+  if (s === undefined) throw new Error(`no case ${name}`);
+  return s;
+}
+
+const once = { legs: [{ name: 'random' as const }], seed: 1, runs: 1, shrink: false };
+
+describe('the THP migration cases of hmm-tests (v6.19 device THP migration)', () => {
+  for (const name of ['migrate_anon_huge_empty', 'migrate_anon_huge_zero', 'migrate_anon_huge_free', 'migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
+    it(`${name} passes under the current contract`, () => {
+      const [priv] = defineCase(spec(name));
+      const r = checkScenario(priv!, once);
+      expect(r.problems.map((p) => p.message)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+    });
+  }
+
+  it('under v6.15 the contents cases still pass (collect splits first); those needing a device THP SKIP with the reason', () => {
+    const [empty] = defineCase(spec('migrate_anon_huge_free'));
+    expect(checkScenario(empty!, { ...once, kernel: 'v6.15' }).verdict).toBe('pass');
+    for (const name of ['migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
+      const [c] = defineCase(spec(name));
+      const r = checkScenario(c!, { ...once, kernel: 'v6.15' });
+      expect(r.verdict, name).toBe('skip');
+      expect(r.skipReason).toMatch(/v6\.19\+/);
+    }
+    const [remap] = defineCase(spec('migrate_remap_fault'));
+    expect(remap!.skipFor(undefined)).toMatch(/MREMAP_DONTUNMAP/);
+  });
+});
