@@ -1,6 +1,6 @@
 /**
  * hmm-tests.c cases that migrate transparent huge pages to the device and back (dmirror.md §2.3
- * cases 30–33, 35–38; added to the selftest with device-private THP migration, v6.19). Each maps
+ * cases 30–33, 35–38, and migrate_partial_unmap_fault, which the spec leaves out; added to the selftest with device-private THP migration, v6.19). Each maps
  * twice the PMD size, aligns a pointer up to it and madvises MADV_HUGEPAGE (or collapses), as the
  * kernel's do; runs use THP mode `madvise`, the selftest machine's usual setting.
  *
@@ -156,6 +156,31 @@ export const thpMigrateCases: readonly CaseSpec[] = [
       }
       yield* checkCpu(t, t.mm, b.ptr, TWOMEG / 4, ident, 'ptr');
       yield* sys_munmap(t.mm, old, 2 * TWOMEG);
+    },
+  },
+  {
+    fixture: 'hmm',
+    name: 'migrate_partial_unmap_fault',
+    thp: 'madvise',
+    maxSteps: 2_000_000,
+    *body(t) {
+      const npages = TWOMEG / PAGE_SIZE;
+      for (const useThp of [false, true]) {
+        for (const offset of [0, 512 * 1024, 1 << 20]) {
+          const { b, old } = yield* mapThp(t, PROT_READ | PROT_WRITE, TWOMEG, useThp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+          t.ASSERT_EQ(yield* cpuFillInts(t.mm, b.ptr, 0, TWOMEG / 4, ident), 0, 'fill');
+          yield* toDev(t, b, npages);
+          t.ASSERT_EQ(mirrorMismatch(b.mirror, TWOMEG / 4, ident), -1, 'mirror: first int that differs');
+          yield* sys_munmap(t.mm, b.ptr + offset, 1 << 20);
+          // Fault the rest back: every int outside the hole.
+          yield* checkCpu(t, t.mm, b.ptr, offset / 4, ident, `ptr below the hole (offset ${offset})`);
+          const after = offset + (1 << 20);
+          const r = yield* cpuCheckInts(t.mm, b.ptr, after / 4, TWOMEG / 4, ident);
+          if (typeof r === 'object') t.ASSERT_EQ(r.error, 0, `ptr above the hole (offset ${offset}): CPU access`);
+          else t.ASSERT_EQ(r, -1, `ptr above the hole (offset ${offset}): first int that differs`);
+          yield* sys_munmap(t.mm, old, 2 * TWOMEG);
+        }
+      }
     },
   },
   { fixture: 'hmm', name: 'migrate_remap_fault', modelLacks: LACKS_MREMAP_DONTUNMAP, *body() {} },

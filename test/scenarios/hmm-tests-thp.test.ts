@@ -12,7 +12,7 @@ function spec(name: string): CaseSpec {
 const once = { legs: [{ name: 'random' as const }], seed: 1, runs: 1, shrink: false };
 
 describe('the THP migration cases of hmm-tests (v6.19 device THP migration)', () => {
-  for (const name of ['migrate_anon_huge_empty', 'migrate_anon_huge_zero', 'migrate_anon_huge_free', 'migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
+  for (const name of ['migrate_anon_huge_empty', 'migrate_anon_huge_zero', 'migrate_anon_huge_free', 'migrate_anon_huge_fault', 'migrate_partial_unmap_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
     it(`${name} passes under the current contract`, () => {
       const [priv] = defineCase(spec(name));
       const r = checkScenario(priv!, once);
@@ -22,8 +22,10 @@ describe('the THP migration cases of hmm-tests (v6.19 device THP migration)', ()
   }
 
   it('under v6.15 the contents cases still pass (collect splits first); those needing a device THP SKIP with the reason', () => {
-    const [empty] = defineCase(spec('migrate_anon_huge_free'));
-    expect(checkScenario(empty!, { ...once, kernel: 'v6.15' }).verdict).toBe('pass');
+    for (const name of ['migrate_anon_huge_free', 'migrate_partial_unmap_fault']) {
+      const [c] = defineCase(spec(name));
+      expect(checkScenario(c!, { ...once, kernel: 'v6.15' }).verdict, name).toBe('pass');
+    }
     for (const name of ['migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
       const [c] = defineCase(spec(name));
       const r = checkScenario(c!, { ...once, kernel: 'v6.15' });
