@@ -16,6 +16,7 @@ import { PAGE_SIZE, PMD_SIZE } from '../../src/mm/constants.ts';
 import { MADV_FREE, sys_madvise } from '../../src/mm/madvise.ts';
 import { MADV_COLLAPSE, MADV_HUGEPAGE, MADV_NOHUGEPAGE } from '../../src/mm/khugepaged.ts';
 import type { Mm } from '../../src/mm/mm-struct.ts';
+import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, sys_mremap } from '../../src/mm/mremap.ts';
 import { PTE_KIND_BITS, PTE_KIND_NONE, PTE_KIND_PRESENT } from '../../src/mm/pte.ts';
 import {
   HMM_DMIRROR_FLAGS,
@@ -25,7 +26,6 @@ import {
   HMM_DMIRROR_SNAPSHOT,
 } from '../../src/devices/dmirror/index.ts';
 import { TWOMEG, cpuCheckInts, cpuFillInts, hmmBuffer, hmm_dmirror_cmd, mirrorFill, mirrorMismatch, type CaseSpec, type HmmBuffer, type TestContext } from './harness.ts';
-import { LACKS_MREMAP_DONTUNMAP } from './lacks.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -183,7 +183,52 @@ export const thpMigrateCases: readonly CaseSpec[] = [
       }
     },
   },
-  { fixture: 'hmm', name: 'migrate_remap_fault', modelLacks: LACKS_MREMAP_DONTUNMAP, *body() {} },
+  {
+    fixture: 'hmm',
+    name: 'migrate_remap_fault',
+    thp: 'madvise',
+    maxSteps: 5_000_000,
+    *body(t) {
+      const size = TWOMEG;
+      const npages = size / PAGE_SIZE;
+      for (const before of [false, true]) {
+        for (const dontUnmap of [false, true]) {
+          for (const useThp of [false, true]) {
+            for (const offset of [0, 512 * 1024, 1 << 20]) {
+              const flags = MREMAP_MAYMOVE | MREMAP_FIXED | (dontUnmap ? MREMAP_DONTUNMAP : 0);
+              const b = hmmBuffer(8 * size, size);
+              mirrorFill(b.mirror, size / 4, () => -1);
+              const old = yield* sys_mmap(t.mm, 0, 8 * size, PROT_READ | PROT_WRITE, ANON);
+              t.ASSERT(old >= 0, 'buffer->ptr != MAP_FAILED');
+              const map = Math.ceil(old / PMD_SIZE) * PMD_SIZE;
+              t.ASSERT_EQ(yield* sys_madvise(t.mm, map, size, useThp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE), 0, 'madvise');
+              yield* sys_munmap(t.mm, map + size, size * 2);
+              b.ptr = map;
+              t.ASSERT_EQ(yield* cpuFillInts(t.mm, b.ptr, 0, size / 4, ident), 0, 'fill');
+              const round = `before=${before} dont_unmap=${dontUnmap} thp=${useThp} offset=${offset}`;
+              let moved = 0;
+              if (before) {
+                moved = yield* sys_mremap(t.mm, map, size, size, flags, map + size + offset);
+                t.ASSERT(moved >= 0, `${round}: mremap != MAP_FAILED`);
+                b.ptr = moved;
+              }
+              t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, npages), 0, `${round}: MIGRATE_TO_DEV`);
+              t.ASSERT_EQ(b.cpages, npages, `${round}: cpages`);
+              t.ASSERT_EQ(mirrorMismatch(b.mirror, size / 4, ident), -1, `${round}: mirror: first int that differs`);
+              if (!before) {
+                moved = yield* sys_mremap(t.mm, map, size, size, flags, map + size + offset);
+                t.ASSERT(moved >= 0, `${round}: mremap != MAP_FAILED`);
+                b.ptr = moved;
+              }
+              yield* checkCpu(t, t.mm, b.ptr, size / 4, ident, `${round}: ptr`);
+              yield* sys_munmap(t.mm, moved, size);
+              yield* sys_munmap(t.mm, old, 8 * size);
+            }
+          }
+        }
+      }
+    },
+  },
   {
     fixture: 'hmm',
     name: 'migrate_anon_huge_err',

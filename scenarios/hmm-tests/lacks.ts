@@ -18,8 +18,5 @@ export const LACKS_DEVICE_MMAP = 'hmmsim lacks mmap of a device file (dmirror_fo
 /** The kernel's own skip when /sys/kernel/debug/gup_test cannot be opened. */
 export const LACKS_GUP_TEST = 'could not find gup_test driver (hmmsim has no gup_test debugfs interface)';
 
-/** mremap's MREMAP_DONTUNMAP flag (migrate_remap_fault moves device-resident THPs with it). */
-export const LACKS_MREMAP_DONTUNMAP = 'hmmsim lacks mremap(MREMAP_DONTUNMAP) (migrate_remap_fault runs its rounds with and without it)';
-
 /** The pagemap procfs file. */
 export const LACKS_PAGEMAP = 'hmmsim lacks /proc/self/pagemap';
