@@ -52,6 +52,12 @@ export const thpCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('collapse' as const, 'khugepaged' as const), proc, sel }) },
 );
 
+/** Commands of the device THP migration runs: the huge-page ones plus whole-PMD migrations both ways. */
+export const thpMigrateCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 8, arbitrary: thpCmdArb },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('migrateHuge' as const), proc, sel, toDevice: fc.boolean() }) },
+);
+
 /**
  * Commands of the hugetlb runs: private hugetlb mappings and whole-huge-page munmap, mprotect and
  * MADV_DONTNEED on them, with reads, writes, fork, exit and reclaim; no other range operation
@@ -100,7 +106,7 @@ export const PROLOGUE: readonly Cmd[] = [
  * process exits at the end and every frame and swap slot must be free.
  * @returns the first disagreement, or null.
  */
-export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string): string | null {
+export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string, deviceFolios = 0): string | null {
   const w = new World();
   w.reset(seed);
   if (kernel !== undefined) setKernelContract(w, kernel);
@@ -110,7 +116,7 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode,
   for (let t = 0; t < lists.length; t++) {
     // With huge pages, splits and collapses add invalidations the exact lists do not foresee:
     // the coherence oracle still checks that every PTE change is covered by one.
-    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0);
+    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0, deviceFolios);
     for (const size of [3 * 4096, 4096]) d.files.push({ id: file_create(w, size), ref: new RefFile(size) });
     drivers.push(d);
   }
