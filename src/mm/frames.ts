@@ -520,6 +520,19 @@ export class FrameTable extends CompoundFrames {
     return buf === undefined ? null : buf.slice();
   }
 
+  /**
+   * The page's words without copying them (read them before the page changes), or null if it
+   * is all zeros: bulk readers (a device copying a whole range) need no copy per page.
+   */
+  peekContents(pfn: number): Readonly<Uint32Array> | null {
+    this.checkPfn(pfn);
+    if (this.isFreeUnchecked(pfn)) {
+      this.report('frame-use-after-free', pfn, 'read of a free page');
+      return null;
+    }
+    return this.data.peek(pfn) ?? null;
+  }
+
   /** Replace the page's words with a copy of `data`, or zeros for null. */
   loadContents(pfn: number, data: Uint32Array | null): void {
     if (this.writable(pfn, 'load')) this.data.load(pfn, data);

@@ -61,7 +61,7 @@ export function* dmirror_do_read(dmirror: Dmirror, start: number, end: number, b
   for (let p = vpn(start); p < vpn(end); p++) {
     const e = dmirror.pt.load(p);
     if (e === undefined) return -ENOENT;
-    const data = frames.saveContents(e.page);
+    const data = frames.peekContents(e.page);
     const at = (p * PAGE_SIZE - bounce.addr) / 4;
     if (data === null) bounce.words.fill(0, at, at + WORDS_PER_PAGE);
     else bounce.words.set(data, at);
