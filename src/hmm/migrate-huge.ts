@@ -71,6 +71,7 @@ import {
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
+  migrate_pfn_to_page,
   type MigratePfnArray,
 } from './migrate-pfn.ts';
 
@@ -326,7 +327,7 @@ export function* insertHugePmd(mm: Mm, vma: Vma, haddr: number, folio: number): 
 export function* splitUnmappedFolio(mm: Mm, haddr: number, src: MigratePfnArray, i: number): Gen<boolean> {
   const sys = mm.sys;
   const f = sys.frames;
-  const head = Math.floor(src[i]! / 2 ** 6);
+  const head = migrate_pfn_to_page(src[i]!)!;
   const ptl = mm.ptl(haddr);
   yield* spin_lock(ptl);
   const pmd = mm.pt.getPmd(haddr);

@@ -16,6 +16,10 @@
  *     (driver)  commit or roll back its device page table
  *     finalize  migration entries become entries for the destination (or the source again);
  *               every page unlocked, references dropped (INV-M2)
+ *
+ * v6.19+ with MIGRATE_VMA_SELECT_COMPOUND, a PMD the range covers whole moves as one
+ * MIGRATE_PFN_COMPOUND entry (a THP, an empty or huge-zero PMD, an own device-private PMD);
+ * see migrate-huge.ts. Older kernels split every THP of the range before collecting.
  */
 import { EINVAL } from '../locking/errno.js';
 import { mmap_assert_locked } from '../locking/mmap-lock.js';
