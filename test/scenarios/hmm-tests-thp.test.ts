@@ -21,6 +21,13 @@ describe('the THP migration cases of hmm-tests (v6.19 device THP migration)', ()
     });
   }
 
+  it('the cases needing a device THP also pass under the oldest kernel that has it (v6.19)', () => {
+    for (const name of ['migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
+      const [c] = defineCase(spec(name));
+      expect(checkScenario(c!, { ...once, kernel: 'v6.19' }).verdict, name).toBe('pass');
+    }
+  });
+
   it('under v6.15 the contents cases still pass (collect splits first); those needing a device THP SKIP with the reason', () => {
     for (const name of ['migrate_anon_huge_free', 'migrate_partial_unmap_fault']) {
       const [c] = defineCase(spec(name));
