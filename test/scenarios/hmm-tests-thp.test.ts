@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkScenario } from '../../src/check/run.js';
+import { DEVICE_MAPS_FREED_PAGE } from '../../src/notifier/coherence.js';
 import { defineCase, type CaseSpec } from '../../scenarios/hmm-tests/harness.ts';
 import { hmmTestCaseSpecs } from '../../scenarios/hmm-tests/index.ts';
 
@@ -20,6 +21,13 @@ describe('the THP migration cases of hmm-tests (v6.19 device THP migration)', ()
       expect(r.verdict).toBe('pass');
     });
   }
+
+  it('a dmirror that ignores its notifier fails migrate_partial_unmap_fault (the device still maps the unmapped part of its THP); the correct one passes', () => {
+    const [broken] = defineCase(spec('migrate_partial_unmap_fault'), 'ignores-notifier');
+    const r = checkScenario(broken!, once);
+    expect(r.verdict).toBe('fail');
+    expect(r.problems.map((p) => p.kind)).toContain(DEVICE_MAPS_FREED_PAGE);
+  });
 
   it('the cases needing a device THP also pass under the oldest kernel that has it (v6.19)', () => {
     for (const name of ['migrate_anon_huge_fault', 'migrate_anon_huge_err', 'migrate_anon_huge_zero_err']) {
