@@ -80,9 +80,8 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
     }
     // A compound folio (device THP migration, migrate-huge.ts) is unmapped as a whole.
     const large = f.folioOrder(page) > 0;
-    const mapped = (): number => (large ? f.folioMapcount(page) : f.mapcount(page));
-    if (mapped() > 0) yield* (large ? tryToMigrateFolio(sys, page, faultPage) : tryToMigrate(sys, page, faultPage));
-    if (mapped() > 0 || !checkPage(sys, page, faultPage)) {
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0) yield* (large ? tryToMigrateFolio(sys, page, faultPage) : tryToMigrate(sys, page, faultPage));
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0 || !checkPage(sys, page, faultPage)) {
       if (!device) {
         yield sys.world.point(`putback pfn ${page} (migrate)`, sys.allocator, Access.Write);
         f.setFlags(page, PG_LRU);
