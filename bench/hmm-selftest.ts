@@ -55,6 +55,12 @@ function benchOne(size: number, thp: boolean): Timing {
             if (got !== want) throw new Error((failed = `${what}: got ${got}, want ${want}`));
           },
           EXPECT_EQ() {},
+          SKIP(reason) {
+            throw new Error((failed = `SKIP: ${reason}`));
+          },
+          *open(minor) {
+            return yield* dmirror_fops_open(st.mod, minor, st.mm);
+          },
         };
         let t0 = 0;
         const mark = (phase: 'start' | 'to-dev' | 'to-sys'): void => {

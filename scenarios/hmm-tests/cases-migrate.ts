@@ -28,8 +28,9 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_GUP_TEST, LACKS_HUGETLB } from './lacks.ts';
 import { thpMigrateCases } from './cases-migrate-thp.ts';
+import { hmmGupTest } from './case-gup.ts';
+import { compound } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -127,7 +128,7 @@ export const migrateCases: readonly CaseSpec[] = [
       }
     },
   },
-  { fixture: 'hmm', name: 'compound', modelLacks: LACKS_HUGETLB, *body() {} },
+  compound,
   {
     fixture: 'hmm',
     name: 'exclusive',
@@ -161,6 +162,6 @@ export const migrateCases: readonly CaseSpec[] = [
       yield* free(t, b);
     },
   },
-  { fixture: 'hmm', name: 'hmm_gup_test', modelLacks: LACKS_GUP_TEST, *body() {} },
+  hmmGupTest,
   ...thpMigrateCases,
 ];

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { withKindHints } from '../check/known-kinds.js';
+import { selfReportedKinds, unreportableExpectations, unreportableLine } from '../check/known-kinds.js';
 import { mergeResults, skippedReport, type ScenarioReport } from '../check/report-model.js';
 import { mergeShards, parseShard, shardFromJson, shardName, shardToJson, type ShardDocument, type ShardScenario } from '../check/shards.js';
 import { configureKernel } from '../check/run.js';
@@ -80,7 +80,17 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
   if (shard !== undefined && out === undefined) {
     throw new UsageError(`hmmsim check: --shard ${shardText} explores only part of the work: name the result file with --out FILE, then combine the shards with 'hmmsim merge FILES...'`);
   }
-  const { targets, failures } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
+  const resolved = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
+  const errors = resolved.failures.map((f) => ({ name: f.word, error: f.message }));
+  // An expect that can only fail is bad input: one line, exit 2 (with --json, the scenario's error entry).
+  const targets = resolved.targets.filter(({ scenario, source }) => {
+    const bad = unreportableExpectations(scenario, source.kind === 'file' ? source.path : null);
+    if (bad.length === 0) return true;
+    const line = unreportableLine('check', scenario.name, bad);
+    if (!json) throw new UsageError(line);
+    errors.push({ name: scenario.name, error: line });
+    return false;
+  });
   // Even one strategy runs on a worker thread: only there can the watchdog stop a task that loops
   // without a scheduling point.
   const pool = new WorkerPool(strategy === 'portfolio' ? workers : 1);
@@ -88,7 +98,6 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
   const replayWords: string[] = [];
-  const errors = failures.map((f) => ({ name: f.word, error: f.message }));
   const shardParts: ShardScenario[] = [];
   try {
     for (const { scenario, source } of targets) {
@@ -126,7 +135,9 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         const expected = scenario.expectFor(kernel);
         const allow = scenario.allowFor(kernel);
         report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
-        if (out !== undefined) shardParts.push({ name: scenario.name, source: sourceWord(source), expected, allow, wallMs: explored.wallMs, legs: explored.legs });
+        if (out !== undefined) {
+          shardParts.push({ name: scenario.name, source: sourceWord(source), expected, allow, selfReported: selfReportedKinds(scenario, source.kind === 'file' ? source.path : null), wallMs: explored.wallMs, legs: explored.legs });
+        }
       } catch (e) {
         // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
         if (!json || !isUserError(e)) throw e;
@@ -136,7 +147,6 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
         clearInterval(timer);
         progress.clear();
       }
-      report = withKindHints(report, scenario);
       if (kernel !== undefined) report = { ...report, kernel };
       reports.push(report);
       replayWords.push(sourceWord(source));
@@ -319,6 +329,10 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
   const { targets } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true });
+  for (const { scenario, source } of targets) {
+    const bad = unreportableExpectations(scenario, source.kind === 'file' ? source.path : null);
+    if (bad.length > 0) throw new UsageError(unreportableLine('compare', scenario.name, bad));
+  }
   const pool = new WorkerPool(workers);
   await pool.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];

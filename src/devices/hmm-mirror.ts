@@ -9,14 +9,16 @@
  *     migrateToDevice(start, end)  mmap_read_lock; migrate_vma_setup(SELECT_SYSTEM); allocate,
  *                                lock and fill device pages; migrate_vma_pages; map the new pages
  *                                under the driver lock; migrate_vma_finalize; unlock
- *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE)
+ *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE, or
+ *                                SELECT_DEVICE_COHERENT for a device with coherent memory: the
+ *                                CPU maps that memory directly, it never faults it back)
  *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory (its
  *                                whole PMD-sized folio when it is one and fits the VMA), tearing
  *                                down the device's own mapping of it before finalize
  *
- * With `deviceFolios` (v6.19 device THP migration) the device also has PMD-sized folios and asks
- * for MIGRATE_VMA_SELECT_COMPOUND: a whole-PMD entry gets a folio of its order when one is free,
- * order-0 pages otherwise (the core then splits the source).
+ * With `deviceFolios` (v6.19 device THP migration, device-private memory only) the device also
+ * has PMD-sized folios and asks for MIGRATE_VMA_SELECT_COMPOUND: a whole-PMD entry gets a folio
+ * of its order when one is free, order-0 pages otherwise (the core then splits the source).
  *     invalidate                 its own MIGRATE events (owner = this device) update the sequence
  *                                but skip the unmap: the migration remaps or tears down itself
  *
@@ -45,7 +47,7 @@ import { mmu_notifier_range_blockable } from '../notifier/range.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
-import { DevPagemap, VM_FAULT_SIGBUS, memremap_pages, zone_device_folio_init, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
+import { DevPagemap, MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE, VM_FAULT_SIGBUS, memremap_pages, zone_device_folio_init, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from '../mm/compound-frames.ts';
 import { alloc_huge_folio } from '../mm/huge-memory.ts';
 import { memoryOf } from '../mm/memory.ts';
@@ -62,6 +64,7 @@ import {
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
   MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -122,6 +125,8 @@ export class HmmMirror {
     readonly variant: HmmMirrorVariant = 'correct',
     readonly name = 'dmirror',
     devicePages = 16,
+    /** MEMORY_DEVICE_PRIVATE (default) or MEMORY_DEVICE_COHERENT (v6.0+): the type of its memory. */
+    readonly memoryType = MEMORY_DEVICE_PRIVATE,
     /** PMD-sized device folios (a second pagemap); with any, migrations ask for SELECT_COMPOUND. */
     readonly deviceFolios = 0,
   ) {
@@ -131,6 +136,7 @@ export class HmmMirror {
     this.owner = { name: `${name} (pgmap owner)` };
     this.pgmap = new DevPagemap(`${name}->pgmap`);
     this.pgmap.owner = this.owner;
+    this.pgmap.type = memoryType;
     this.pgmap.ops = {
       page_free: (page) => {
         this.free.push(page);
@@ -138,8 +144,10 @@ export class HmmMirror {
       migrate_to_ram: (vmf) => this.migrate_to_ram(vmf),
     };
     const first = memremap_pages(world, this.pgmap, devicePages);
+    if (first < 0) throw new Error(`${name}: memremap_pages refused its pagemap (${first}); device-coherent memory needs a v6.0+ kernel`);
     for (let p = first + devicePages - 1; p >= first; p--) this.free.push(p);
     if (deviceFolios > 0) {
+      if (memoryType !== MEMORY_DEVICE_PRIVATE) throw new Error(`${name}: PMD-sized device folios are device-private memory only (deviceFolios needs memoryType MEMORY_DEVICE_PRIVATE)`);
       const large = new DevPagemap(`${name}->pgmap-thp`);
       large.owner = this.owner;
       large.folioOrder = HPAGE_PMD_ORDER;
@@ -247,6 +255,11 @@ export class HmmMirror {
     return ret;
   }
 
+  /** The migrate_vma selection of this device's own pages. */
+  private get selectOwn(): number {
+    return this.memoryType === MEMORY_DEVICE_COHERENT ? MIGRATE_VMA_SELECT_DEVICE_COHERENT : MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+  }
+
   private *migrateLocked(start: number, end: number, toDevice: boolean): Gen<number> {
     const vma = find_vma(this.mm, start);
     if (vma === null || vma.start > start || vma.end < end) return -EFAULT;
@@ -258,7 +271,7 @@ export class HmmMirror {
       src: new Array<number>(n).fill(0),
       dst: new Array<number>(n).fill(0),
       pgmap_owner: this.owner,
-      flags: (toDevice ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE) | this.compound,
+      flags: (toDevice ? MIGRATE_VMA_SELECT_SYSTEM : this.selectOwn) | this.compound,
     });
     const r = yield* migrate_vma_setup(args);
     if (r !== 0) return r;

@@ -23,7 +23,7 @@ export const MIGRATE_PFN_SHIFT = 6;
 export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
 /** Select device-private pages of the caller's pgmap_owner. */
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
-/** Select device-coherent pages of the caller's pgmap_owner (no such memory is modelled yet). */
+/** Select device-coherent pages (present PTEs) of the caller's pgmap_owner (v6.0+). */
 export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2;
 
 /**

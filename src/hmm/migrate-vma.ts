@@ -6,7 +6,9 @@
  * as the kernel's would, through the mm setup recorded.
  *
  *     setup     check arguments (-EINVAL); zero src; collect under a MIGRATE invalidation carrying
- *               pgmap_owner: each selected page is referenced, try-locked and replaced by a
+ *               pgmap_owner: system pages (SELECT_SYSTEM), the owner's device-private entries
+ *               (SELECT_DEVICE_PRIVATE), the owner's device-coherent pages behind present PTEs
+ *               (SELECT_DEVICE_COHERENT, v6.0+); each selected page is referenced, try-locked and replaced by a
  *               migration entry (a CPU fault on it waits for the page's unlock); empty entries of
  *               an anonymous VMA and the zero page are collected with no page; then unmap
  *               (isolate, try_to_migrate, pin check; failures restored)
@@ -61,11 +63,13 @@ import { protBits } from '../mm/vma-ops.ts';
 import { VM_HUGETLB, VM_SPECIAL, VM_WRITE } from '../mm/vma-flags.ts';
 import type { Vma } from '../mm/vma.ts';
 import { installCpuFault } from './cpu-fault.ts';
+import { installDeviceCoherentMigrator } from './migrate-device.ts';
 import { installMigrationEntry, migrateDeviceFinalize, migrateDeviceUnmap, migrateMapping } from './migrate-core.ts';
 import {
   MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -136,6 +140,7 @@ export function* migrate_vma_setup(args: MigrateVma): Gen<number> {
   const world = mm.world;
   if (!requireIntervalNotifiers(world, 'migrate_vma_setup')) return -EINVAL;
   installCpuFault(world);
+  installDeviceCoherentMigrator(world);
   mmap_assert_locked(mm);
   args.start -= args.start % PAGE_SIZE;
   args.end -= args.end % PAGE_SIZE;
@@ -219,7 +224,12 @@ function* collectOne(mm: Mm, vma: Vma, addr: number, args: MigrateVma): Gen<numb
       return MIGRATE_PFN_MIGRATE;
     }
     if ((pte & PTE_SPECIAL) !== 0) return 0; // no struct page behind it
-    if ((args.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return 0;
+    if (!f.isZoneDevice(page) && (args.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return 0;
+    if (f.isDeviceCoherent(page)) {
+      // A present PTE to device-coherent memory: only its owner's SELECT_DEVICE_COHERENT takes it.
+      if ((args.flags & MIGRATE_VMA_SELECT_DEVICE_COHERENT) === 0) return 0;
+      if (page_pgmap(mm.world, page)?.owner !== args.pgmap_owner) return 0;
+    }
     mpfn = migrate_pfn(page) | MIGRATE_PFN_MIGRATE | ((pte & PTE_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0);
   }
   if (f.owner(page) < 0) return 0; // no mapping: nothing to migrate it as
@@ -328,7 +338,10 @@ function* insertPage(mm: Mm, vma: Vma, addr: number, page: number): Gen<boolean>
   const sys = mm.sys;
   const f = sys.frames;
   anonVmaPrepare(sys, vma);
+  // A device-private page gets a device-private entry; a device-coherent one a present PTE like
+  // RAM, but stays off the LRU (the device owns it).
   const device = f.isDevicePrivate(page);
+  const zoneDevice = f.isZoneDevice(page);
   const write = (vma.flags & VM_WRITE) !== 0;
   const entry = device
     ? write
@@ -343,7 +356,7 @@ function* insertPage(mm: Mm, vma: Vma, addr: number, page: number): Gen<boolean>
   if (ok && kind === PTE_KIND_PRESENT) ok = f.isZeroPfn(ptePfn(orig)) && (orig & PTE_SPECIAL) !== 0;
   else if (ok && kind !== PTE_KIND_NONE) ok = false;
   if (ok) {
-    f.setFlags(page, PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | (device ? 0 : PG_LRU));
+    f.setFlags(page, PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | (zoneDevice ? 0 : PG_LRU));
     f.setOwner(page, vma.anonVma, vma.pgoffAt(addr));
     f.incMapcount(page);
     f.get(page);

@@ -11,8 +11,8 @@
  * refcounted (get/put/mapcount changes on it are no-ops, as the kernel maps it
  * with a special PTE and never touches its counts).
  *
- * Device-private frames are created in ranges by a device (the model of
- * memremap_pages for MEMORY_DEVICE_PRIVATE). They never enter the RAM free
+ * Device frames (ZONE_DEVICE: device-private, or device-coherent) are created in
+ * ranges by a device (the model of memremap_pages). They never enter the RAM free
  * list and are not counted against the RAM limit: when the last reference is
  * dropped they go idle (as the kernel hands them back to the driver's
  * page_free) and the driver re-initialises them with `initDevicePage`.
@@ -30,8 +30,10 @@ import { CHUNK, CHUNK_MASK, CHUNK_SHIFT } from './frame-store.ts';
 import { PageContents } from './page-contents.ts';
 import {
   PG_BUDDY,
+  PG_DEVICE_COHERENT,
   PG_DEVICE_PRIVATE,
   PG_LOCKED,
+  ZONE_DEVICE_MASK,
   PG_OWNED_BY_TABLE,
   PG_UPTODATE,
   PG_ZERO,
@@ -89,11 +91,11 @@ export class FrameTable extends CompoundFrames {
   get ramInUse(): number {
     return this.ramUsed;
   }
-  /** Device-private frames currently in use (refcount > 0). */
+  /** Device frames (private or coherent) currently in use (refcount > 0). */
   get deviceInUse(): number {
     return this.deviceUsed;
   }
-  /** Device-private frames created in total. */
+  /** Device frames (private or coherent) created in total. */
   get deviceFrames(): number {
     return this.deviceTotal;
   }
@@ -135,20 +137,24 @@ export class FrameTable extends CompoundFrames {
   }
 
   /**
-   * Create `count` device-private frames with consecutive pfns, all idle
-   * (refcount 0, flagged PG_DEVICE_PRIVATE | PG_BUDDY), owned by `owner` (the
-   * device's pgmap owner id). They are not counted against `limit`.
+   * Create `count` device frames with consecutive pfns, all idle (refcount 0,
+   * flagged `type` | PG_BUDDY), owned by `owner` (the device's pgmap owner id).
+   * `type` is PG_DEVICE_PRIVATE (default) or PG_DEVICE_COHERENT. They are not
+   * counted against `limit`.
    * @returns the first pfn.
    */
-  createDevicePages(count: number, owner: number): number {
+  createDevicePages(count: number, owner: number, type: number = PG_DEVICE_PRIVATE): number {
     if (!Number.isInteger(count) || count <= 0) {
       throw new Error(`FrameTable.createDevicePages: count ${String(count)} must be a positive integer`);
+    }
+    if (type !== PG_DEVICE_PRIVATE && type !== PG_DEVICE_COHERENT) {
+      throw new Error(`FrameTable.createDevicePages: type ${frameFlagNames(type)} is not device_private or device_coherent`);
     }
     const first = this.takeUnused(count);
     for (let pfn = first; pfn < first + count; pfn++) {
       const c = pfn >>> CHUNK_SHIFT;
       const i = pfn & CHUNK_MASK;
-      this.flg[c]![i] = PG_DEVICE_PRIVATE | PG_BUDDY;
+      this.flg[c]![i] = type | PG_BUDDY;
       this.own[c]![i] = owner;
       this.idx[c]![i] = 0;
     }
@@ -157,9 +163,9 @@ export class FrameTable extends CompoundFrames {
   }
 
   /**
-   * Bring an idle device-private frame into use with refcount 1 and the given
-   * extra flags (the kernel's zone_device_page_init).
-   * @returns false (and a problem) if the frame is not an idle device-private frame.
+   * Bring an idle device frame (private or coherent) into use with refcount 1 and
+   * the given extra flags (the kernel's zone_device_page_init).
+   * @returns false (and a problem) if the frame is not an idle device frame.
    */
   initDevicePage(pfn: number, flags = 0): boolean {
     this.checkPfn(pfn);
@@ -169,11 +175,11 @@ export class FrameTable extends CompoundFrames {
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     const f = this.flg[c]![i]!;
-    if ((f & (PG_DEVICE_PRIVATE | PG_BUDDY)) !== (PG_DEVICE_PRIVATE | PG_BUDDY)) {
-      this.report('frame-use-after-free', pfn, 'initDevicePage on a frame that is not an idle device-private page');
+    if ((f & PG_BUDDY) === 0 || (f & ZONE_DEVICE_MASK) === 0) {
+      this.report('frame-use-after-free', pfn, 'initDevicePage on a frame that is not an idle device page');
       return false;
     }
-    this.flg[c]![i] = PG_DEVICE_PRIVATE | flags;
+    this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | flags;
     this.refc[c]![i] = 1;
     this.mapc[c]![i] = 0;
     this.deviceUsed++;
@@ -460,6 +466,16 @@ export class FrameTable extends CompoundFrames {
     return (this.flags(pfn) & PG_DEVICE_PRIVATE) !== 0;
   }
 
+  /** True for a device-coherent frame, in use or idle (is_device_coherent_page). */
+  isDeviceCoherent(pfn: number): boolean {
+    return (this.flags(pfn) & PG_DEVICE_COHERENT) !== 0;
+  }
+
+  /** True for any device frame, private or coherent (is_zone_device_page): never on the LRU. */
+  isZoneDevice(pfn: number): boolean {
+    return (this.flags(pfn) & ZONE_DEVICE_MASK) !== 0;
+  }
+
   // ------------------------------------------------------------ contents
 
   /** Read the 32-bit word at byte `offset` (4-aligned, < 4096). Unwritten pages read 0. */
@@ -577,7 +593,7 @@ export class FrameTable extends CompoundFrames {
       }
       const f = this.flags(pfn);
       const free = (f & PG_BUDDY) !== 0;
-      const device = (f & PG_DEVICE_PRIVATE) !== 0;
+      const device = (f & ZONE_DEVICE_MASK) !== 0;
       if (free !== (this.refcount(pfn) === 0)) throw new Error(`${this.describe(pfn)}: free iff refcount 0 violated`);
       if (free && this.mapcount(pfn) !== 0) throw new Error(`${this.describe(pfn)}: free with mapcount`);
       if (free && this.data.has(pfn)) throw new Error(`${this.describe(pfn)}: free with contents`);
@@ -600,9 +616,9 @@ export class FrameTable extends CompoundFrames {
     this.mapc[c]![i] = 0;
     this.data.drop(pfn);
     if (this.priv.size !== 0) this.priv.delete(pfn);
-    if ((f & PG_DEVICE_PRIVATE) !== 0) {
-      // Device frames keep their owner: they stay the device's memory while idle.
-      this.flg[c]![i] = PG_DEVICE_PRIVATE | PG_BUDDY;
+    if ((f & ZONE_DEVICE_MASK) !== 0) {
+      // Device frames keep their owner and type: they stay the device's memory while idle.
+      this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | PG_BUDDY;
       this.deviceUsed--;
       return;
     }

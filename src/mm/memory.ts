@@ -170,7 +170,7 @@ export class MemorySystem {
     const nr = this.frames.folioNrPages(pfn);
     if (nr === 1) page_freed(this.world, pfn);
     else for (let p = this.frames.folioHead(pfn), k = 0; k < nr; k++) page_freed(this.world, p + k);
-    if (this.onDevicePageFree !== null && this.frames.isDevicePrivate(pfn)) this.onDevicePageFree(pfn);
+    if (this.onDevicePageFree !== null && this.frames.isZoneDevice(pfn)) this.onDevicePageFree(pfn);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;
   }

@@ -19,10 +19,22 @@
  * The PTEs keep pointing at the same pages throughout (what the kernel restores), so the model
  * does not pass through migration entries: a concurrent fault sees the page mapped instead of
  * waiting for the split. Noted as a simplification.
+ *
+ * Device-exclusive entries of the folio, per generation:
+ * - v6.15+: try_to_migrate_one takes such an entry like a mapping ("handle device-exclusive
+ *   entries correctly in try_to_migrate_one()"): cleared, replaced by a migration entry that is
+ *   never writable (the writability test it uses is the device-private one) and neither young nor
+ *   dirty, and remove_migration_ptes then maps the page again: a present PTE, read-only, clean and
+ *   old, soft-dirty kept, PageAnonExclusive kept (a later write fault reuses the page). So after a
+ *   split, or a failed one (remap_page), the entry is gone and the device was told by the CLEAR;
+ *   here it is replaced inside that CLEAR.
+ * - v5.14–v6.14: the entry holds a reference the mapcount does not count, so can_split_folio's
+ *   refcount test fails and the split gives up with the entry in place. (When the walk
+ *   did reach such an entry in a large folio, that try_to_migrate_one took it for a present PTE:
+ *   the bug the v6.15 series fixed; not modelled.)
  */
 import { EAGAIN } from '../locking/errno.js';
 import { down_write, up_write } from '../locking/rwsem.js';
-import { page_freed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
@@ -32,8 +44,12 @@ import { folio_trylock, folio_unlock } from './folio-lock.ts';
 import { __split_huge_pmd, thpStats } from './huge-memory.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
-import { KIND_MASK_PRESENT, PTE_KIND_BITS, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_PRESENT, kindMask, ptePfn } from './pte.ts';
+import { KIND_MASK_PRESENT, PTE_KIND_BITS, PTE_KIND_DEVICE_EXCLUSIVE, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_PRESENT, PTE_SOFT_DIRTY, isDeviceExclusiveEntry, kindMask, pfnPte, ptePfn } from './pte.ts';
 import { HPAGE_PMD_NR } from './compound-frames.ts';
+import { exclusiveEntriesUncounted, exclusiveEntryGone } from './device-exclusive-entry.ts';
+import { protBits } from './vma-ops.ts';
+import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { cpu_mapping_changed, page_freed } from '../notifier/coherence.js';
 import { indexOffset, rmapLockOf } from './rmap.ts';
 import type { Vma } from './vma.ts';
 import { page_pgmap } from './device-private.ts';
@@ -148,6 +164,28 @@ export function* split_huge_for_migration(mm: Mm, start: number, end: number, ow
 }
 
 /**
+ * The v6.15 split's try_to_migrate + remove_migration_ptes for the device-exclusive entries of
+ * the folio at `head` in one mapping: each becomes a present PTE, read-only, clean and old.
+ */
+function* remapExclusiveEntries(m: FolioMapping, head: number): Gen<void> {
+  const { mm, vma } = m;
+  const f = mm.sys.frames;
+  const mask = kindMask(PTE_KIND_DEVICE_EXCLUSIVE);
+  for (let a = mm.pt.nextEntry(m.start, m.end, mask); a >= 0; a = mm.pt.nextEntry(a + PAGE_SIZE, m.end, mask)) {
+    const ptl = mm.ptl(a);
+    yield* spin_lock(ptl);
+    const pte = mm.pt.get(a);
+    const pfn = ptePfn(pte);
+    if (isDeviceExclusiveEntry(pte) && f.folioHead(pfn) === head) {
+      exclusiveEntryGone(mm, a, pfn);
+      mm.pt.set(a, pfnPte(pfn, protBits(vma) | (pte & PTE_SOFT_DIRTY)));
+      cpu_mapping_changed(mm, a);
+    }
+    yield* spin_unlock(ptl);
+  }
+}
+
+/**
  * `split_folio`: the folio containing `pfn` (locked, and referenced by the caller) becomes base
  * pages. @returns 0, or -EAGAIN when someone else holds a reference (a pin) and it stays whole.
  */
@@ -167,6 +205,10 @@ export function* split_folio(sys: MemorySystem, pfn: number): Gen<number> {
     const range = new MmuNotifierRange();
     mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, m.mm, m.start, m.end);
     yield* mmu_notifier_invalidate_range_start(range);
+    // The kernel checks can_split_folio before it unmaps anything: with a reference beyond the
+    // mappings and the caller's (a pin), nothing is unmapped and the entries stay.
+    const noExtraRefs = f.refcount(head) === f.entireMapcount(head) + f.pteMapcountTotal(head) + 1;
+    if (!exclusiveEntriesUncounted(m.mm) && noExtraRefs) yield* remapExclusiveEntries(m, head);
     yield* mmu_notifier_invalidate_range_end(range);
   }
   let ret = 0;

@@ -12,8 +12,11 @@
  *                 migrate_vma_finalize
  *                 mmap_read_unlock; mmput; read the range back from the pt without faulting
  *                 (cpages = pages present; -ENOENT if one is missing)
- *     to system   same checks; SELECT this device's pages; a system page per entry, copied from
- *                 the backing page, pt entry erased (inside the core migration, no mutex)
+ *     to system   same checks; SELECT this device's pages (SELECT_DEVICE_PRIVATE, or
+ *                 SELECT_DEVICE_COHERENT on a coherent device); a system page per entry, copied
+ *                 from the backing page (a coherent page is its own), pt entry erased (inside
+ *                 the core migration, no mutex). The only way coherent memory comes back: the
+ *                 CPU maps it directly, so it never faults into migrate_to_ram
  *     fault       migrate_to_ram(vmf): the one page, for the mirror recorded in it; SIGBUS if
  *                 setup or the copy fails
  *     evict       migrate_device_range over the chunk's in-use pages; copy each to a new system
@@ -43,6 +46,7 @@ import {
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
   MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -224,9 +228,9 @@ function* allocAndCopyToSystem(args: MigrateVma, dmirror: Dmirror): Gen<number> 
   return 0;
 }
 
-/** The device selection flag of `mdevice`'s own pages. */
+/** The device selection flag of `mdevice`'s own pages (dmirror_select_device). */
 function selectOwn(mdevice: DmirrorDevice): number {
-  return (mdevice.isPrivate ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE : 0) | MIGRATE_VMA_SELECT_COMPOUND;
+  return (mdevice.isPrivate ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE : MIGRATE_VMA_SELECT_DEVICE_COHERENT) | MIGRATE_VMA_SELECT_COMPOUND;
 }
 
 function pfnArray(n: number): MigratePfnArray {

@@ -2,11 +2,16 @@
  * The device memory pool of one dmirror device (dmirror §1.7):
  *
  *     chunk        256 MiB of device memory (65,536 pages), a pagemap of its own, owned by the
- *                  device; the chunk array grows 16 slots at a time, without a fixed maximum
- *     free lists   LIFO of idle device pages (one at init: the whole first chunk), and (v6.19+)
- *                  LIFO of idle PMD-sized folios, from chunks added for a large request
- *     alloc        (private) a backing system page first; then pop a free page, or add a chunk
- *                  and take from it; failure frees the backing page and returns null
+ *                  device; the chunk array grows 16 slots at a time, without a fixed maximum.
+ *                  A device-coherent device's chunk is its one special-purpose range (the
+ *                  spm_addr_dev module parameter): it can have only one chunk at a time, and a
+ *                  second one cannot be added (the range is taken)
+ *     free lists   LIFO of idle device pages (one at init: the whole first chunk), and (v6.19+,
+ *                  device-private only) LIFO of idle PMD-sized folios, from chunks added for a
+ *                  large request
+ *     alloc        (private) a backing system page first (a coherent page is its own backing);
+ *                  then pop a free page, or add a chunk and take from it; failure frees the
+ *                  backing page and returns null
  *     free         (pagemap page_free, last reference gone) free the backing page; back on the
  *                  free list unless its chunk is being removed
  *     remove all   (RELEASE, close) for each chunk: mark it, take its idle pages off the list,
@@ -23,7 +28,7 @@ import { Mutex, mutex_lock, mutex_unlock } from '../../locking/mutex.js';
 import { Spinlock, spin_lock, spin_unlock } from '../../locking/spinlock.js';
 import { Access } from '../../sim/point.js';
 import type { World } from '../../sim/world.js';
-import { DevPagemap, MEMORY_DEVICE_PRIVATE, memremap_pages, type DevPagemapOps } from '../../mm/device-private.ts';
+import { DevPagemap, MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE, memremap_pages, type DevPagemapOps } from '../../mm/device-private.ts';
 import { memoryOf, type MemorySystem } from '../../mm/memory.ts';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from '../../mm/compound-frames.ts';
 
@@ -90,6 +95,8 @@ export class DevmemPool {
     readonly owner: object,
     private readonly ops: DevPagemapOps,
     readonly chunkPages = DEVMEM_CHUNK_PAGES,
+    /** MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_COHERENT. */
+    readonly pgmapType = MEMORY_DEVICE_PRIVATE,
   ) {
     this.mutex = new Mutex(world, `${name}->devmem_lock`, 'dmirror_device->devmem_lock');
     this.lock = new Spinlock(world, `${name}->lock`, 'dmirror_device->lock');
@@ -98,19 +105,28 @@ export class DevmemPool {
     this.sys = sys;
   }
 
+  /** True for a device-coherent device's pool. */
+  get coherent(): boolean {
+    return this.pgmapType === MEMORY_DEVICE_COHERENT;
+  }
+
   /**
    * Adds a chunk (dmirror_allocate_chunk, without the allocation that follows). Mutex held. A
-   * chunk for a large request (v6.19+) is carved into PMD-sized folios; one for a small request
-   * into pages.
+   * chunk for a large request (v6.19+, device-private only) is carved into PMD-sized folios; one
+   * for a small request into pages.
+   * @returns the chunk, or null: a coherent device's one range is already in use, a large chunk
+   *   was asked of a coherent device, or memremap_pages refused the pagemap.
    */
-  addChunk(large = false): DevmemChunk {
+  addChunk(large = false): DevmemChunk | null {
+    if (this.coherent && (large || this.chunks.length > 0)) return null;
     if (this.chunks.length === this.capacity) this.capacity += DEVMEM_CHUNKS_RESERVE;
     const pgmap = new DevPagemap(`${this.name}->chunk${this.chunks.length}`);
-    pgmap.type = MEMORY_DEVICE_PRIVATE;
+    pgmap.type = this.pgmapType;
     pgmap.owner = this.owner;
     pgmap.ops = this.ops;
     if (large) pgmap.folioOrder = HPAGE_PMD_ORDER;
     const first = memremap_pages(this.world, pgmap, this.chunkPages);
+    if (first < 0) return null;
     const c = new DevmemChunk(pgmap, first, large ? pgmap.npages : this.chunkPages);
     if (large) c.cursor = first + pgmap.npages; // no small pages in it
     this.chunks.push(c);
@@ -191,8 +207,9 @@ export class DevmemPool {
     if (p >= 0) return p;
     yield* mutex_lock(this.mutex);
     yield this.world.point(`${this.name}: add a chunk`, this, Access.Write);
-    this.addChunk();
+    const added = this.addChunk();
     yield* mutex_unlock(this.mutex);
+    if (added === null) return -1;
     yield* spin_lock(this.lock);
     p = this.popFree();
     if (p >= 0) this.calloc++;
