@@ -22,7 +22,11 @@
  * - `ebusy-fatal`: returns -EBUSY to the device instead of restarting;
  * - `ebusy-no-read-begin`: retries hmm_range_fault after -EBUSY without a new read_begin (it can
  *   never succeed: a livelock);
- * - `filter-migrate-no-teardown`: filters its own MIGRATE events and never tears its mapping of a
+ * - `dmirror`: lib/test_hmm.c as it is (v5.9+): returns from its own MIGRATE invalidation before the
+ *   lock and without set_seq. A device fault that walked the range before the migration's collect
+ *   then passes read_retry and maps the old system page after finalize freed it
+ *   (stale-device-mapping): the filter is only safe with no concurrent fault of the same range;
+ * - `filter-migrate-no-teardown`: filters as `dmirror` does and also never tears its mapping of a
  *   page down when migrate_to_ram moves it back (INV-H5).
  */
 import { EBUSY, EFAULT } from '../locking/errno.js';
@@ -64,13 +68,13 @@ import {
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /** Which driver. */
-export type HmmMirrorVariant = 'correct' | 'no-read-retry' | 'ebusy-fatal' | 'ebusy-no-read-begin' | 'filter-migrate-no-teardown';
+export type HmmMirrorVariant = 'correct' | 'no-read-retry' | 'ebusy-fatal' | 'ebusy-no-read-begin' | 'dmirror' | 'filter-migrate-no-teardown';
 
 const ops: MmuIntervalNotifierOps = {
   *invalidate(sub, range, curSeq) {
     const dev = (sub as HmmMirrorNotifier).dev;
     const own = range.event === MMU_NOTIFY_MIGRATE && range.owner === dev.owner;
-    if (own && dev.variant === 'filter-migrate-no-teardown') return true;
+    if (own && (dev.variant === 'dmirror' || dev.variant === 'filter-migrate-no-teardown')) return true;
     if (mmu_notifier_range_blockable(range)) yield* mutex_lock(dev.lock);
     else if ((yield* mutex_trylock(dev.lock)) === 0) return false;
     mmu_interval_set_seq(sub, curSeq);
