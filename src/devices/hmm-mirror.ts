@@ -13,7 +13,8 @@
  *                                SELECT_DEVICE_COHERENT for a device with coherent memory: the
  *                                CPU maps that memory directly, it never faults it back)
  *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory,
- *                                tearing down the device's own mapping of it before finalize
+ *                                tearing down the device's own mapping of it before the copy
+ *     deviceWrite32(addr, v)     a device store through its mapping, under the driver lock
  *     invalidate                 its own MIGRATE events (owner = this device) update the sequence
  *                                but skip the unmap: the migration remaps or tears down itself
  *
@@ -29,7 +30,7 @@
  * - `filter-migrate-no-teardown`: filters as `dmirror` does and also never tears its mapping of a
  *   page down when migrate_to_ram moves it back (INV-H5).
  */
-import { EBUSY, EFAULT } from '../locking/errno.js';
+import { EBUSY, EFAULT, ENOENT } from '../locking/errno.js';
 import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../locking/mutex.js';
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { device_map, device_shadow_create, device_unmap, device_unmap_range, type DeviceShadow } from '../notifier/coherence.js';
@@ -260,10 +261,12 @@ export class HmmMirror {
         if (dpage !== null) yield* folio_lock(dpage);
       }
       if (dpage === null) continue;
+      // Back to RAM: the device loses its mapping before the copy, so a device write cannot land
+      // in the old page after its contents were taken (dmirror erases its entry, then copies).
+      if (!toDevice) yield* this.teardown(args.start + i * PAGE_SIZE);
       if (spage === null) clear_highpage(dpage);
       else copy_highpage(dpage, spage);
       dst[i] = migrate_pfn(dpage);
-      if (!toDevice) yield* this.teardown(args.start + i * PAGE_SIZE);
     }
   }
 
@@ -308,6 +311,24 @@ export class HmmMirror {
     yield* migrate_vma_pages(args);
     yield* migrate_vma_finalize(args);
     return lost ? VM_FAULT_SIGBUS : 0;
+  }
+
+  /**
+   * Writes a word through the device's mapping, under the driver lock as dmirror_do_write does.
+   * @returns 0, or -ENOENT when the device has no writable mapping of the page (it must fault first).
+   */
+  *deviceWrite32(addr: number, value: number): Gen<number> {
+    const page = addr - (addr % PAGE_SIZE);
+    yield* mutex_lock(this.lock);
+    yield this.world.point(`device write ${this.name}:0x${addr.toString(16)}`, this.pt, Access.Read);
+    const m = this.pt.entries.get(page);
+    let ret = -ENOENT;
+    if (m !== undefined && m.write) {
+      this.mm.sys.frames.write32(m.pfn, addr - page, value);
+      ret = 0;
+    }
+    yield* mutex_unlock(this.lock);
+    return ret;
   }
 
   /** Reads a word through the device's mapping (a device access). @returns the word or -EFAULT. */
