@@ -28,7 +28,7 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_THP } from './lacks.ts';
+import { thpMigrateCases } from './cases-migrate-thp.ts';
 import { hmmGupTest } from './case-gup.ts';
 import { compound } from './cases-huge.ts';
 
@@ -163,12 +163,5 @@ export const migrateCases: readonly CaseSpec[] = [
     },
   },
   hmmGupTest,
-  { fixture: 'hmm', name: 'migrate_anon_huge_empty', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_zero', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_free', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_fault', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_remap_fault', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_err', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_zero_err', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'benchmark_thp_migration', modelLacks: LACKS_THP, *body() {} },
+  ...thpMigrateCases,
 ];

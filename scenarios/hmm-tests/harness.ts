@@ -33,6 +33,7 @@ import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_pwrite32 } from '../../src/mm/files.ts';
 import { memory_system, mm_create, type Mm } from '../../src/mm/mm-struct.ts';
+import type { ThpMode } from '../../src/mm/huge-memory.ts';
 import { sys_exit } from '../../src/mm/exit.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../src/mm/pte.ts';
@@ -233,6 +234,8 @@ export interface CaseSpec {
   readonly concurrent?: boolean;
   /** Step budget per run. */
   readonly maxSteps?: number;
+  /** The THP mode of the run (the test machine's sysfs `enabled`); default: the model's default. */
+  readonly thp?: ThpMode;
 }
 
 /** The variants of a fixture: [variant name, coherent?]. */
@@ -282,7 +285,7 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
       ...(spec.concurrent === true ? {} : { maxRuns: 1 }),
       maxSteps: spec.maxSteps ?? 200_000,
       setup(world) {
-        memory_system(world, { thp: SELFTEST_THP_MODE, hugetlbPages: HUGETLB_SETUP_DEFAULT_PAGES });
+        memory_system(world, { thp: spec.thp ?? SELFTEST_THP_MODE, hugetlbPages: HUGETLB_SETUP_DEFAULT_PAGES });
         const mm = mm_create(world, { name: 'selftest' });
         // The coherent variants load the module with special-purpose memory for devices 2 and 3
         // (spm_addr_dev0/1), as the kernel's test script does for them.

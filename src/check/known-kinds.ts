@@ -7,7 +7,7 @@
  * them here; a test keeps the list complete against the sources.
  */
 import { readFileSync } from 'node:fs';
-import { LIVELOCK } from '../devices/gpu-svm.js';
+import { LIVELOCK, STARVED_BY_INVALIDATIONS, STARVED_BY_NOOP_INVALIDATIONS, STARVED_BY_SELF_INVALIDATION } from '../devices/gpu-svm.js';
 import { NO_PROGRESS } from '../devices/kvm-like.js';
 import { DEVICE_MAPS_MIGRATED_PAGE } from '../hmm/migrate-oracle.js';
 import { INV_EXCL, INV_EXCL_FORK } from '../hmm/device-exclusive-oracle.js';
@@ -38,7 +38,7 @@ export const KNOWN_KINDS: ReadonlySet<string> = new Set([
   // hmm, device-exclusive, the legacy HMM API
   DEVICE_MAPS_MIGRATED_PAGE, INV_EXCL, INV_EXCL_FORK, HMM_RANGE_DOUBLE_REGISTER, HMM_RANGE_UNBALANCED, HMM_RANGE_USE_AFTER_UNREGISTER,
   // driver models
-  LIVELOCK, NO_PROGRESS,
+  LIVELOCK, STARVED_BY_INVALIDATIONS, STARVED_BY_NOOP_INVALIDATIONS, STARVED_BY_SELF_INVALIDATION, NO_PROGRESS,
 ]);
 
 function distance(a: string, b: string): number {

@@ -263,7 +263,29 @@ function* walkHuge(w: Walk, vma: Vma, addr: number, stop: number): Gen<number> {
     const hi = words[2 * i + 1]!;
     const req = ((hi & w.maskHi) | w.defHi) >>> 0;
     const sticky = hi & HI_STICKY;
-    if ((pte & PTE_KIND_BITS) !== PTE_KIND_PRESENT) return -EFAULT; // PMD migration entries are not made
+    const kind = pte & PTE_KIND_BITS;
+    if (kind === PTE_KIND_DEVICE_PRIVATE) {
+      // A device-private PMD (v6.19+): the owner's pages are reported with the PMD order;
+      // anyone else faults the folio back (or sees nothing without a fault).
+      const pfn = ptePfn(pte);
+      const pg = page_pgmap(mm.world, pfn);
+      if (pg !== null && pg.owner === w.range.dev_private_owner) {
+        words[2 * i] = pfn;
+        words[2 * i + 1] = (sticky | HI_VALID | ((pte & PTE_WRITE) !== 0 ? HI_WRITE : 0) | (order << HI_ORDER_SHIFT)) >>> 0;
+        continue;
+      }
+      const need = needFault(req, 0);
+      if (need !== 0) return yield* fault(w, vma, addr, addr + PAGE_SIZE, need);
+      words[2 * i] = 0;
+      words[2 * i + 1] = sticky;
+      continue;
+    }
+    if (kind === PTE_KIND_MIGRATION) {
+      w.last = addr;
+      yield* migration_entry_wait(mm, addr);
+      return WALK_BUSY;
+    }
+    if (kind !== PTE_KIND_PRESENT) return -EFAULT;
     const cpu = (pte & PTE_PROTNONE) !== 0 ? 0 : HI_VALID | ((pte & PTE_WRITE) !== 0 ? HI_WRITE : 0);
     const need = needFault(req, cpu);
     if (need !== 0) return yield* fault(w, vma, addr, addr + PAGE_SIZE, need);

@@ -48,6 +48,7 @@ import {
 import { deleteFromSwapCache, rmapLockOf, rmapTargets } from '../mm/rmap.ts';
 import { protBits } from '../mm/vma-ops.ts';
 import { MIGRATE_PFN_MIGRATE, migrate_pfn_to_page, type MigratePfnArray } from './migrate-pfn.ts';
+import { removeMigrationPmds, tryToMigrateFolio } from './migrate-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -78,8 +79,10 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
       }
       f.clearFlags(page, PG_LRU);
     }
-    if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page, faultPage);
-    if (f.mapcount(page) > 0 || !checkPage(sys, page, faultPage)) {
+    // A compound folio (device THP migration, migrate-huge.ts) is unmapped as a whole.
+    const large = f.folioOrder(page) > 0;
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0) yield* (large ? tryToMigrateFolio(sys, page, faultPage) : tryToMigrate(sys, page, faultPage));
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0 || !checkPage(sys, page, faultPage)) {
       if (!device) {
         yield sys.world.point(`putback pfn ${page} (migrate)`, sys.allocator, Access.Write);
         f.setFlags(page, PG_LRU);
@@ -112,7 +115,7 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
 function checkPage(sys: MemorySystem, page: number, faultPage: number | null): boolean {
   const f = sys.frames;
   const zoneDevice = f.isZoneDevice(page) ? 1 : 0;
-  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) - zoneDevice <= f.mapcount(page);
+  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) - zoneDevice <= (f.folioOrder(page) > 0 ? f.folioMapcount(page) : f.mapcount(page));
 }
 
 /**
@@ -204,6 +207,7 @@ export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, p
  * reference and one map count each.
  */
 export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number): Gen<void> {
+  if (sys.frames.folioOrder(src) > 0) return yield* removeMigrationPmds(sys, src, dst);
   const lock = rmapLockOf(sys, src);
   if (lock === null) return;
   yield* down_read(lock);

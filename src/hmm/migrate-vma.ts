@@ -18,6 +18,10 @@
  *     (driver)  commit or roll back its device page table
  *     finalize  migration entries become entries for the destination (or the source again);
  *               every page unlocked, references dropped (INV-M2)
+ *
+ * v6.19+ with MIGRATE_VMA_SELECT_COMPOUND, a PMD the range covers whole moves as one
+ * MIGRATE_PFN_COMPOUND entry (a THP, an empty or huge-zero PMD, an own device-private PMD);
+ * see migrate-huge.ts. Older kernels split every THP of the range before collecting.
  */
 import { EINVAL } from '../locking/errno.js';
 import { mmap_assert_locked } from '../locking/mmap-lock.js';
@@ -32,9 +36,11 @@ import { currentWorld } from '../sim/world.js';
 import { memoryOf } from '../mm/memory.ts';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
+import { HPAGE_PMD_NR } from '../mm/compound-frames.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { folio_test_locked, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
 import { split_huge_for_migration } from '../mm/split.ts';
+import { __split_huge_pmd, isHugeZeroPmd } from '../mm/huge-memory.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_LRU, PG_SWAPBACKED, PG_UPTODATE } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -60,6 +66,7 @@ import { installCpuFault } from './cpu-fault.ts';
 import { installDeviceCoherentMigrator } from './migrate-device.ts';
 import { installMigrationEntry, migrateDeviceFinalize, migrateDeviceUnmap, migrateMapping } from './migrate-core.ts';
 import {
+  MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
   MIGRATE_VMA_SELECT_DEVICE_COHERENT,
@@ -70,8 +77,12 @@ import {
   type MigratePfnArray,
 } from './migrate-pfn.ts';
 import { checkMigratedMappings } from './migrate-oracle.ts';
+import { collectHugePmd, compoundMigration, insertHugePmd, splitUnmappedFolio } from './migrate-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
+
+/** An owner no pagemap has: device pages are not selected. */
+const NOT_SELECTED = Symbol('device pages not selected');
 
 /** `struct migrate_vma`. */
 export class MigrateVma {
@@ -156,12 +167,22 @@ function* collect(mm: Mm, vma: Vma, args: MigrateVma): Gen<void> {
   const range = new MmuNotifierRange();
   mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, args.start, args.end, args.pgmap_owner);
   yield* mmu_notifier_invalidate_range_start(range);
-  yield* split_huge_for_migration(mm, args.start, args.end);
+  // v6.19+ with SELECT_COMPOUND: each PMD is looked at in turn (migrate-huge.ts); older kernels
+  // split every THP of the range first.
+  const whole = compoundMigration(mm.world, args.flags);
+  if (!whole) yield* split_huge_for_migration(mm, args.start, args.end);
   const src = args.src!;
   const dst = args.dst!;
   let addr = args.start;
   while (addr < args.end) {
     const stop = Math.min(args.end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    if (whole) {
+      if (addr % PMD_SIZE === 0 && stop - addr === PMD_SIZE && (yield* collectHugePmd(mm, vma, addr, args))) {
+        addr = stop;
+        continue;
+      }
+      yield* split_huge_for_migration(mm, addr, stop, { faultPage: args.fault_page, owner: (args.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) !== 0 ? args.pgmap_owner : NOT_SELECTED });
+    }
     const ptl = mm.ptl(addr);
     yield* spin_lock(ptl);
     for (; addr < stop; addr += PAGE_SIZE) {
@@ -279,8 +300,26 @@ export function* migrate_vma_pages(args: MigrateVma): Gen<void> {
         mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, addr, args.end, args.pgmap_owner);
         yield* mmu_notifier_invalidate_range_start(range);
       }
+      if ((src[i]! & MIGRATE_PFN_COMPOUND) !== 0) {
+        if ((dst[i]! & MIGRATE_PFN_COMPOUND) !== 0) {
+          if (!(yield* insertHugePmd(mm, vma, addr, newpage))) src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+          continue;
+        }
+        // Order-0 destinations for an empty PMD range: the entries are filled one by one (a
+        // huge zero PMD is split into zero PTEs first, each then replaced).
+        src[i] = src[i]! - MIGRATE_PFN_COMPOUND;
+        if (isHugeZeroPmd(sys, mm.pt.getPmd(addr))) yield* __split_huge_pmd(mm, addr);
+        for (let j = 1; j < HPAGE_PMD_NR && i + j < args.npages; j++) src[i + j] = src[i + j]! | MIGRATE_PFN_MIGRATE;
+      }
       if (!(yield* insertPage(mm, vma, addr, newpage))) src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
       continue;
+    }
+    if ((src[i]! & MIGRATE_PFN_COMPOUND) !== 0 && (dst[i]! & MIGRATE_PFN_COMPOUND) === 0) {
+      // A compound source, order-0 destinations: split the source and migrate page by page.
+      if (!(yield* splitUnmappedFolio(mm, args.start + i * PAGE_SIZE, src, i))) {
+        src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+        continue;
+      }
     }
     yield mm.world.point(`migrate_folio pfn ${page} -> ${newpage}`, sys.allocator, Access.Write);
     if (!migrateMapping(sys, page, newpage, page === args.fault_page ? 1 : 0)) {

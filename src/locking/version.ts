@@ -100,6 +100,15 @@ export interface KernelContract {
   /** v5.11+: the gup_test debugfs file (/sys/kernel/debug/gup_test; gup_benchmark before). */
   readonly gupTestDebugfs: boolean;
   /**
+   * v6.19+ (Balbir Singh's "mm: support device private THP migration", mainline 368076f52ebe and
+   * its series): migrate_vma with MIGRATE_VMA_SELECT_COMPOUND collects a PMD-mapped THP (or an
+   * empty PMD range, or the huge zero page's) as one MIGRATE_PFN_COMPOUND entry, device-private
+   * folios may be PMD-sized and mapped by device-private PMD entries, and a CPU fault on one
+   * migrates the whole folio back. Absent (older kernels): collect splits the THP first and
+   * device-private memory is order 0 only.
+   */
+  readonly deviceThpMigration?: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -203,8 +212,14 @@ const V6_15: KernelContract = {
   deviceExclusiveApi: 'single',
   exclusiveRestoreEvent: 'clear',
 };
-const CURRENT: KernelContract = {
+const V6_19: KernelContract = {
   ...V6_15,
+  name: 'v6.19',
+  summary: 'v6.15 plus device-private THP migration: migrate_vma moves a PMD-mapped THP as one compound entry into a PMD-sized device folio and back',
+  deviceThpMigration: true,
+};
+const CURRENT: KernelContract = {
+  ...V6_19,
   name: 'current',
   summary: 'v5.12 and later: after an -EAGAIN, end is called on every subscription with an end op',
   devicePrivateLockedFault: 'wait',
@@ -217,7 +232,7 @@ const WHAT_IF_ITREE_FIX: KernelContract = {
 };
 
 /** Every version, oldest first. */
-export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_0, V6_15, CURRENT, WHAT_IF_ITREE_FIX];
+export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_0, V6_15, V6_19, CURRENT, WHAT_IF_ITREE_FIX];
 
 /** The version a run uses unless told otherwise. */
 export const DEFAULT_KERNEL = 'current';

@@ -71,7 +71,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
       const where = `${mm.name}:0x${b.toString(16)} (huge ${describePte(val)})`;
       const v = mm.vmas.find(b);
       if (v === undefined || v.end < b + size) out.push(`${where}: huge entry not inside one VMA`);
-      if ((val & PTE_KIND_BITS) === PTE_KIND_PRESENT && (val & PTE_SPECIAL) === 0) {
+      if (((val & PTE_KIND_BITS) === PTE_KIND_PRESENT && (val & PTE_SPECIAL) === 0) || (val & PTE_KIND_BITS) === PTE_KIND_DEVICE_PRIVATE) {
         const pfn = ptePfn(val);
         if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
         else if (f.folioHead(pfn) !== pfn || f.folioNrPages(pfn) * PAGE_SIZE !== size) out.push(`${where}: does not map a whole folio of its size`);

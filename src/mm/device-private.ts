@@ -67,6 +67,11 @@ export const VM_FAULT_SIGBUS = 0x2;
 export interface DevPagemapOps {
   /** The page's last reference went: it is the driver's again. Must not sleep. */
   page_free?(page: number): void;
+  /**
+   * v6.19+: the core split the device-private folio at `head` into `nr` order-0 pages (a partial
+   * migration, a split PMD collected page by page); the driver splits its own state the same way.
+   */
+  folio_split?(head: number, nr: number): void;
   /** Migrate the page the CPU faulted on back to system memory; 0 or VM_FAULT_SIGBUS. */
   migrate_to_ram?(vmf: VmFault): Gen<number>;
 }
@@ -87,6 +92,13 @@ export class DevPagemap {
   npages = 0;
   /** Set by memunmap_pages. */
   dead = false;
+  /**
+   * Set before memremap_pages to 9 (v6.19+, a chunk for large allocations): the memory comes as
+   * idle PMD-sized device folios, listed in `folios`. 0: order-0 pages.
+   */
+  folioOrder = 0;
+  /** The heads of the folios memremap_pages made when `folioOrder` is set. */
+  folios: readonly number[] = [];
 
   constructor(readonly name = 'pgmap') {}
 }
@@ -99,6 +111,10 @@ class PagemapRegistry {
     sys.onDevicePageFree = (pfn) => {
       const pg = this.find(pfn);
       pg?.ops.page_free?.(pfn);
+    };
+    sys.onDeviceFolioSplit = (head, nr) => {
+      const pg = this.find(head);
+      pg?.ops.folio_split?.(head, nr);
     };
   }
 
@@ -153,10 +169,33 @@ export function memremap_pages(world: World, pgmap: DevPagemap, npages: number):
   } else {
     throw new Error(`memremap_pages: pgmap type ${String(pgmap.type)} is not modelled (MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_COHERENT)`);
   }
+  if (pgmap.folioOrder !== 0) {
+    if (type !== PG_DEVICE_PRIVATE) throw new Error(`memremap_pages(${pgmap.name}): PMD-sized device-coherent folios are not modelled (folioOrder must be 0 for MEMORY_DEVICE_COHERENT)`);
+    return memremapFolios(sys, pgmap, npages);
+  }
   const first = sys.frames.createDevicePages(npages, -1, type);
   pgmap.firstPfn = first;
   pgmap.npages = npages;
   pgmap.range = { start: first * PAGE_SIZE, end: (first + npages) * PAGE_SIZE - 1 };
+  registry(sys).maps.push(pgmap);
+  return first;
+}
+
+/**
+ * A pagemap whose memory is carved into PMD-sized folios (a driver's chunk made for large
+ * allocations, v6.19+): each folio takes a chunk of pfns of its own, so the range spans more pfns
+ * than pages; `folios` lists their heads.
+ */
+function memremapFolios(sys: MemorySystem, pgmap: DevPagemap, npages: number): number {
+  const nr = 2 ** pgmap.folioOrder;
+  const count = Math.max(1, Math.floor(npages / nr));
+  const heads = sys.frames.createDeviceFolios(count, pgmap.folioOrder);
+  const first = heads[0]!;
+  const last = heads[heads.length - 1]! + nr;
+  pgmap.firstPfn = first;
+  pgmap.npages = last - first;
+  pgmap.folios = heads;
+  pgmap.range = { start: first * PAGE_SIZE, end: last * PAGE_SIZE - 1 };
   registry(sys).maps.push(pgmap);
   return first;
 }
@@ -184,6 +223,18 @@ export function is_device_coherent_page(world: World, page: number): boolean {
 export function is_zone_device_page(world: World, page: number): boolean {
   const sys = memoryOf(world);
   return sys !== undefined && page > 0 && page < sys.frames.capacity && sys.frames.isZoneDevice(page);
+}
+
+/**
+ * `zone_device_folio_init(folio, order)` (v6.19+): an idle device-private folio becomes in use
+ * with one reference and locked, as zone_device_page_init does for one page.
+ */
+export function* zone_device_folio_init(world: World, head: number): Gen<void> {
+  const sys = memoryOf(world);
+  if (sys === undefined) throw new Error('zone_device_folio_init: the run has no memory');
+  if (!sys.frames.initDeviceFolio(head)) return;
+  sys.frames.setOwner(head, -1, 0);
+  yield* folio_lock(head);
 }
 
 /**

@@ -71,7 +71,8 @@ export type Cmd =
   | { op: 'collapse' | 'khugepaged'; proc: number; sel: number }
   | { op: 'mmapHugetlb'; proc: number; n: number }
   | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number }
-  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
+  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number }
+  | { op: 'migrateHuge'; proc: number; sel: number; toDevice: boolean };
 
 /** Bytes of a PMD-mapped huge page. */
 const HPAGE = 2 * 1024 * 1024;
@@ -126,6 +127,8 @@ export class Driver {
     readonly strict = true,
     /** The type of memory each process's device migrates into. */
     readonly gpuMemory = MEMORY_DEVICE_PRIVATE,
+    /** PMD-sized device folios of each process's device (device THP migration runs). */
+    readonly deviceFolios = 0,
   ) {
     this.sys = memory_system(w);
   }
@@ -158,7 +161,7 @@ export class Driver {
     );
     const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
     if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
-    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16, this.gpuMemory);
+    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16, this.gpuMemory, this.deviceFolios);
     const g = yield* gpu.insert(0, TASK_SIZE);
     if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
     this.procs.push({ mm, ref, shadow, sub, atomic, gpu, hugetlb: [] });
@@ -305,6 +308,17 @@ export class Driver {
       case 'toram':
       case 'snapshot':
         return yield* this.hmmOp(p, cmd);
+      case 'migrateHuge': {
+        // A whole 2 MiB region inside one VMA, to the device or back (device THP migration).
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const base = a - (a % HPAGE);
+        const vma = p.mm.vmas.find(base);
+        if (vma === undefined || vma.start > base || vma.end < base + HPAGE) return;
+        const r = cmd.toDevice ? yield* p.gpu.migrateToDevice(base, base + HPAGE) : yield* p.gpu.migrateToRam(base, base + HPAGE);
+        if (r !== 0) this.fail(`migrateHuge ${cmd.toDevice ? 'to device' : 'to RAM'} 0x${base.toString(16)} returned ${r}`);
+        return this.expectEvents(cmd, (e) => e.event === 6 || e.event === 1);
+      }
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);

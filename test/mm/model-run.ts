@@ -61,6 +61,12 @@ export const thpCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('collapse' as const, 'khugepaged' as const), proc, sel }) },
 );
 
+/** Commands of the device THP migration runs: the huge-page ones plus whole-PMD migrations both ways. */
+export const thpMigrateCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 8, arbitrary: thpCmdArb },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('migrateHuge' as const), proc, sel, toDevice: fc.boolean() }) },
+);
+
 /**
  * Commands of the hugetlb runs: private hugetlb mappings and whole-huge-page munmap, mprotect and
  * MADV_DONTNEED on them, with reads, writes, fork, exit and reclaim; no other range operation
@@ -109,7 +115,7 @@ export const PROLOGUE: readonly Cmd[] = [
  * process exits at the end and every frame and swap slot must be free.
  * @returns the first disagreement, or null.
  */
-export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string, gpuMemory = MEMORY_DEVICE_PRIVATE): string | null {
+export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string, gpuMemory = MEMORY_DEVICE_PRIVATE, deviceFolios = 0): string | null {
   const w = new World();
   w.reset(seed);
   if (kernel !== undefined) setKernelContract(w, kernel);
@@ -119,7 +125,7 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode,
   for (let t = 0; t < lists.length; t++) {
     // With huge pages, splits and collapses add invalidations the exact lists do not foresee:
     // the coherence oracle still checks that every PTE change is covered by one.
-    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0, gpuMemory);
+    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0, gpuMemory, deviceFolios);
     for (const size of [3 * 4096, 4096]) d.files.push({ id: file_create(w, size), ref: new RefFile(size) });
     drivers.push(d);
   }

@@ -66,6 +66,7 @@ export class DmirrorDevice {
       this,
       {
         page_free: (page) => this.pool.pageFree(page),
+        folio_split: (head, nr) => this.pool.folioSplit(head, nr),
         // One ops table for both types, as the kernel's; nothing calls it for coherent pages.
         migrate_to_ram: (vmf) => dmirror_devmem_fault(this, vmf),
       },

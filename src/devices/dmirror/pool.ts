@@ -6,7 +6,9 @@
  *                  A device-coherent device's chunk is its one special-purpose range (the
  *                  spm_addr_dev module parameter): it can have only one chunk at a time, and a
  *                  second one cannot be added (the range is taken)
- *     free list    LIFO of idle device pages (one at init: the whole first chunk)
+ *     free lists   LIFO of idle device pages (one at init: the whole first chunk), and (v6.19+,
+ *                  device-private only) LIFO of idle PMD-sized folios, from chunks added for a
+ *                  large request
  *     alloc        (private) a backing system page first (a coherent page is its own backing);
  *                  then pop a free page, or add a chunk and take from it; failure frees the
  *                  backing page and returns null
@@ -28,6 +30,7 @@ import { Access } from '../../sim/point.js';
 import type { World } from '../../sim/world.js';
 import { DevPagemap, MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE, memremap_pages, type DevPagemapOps } from '../../mm/device-private.ts';
 import { memoryOf, type MemorySystem } from '../../mm/memory.ts';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from '../../mm/compound-frames.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -50,6 +53,9 @@ export class DevmemChunk {
     this.cursor = first;
   }
 
+  /** Heads of the chunk's PMD-sized folios never handed out (a chunk added for a large request). */
+  folioCursor = 0;
+
   /** True if `pfn` belongs to this chunk. */
   contains(pfn: number): boolean {
     return pfn >= this.first && pfn < this.first + this.npages;
@@ -71,6 +77,8 @@ export class DevmemPool {
   capacity = 0;
   /** Idle device pages freed back (LIFO), before any chunk cursor. */
   private readonly freeList: number[] = [];
+  /** Idle PMD-sized device folios (heads) freed back (LIFO), v6.19+. */
+  private readonly freeFolios: number[] = [];
   /** In-use device pages and what they carry. */
   readonly inUse = new Map<number, DevmemPageInfo>();
   /** Statistics: pages allocated and freed (no command shows them). */
@@ -103,22 +111,73 @@ export class DevmemPool {
   }
 
   /**
-   * Adds a chunk (dmirror_allocate_chunk, without the allocation that follows). Mutex held.
-   * @returns the chunk, or null: a coherent device's one range is already in use, or
-   *   memremap_pages refused the pagemap.
+   * Adds a chunk (dmirror_allocate_chunk, without the allocation that follows). Mutex held. A
+   * chunk for a large request (v6.19+, device-private only) is carved into PMD-sized folios; one
+   * for a small request into pages.
+   * @returns the chunk, or null: a coherent device's one range is already in use, a large chunk
+   *   was asked of a coherent device, or memremap_pages refused the pagemap.
    */
-  addChunk(): DevmemChunk | null {
-    if (this.coherent && this.chunks.length > 0) return null;
+  addChunk(large = false): DevmemChunk | null {
+    if (this.coherent && (large || this.chunks.length > 0)) return null;
     if (this.chunks.length === this.capacity) this.capacity += DEVMEM_CHUNKS_RESERVE;
     const pgmap = new DevPagemap(`${this.name}->chunk${this.chunks.length}`);
     pgmap.type = this.pgmapType;
     pgmap.owner = this.owner;
     pgmap.ops = this.ops;
+    if (large) pgmap.folioOrder = HPAGE_PMD_ORDER;
     const first = memremap_pages(this.world, pgmap, this.chunkPages);
     if (first < 0) return null;
-    const c = new DevmemChunk(pgmap, first, this.chunkPages);
+    const c = new DevmemChunk(pgmap, first, large ? pgmap.npages : this.chunkPages);
+    if (large) c.cursor = first + pgmap.npages; // no small pages in it
     this.chunks.push(c);
     return c;
+  }
+
+  /** Pops an idle PMD-sized folio, spinlock held. @returns its head, or -1. */
+  private popFreeFolio(): number {
+    const p = this.freeFolios.pop();
+    if (p !== undefined) return p;
+    for (const c of this.chunks) {
+      const heads = c.pgmap.folios;
+      if (!c.removing && c.folioCursor < heads.length) return heads[c.folioCursor++]!;
+    }
+    return -1;
+  }
+
+  /**
+   * One idle PMD-sized device folio (adding a large chunk if none is free). The caller
+   * initialises it. @returns its head pfn, or -1 if no chunk can be added.
+   */
+  *allocFolio(): Gen<number> {
+    yield* spin_lock(this.lock);
+    let p = this.popFreeFolio();
+    if (p >= 0) this.calloc += HPAGE_PMD_NR;
+    yield* spin_unlock(this.lock);
+    if (p >= 0) return p;
+    yield* mutex_lock(this.mutex);
+    yield this.world.point(`${this.name}: add a chunk`, this, Access.Write);
+    this.addChunk(true);
+    yield* mutex_unlock(this.mutex);
+    yield* spin_lock(this.lock);
+    p = this.popFreeFolio();
+    if (p >= 0) this.calloc += HPAGE_PMD_NR;
+    yield* spin_unlock(this.lock);
+    return p;
+  }
+
+  /**
+   * The pagemap's folio_split (v6.19+): the device folio at `head` became `nr` pages; its
+   * backing folio is split the same way and every page gets its own record.
+   */
+  folioSplit(head: number, nr: number): void {
+    const info = this.inUse.get(head);
+    if (info === undefined) return;
+    const f = this.sys.frames;
+    if (info.backing !== head && f.folioOrder(info.backing) > 0) {
+      f.getN(info.backing, nr - 1);
+      f.splitCompound(info.backing, true);
+    }
+    for (let k = 1; k < nr; k++) this.inUse.set(head + k, { backing: info.backing === head ? head + k : info.backing + k, owner: info.owner });
   }
 
   /** The chunk holding `pfn`, if it is ours. */
@@ -168,6 +227,12 @@ export class DevmemPool {
     if (info !== undefined && info.backing !== pfn) this.sys.putPage(info.backing);
     const c = this.chunkOf(pfn);
     if (c === undefined || c.removing) return;
+    // A folio still whole goes back on the large list; pages of a split one on the small list.
+    if (this.sys.frames.folioOrder(pfn) > 0) {
+      this.freeFolios.push(pfn);
+      this.cfree += HPAGE_PMD_NR;
+      return;
+    }
     this.freeList.push(pfn);
     this.cfree++;
   }
@@ -180,7 +245,14 @@ export class DevmemPool {
       if (!c.contains(p)) this.freeList[w++] = p;
     }
     this.freeList.length = w;
+    w = 0;
+    for (let r = 0; r < this.freeFolios.length; r++) {
+      const p = this.freeFolios[r]!;
+      if (!c.contains(p)) this.freeFolios[w++] = p;
+    }
+    this.freeFolios.length = w;
     c.cursor = c.first + c.npages;
+    c.folioCursor = c.pgmap.folios.length;
   }
 
   /** In-use pages of `c`, ascending. */

@@ -33,7 +33,7 @@ describe('the hmm-tests port on the model', () => {
     expect(r.skipReason).toMatch(/make_device_exclusive_range \(v5\.14\+\)/);
   });
 
-  it('coherent variants run from v6.0 and SKIP before with the kernel reason; THP cases SKIP saying the model lacks THP', () => {
+  it('coherent variants run from v6.0 and SKIP before with the kernel reason', () => {
     const [, coherent] = defineCase(spec('migrate'));
     for (const kernel of ['current', 'v6.0']) {
       const r = checkScenario(coherent!, { ...once, kernel });
@@ -41,9 +41,6 @@ describe('the hmm-tests port on the model', () => {
       expect(r.problems).toEqual([]);
     }
     expect(coherent!.skipFor('v5.14')).toMatch(/^DEVICE_COHERENT not available/);
-    const [thp, thpCoherent] = defineCase(spec('migrate_anon_huge_fault'));
-    expect(thp!.skipFor(undefined)).toMatch(/not ported yet: needs device THP migration/);
-    expect(thpCoherent!.skipFor(undefined)).toMatch(/not ported yet: needs device THP migration/);
   });
 
   it('coherent migrate_multiple: MIGRATE_TO_SYS brings every page back; a dmirror that ignores its notifier leaves coherent pages mapped after munmap frees them', () => {
