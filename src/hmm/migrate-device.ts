@@ -6,7 +6,8 @@
  *     migrate_device_range(src, start, npages)   reference and try-lock each in-use page;
  *                                                unmap it everywhere (migration entries)
  *     (driver) allocate, lock and fill dst; copy
- *     migrate_device_pages(src, dst, npages)     move metadata
+ *     migrate_device_pages(src, dst, npages)     move metadata; an entry with MIGRATE and no
+ *                                                source page is a BUG (no VMA to insert into)
  *     migrate_device_finalize(src, dst, npages)  entries for the new pages; unlock, put
  *
  * The caller holds no mmap lock: the pages are found by pfn and unmapped through the rmap.
@@ -66,9 +67,22 @@ export function* migrate_device_pages(src_pfns: MigratePfnArray, dst_pfns: Migra
   for (let i = 0; i < npages; i++) {
     const newpage = migrate_pfn_to_page(dst_pfns[i]!);
     const page = migrate_pfn_to_page(src_pfns[i]!);
-    if (newpage === null || page === null) {
-      // No destination, or no source page (there is no VMA to insert into here).
+    if (newpage === null) {
       src_pfns[i] = src_pfns[i]! - (src_pfns[i]! & MIGRATE_PFN_MIGRATE);
+      continue;
+    }
+    if (page === null) {
+      // An empty source still asking to migrate would be a hole to insert into, and there is no
+      // VMA here: the kernel hits VM_BUG_ON(!migrate) (then a NULL dereference). migrate_device_range
+      // never produces such an entry; a driver that builds src_pfns by hand can.
+      if ((src_pfns[i]! & MIGRATE_PFN_MIGRATE) !== 0) {
+        sys.world.report(
+          FindingKind.Bug,
+          `BUG: migrate_device_pages: entry ${i} has MIGRATE_PFN_MIGRATE but no source page; without a VMA there is nothing to insert into (src_pfns must come from migrate_device_range)`,
+          'migrate:device-pages-no-source',
+        );
+        src_pfns[i] = src_pfns[i]! - MIGRATE_PFN_MIGRATE;
+      }
       continue;
     }
     if (!folio_test_locked(newpage)) {
