@@ -65,6 +65,12 @@ export interface ScenarioDefinition<S> {
    * a check is capped at this many runs.
    */
   readonly maxRuns?: number;
+  /**
+   * The budget of a check that names none (no `--runs`): how many runs, over all strategy legs,
+   * this scenario gets by default instead of the command's 20,000. For a catalogue scenario whose
+   * verdict a smaller budget already settles; say beside it how that was established.
+   */
+  readonly runs?: number;
 }
 
 /** A scenario ready to explore. */
@@ -81,6 +87,8 @@ export interface Scenario extends Program {
   skipFor(kernel: string | undefined): string | null;
   /** The cap on a check's runs (Infinity when unbounded). */
   readonly maxRuns: number;
+  /** The budget of a check that names none, if the scenario sets one (its `runs`). */
+  readonly defaultRuns: number | undefined;
   readonly definition: ScenarioDefinition<unknown>;
   /** The file whose code called defineScenario (for replay lines), or null when unknown. */
   readonly definedIn: string | null;
@@ -108,6 +116,9 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
   if (def.skip !== undefined && typeof def.skip !== 'function') throw new ScenarioError(`${where}: skip must be a function (kernel) => reason | null`);
   if (def.maxRuns !== undefined && !(Number.isInteger(def.maxRuns) && def.maxRuns > 0)) {
     throw new ScenarioError(`${where}: maxRuns must be a positive integer`);
+  }
+  if (def.runs !== undefined && !(Number.isInteger(def.runs) && def.runs > 0)) {
+    throw new ScenarioError(`${where}: runs must be a positive integer`);
   }
   if (def.maxSteps !== undefined && !(Number.isInteger(def.maxSteps) && def.maxSteps > 0)) {
     throw new ScenarioError(`${where}: maxSteps must be a positive integer`);
@@ -145,6 +156,7 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
     allowFor,
     skipFor: (kernel) => def.skip?.(kernelContract(kernel ?? DEFAULT_KERNEL)) ?? null,
     maxRuns: def.maxRuns ?? Infinity,
+    defaultRuns: def.runs,
     definition: def as ScenarioDefinition<unknown>,
     start(world: World): void {
       if (def.maxSteps !== undefined) world.maxSteps = def.maxSteps;

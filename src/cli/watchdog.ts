@@ -157,8 +157,11 @@ function openSession(): Session {
   if (session !== null) return session;
   const s = new Session();
   s.connect();
-  s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { workerId: string } } }) => {
-    workerSessions.set(String(m.params.workerInfo.workerId), m.params.sessionId);
+  s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { workerId: string; title?: string } } }) => {
+    // The inspector numbers workers in the order it meets them; the thread id is in the title
+    // ('[worker 2]'), and only it tells which Worker this is when not all are watched ones.
+    const thread = /^\[worker (\d+)\]/.exec(m.params.workerInfo.title ?? '')?.[1] ?? String(m.params.workerInfo.workerId);
+    workerSessions.set(thread, m.params.sessionId);
   });
   s.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
     const msg = JSON.parse(m.params.message) as { id?: number; method?: string; params?: Record<string, unknown> };
