@@ -22,7 +22,7 @@ import { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS } from './defaults.js'
 export interface CheckApiOptions {
   /** `random`, `pct`, `dfs` or `portfolio` (default: portfolio, its legs run one after the other). */
   readonly strategy?: 'random' | 'pct' | 'dfs' | 'portfolio';
-  /** Total runs (default 20,000). */
+  /** Total runs (default: the scenario's own budget, its `runs`, else 20,000). */
   readonly runs?: number;
   /** Time limit in seconds per strategy leg (default 10). */
   readonly time?: number;
@@ -64,7 +64,7 @@ function explored(scenario: Scenario, o: CheckApiOptions) {
   const report = checkScenario(scenario, {
     legs: legsFor(o),
     seed: o.seed ?? DEFAULT_SEED,
-    runs: o.runs ?? DEFAULT_RUNS,
+    runs: o.runs ?? scenario.defaultRuns ?? DEFAULT_RUNS,
     timeLimitMs: (o.time ?? DEFAULT_TIME_SECONDS) * 1000,
     shrink: o.shrink !== false,
     ...(o.kernel === undefined ? {} : { kernel: o.kernel }),

@@ -367,7 +367,7 @@ const COMPARE_OPTIONS = {
 export async function compareCommand(argv: readonly string[], io: Io): Promise<number> {
   const { words, options } = parseArgs('compare', argv, COMPARE_OPTIONS);
   if (words.length === 0) throw new UsageError(`hmmsim compare: name the scenarios to compare, e.g. 'hmmsim compare s-pair-1'`);
-  const runs = (options.get('runs') as number | undefined) ?? DEFAULT_RUNS;
+  const runsOption = options.get('runs') as number | undefined;
   const time = (options.get('time') as number | undefined) ?? DEFAULT_TIME_SECONDS;
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
@@ -382,7 +382,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
         const report = await checkWithPortfolio(scenario, source, pool, {
           legs: portfolioLegs(workers, 3, 2),
           seed,
-          runs,
+          runs: runsOption ?? scenario.defaultRuns ?? DEFAULT_RUNS,
           timeLimitMs: time * 1000,
           shrink: false,
           kernel: v.name,
