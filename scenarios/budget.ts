@@ -13,6 +13,6 @@
  *
  * What it gives up: a clean verdict rests on 2,000 interleavings, not 20,000; the main job is a
  * regression check. To search one deeper, name a budget (`hmmsim check hmm-mirror-fork --runs
- * 200000 --time 120`), or shard a long search over machines (README, "Long searches").
+ * 200000 --time 120`), or shard a long search over machines (README, "Exploring on many machines").
  */
 export const MM_SCENARIO_RUNS = 2_000;

@@ -147,10 +147,17 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
       world.report(FindingKind.Check, msg, msg);
     }
   };
+  // Where the caller is: the stack is captured now and formatted only if someone asks (formatting
+  // every built-in scenario's stack took a tenth of the command's start-up).
+  const site = new Error();
+  let definedIn: string | null | undefined;
   return {
     name: def.name,
     description: def.description ?? '',
-    definedIn: callerFile(),
+    get definedIn(): string | null {
+      if (definedIn === undefined) definedIn = callerFile(site);
+      return definedIn;
+    },
     expect: expectFor(undefined),
     expectFor,
     allowFor,
@@ -233,9 +240,9 @@ export function verdictOf(
   return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
 }
 
-/** The file of the code that called defineScenario: the frame after this module's own. */
-function callerFile(): string | null {
-  const lines = (new Error().stack ?? '').split('\n').slice(1);
+/** The file of the code that called defineScenario (captured in `site`): the frame after this module's own. */
+function callerFile(site: Error): string | null {
+  const lines = (site.stack ?? '').split('\n').slice(1);
   const self = lines[0] ?? '';
   const selfFile = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(self.trim());
   const own = selfFile?.[1] ?? selfFile?.[2] ?? '';
