@@ -37,6 +37,8 @@ export async function buildJs() {
     packages: 'external',
     chunkNames: 'chunk-[hash]',
     logLevel: 'warning',
+    minifyWhitespace: true,
+    minifySyntax: true,
   });
 }
 

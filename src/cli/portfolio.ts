@@ -49,6 +49,8 @@ export class WorkerPool {
   private nextId = 0;
   private readyCount = 0;
   private readyWaiters: (() => void)[] = [];
+  /** The worker that took the first leg of each scenario (by name). */
+  private readonly owner = new Map<string, Worker>();
   /** Latest progress of each job in flight. */
   private readonly progress = new Map<number, { runs: number; findings: number }>();
 
@@ -120,7 +122,16 @@ export class WorkerPool {
   private pump(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.shift()!;
-      const { job, resolve, reject, onStart } = this.queue.shift()!;
+      // A worker keeps to the scenarios it started, so with many scenarios queued each runs its
+      // legs one after the other on one worker (DFS first: once it has covered the whole space,
+      // the later legs stop before their first run instead of racing it on the other core). Then
+      // a scenario no worker has started; only when none is left, a leg of another worker's
+      // scenario, so no core idles at the end (and one scenario alone still uses every worker).
+      let i = this.queue.findIndex((q) => this.owner.get(q.job.source.name) === w);
+      if (i < 0) i = this.queue.findIndex((q) => !this.owner.has(q.job.source.name));
+      if (i < 0) i = 0;
+      const { job, resolve, reject, onStart } = this.queue.splice(i, 1)[0]!;
+      if (!this.owner.has(job.source.name)) this.owner.set(job.source.name, w);
       this.pending.set(job.id, { resolve, reject, worker: w, job });
       onStart?.();
       w.postMessage(job);
