@@ -7,7 +7,7 @@
  *
  * Both explore in the calling thread with the command's strategies and defaults (the portfolio's
  * legs, one after the other). Unlike the command, a task that loops without a scheduling point
- * hangs the call (the watchdog needs worker threads); run `npx hmmsim check file.ts` to find it.
+ * hangs the call (the watchdog is the command's); run `npx hmmsim check file.ts` to find it.
  */
 import { withKindHints } from '../check/known-kinds.js';
 import { checkScenario } from '../check/run.js';
