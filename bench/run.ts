@@ -14,7 +14,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   startup: async () => (await import('./startup.ts')).main(),
 };
 
-const wanted = process.argv.slice(2);
+// Options (`--full`) are the benchmarks' own: they read process.argv themselves.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const name of wanted) {
   if (!(name in benches)) {
     console.error(`unknown benchmark '${name}'; benchmarks: ${Object.keys(benches).join(', ')}`);

@@ -22,6 +22,8 @@ export async function buildJs() {
     absWorkingDir: root,
     entryPoints: {
       index: 'src/index.ts',
+      // hmmsim/testing: the CPU stand-in and the oracles' hooks (src/testing.ts).
+      testing: 'src/testing.ts',
       cli: 'src/cli/main.ts',
       // The portfolio's workers start here (the name the command looks for beside itself).
       'worker-entry': 'src/cli/worker.ts',

@@ -1,7 +1,9 @@
 /**
- * hmmsim's public API: what scenario files and driver models import.
+ * hmmsim's public API: what scenario files and driver models import. The root exports the
+ * kernel-facing names, the scenario API and the runner; the CPU stand-in and the oracles' hooks
+ * are in `hmmsim/testing` (src/testing.ts).
  *
- * Everything not exported here is internal and may change.
+ * Everything not exported here or there is internal and may change.
  */
 export { defineScenario, ScenarioError } from './check/scenario.js';
 export type { CheckContext, Scenario, ScenarioDefinition, ScenarioTask } from './check/scenario.js';
@@ -124,7 +126,7 @@ export { LocalLock, local_lock, local_unlock, local_lock_irqsave, local_unlock_i
 export * from './locking/errno.js';
 export { KERNEL_VERSIONS, DEFAULT_KERNEL, kernelContract, type KernelContract } from './locking/version.js';
 
-// MMU notifiers: ranges, classic and interval notifiers, invalidation, oracles.
+// MMU notifiers: ranges, classic and interval notifiers, invalidation; the device page table the coherence oracle watches.
 export * from './notifier/events.js';
 export { mm_alloc, type MmStruct, type CpuView, type CpuMapping } from './notifier/mm.js';
 export { MmuNotifierRange, mmu_notifier_range_init, mmu_notifier_range_init_owner, mmu_notifier_range_blockable } from './notifier/range.js';
@@ -164,14 +166,10 @@ export {
   device_map,
   device_unmap,
   device_unmap_range,
-  cpu_mapping_changed,
-  page_freed,
   STALE_DEVICE_MAPPING,
   DEVICE_MAPS_FREED_PAGE,
   MAP_IN_INVALIDATION_WINDOW,
 } from './notifier/coherence.js';
-export { expectQuiescent } from './notifier/quiescence.js';
-export { CpuStub, cpu_stub_attach, cpu_stub_munmap, cpu_stub_migrate, cpu_stub_oom_reap, STUB_PAGE } from './notifier/cpu-stub.js';
 
 // Driver models.
 export { KvmLike, kvm_like_fault } from './devices/kvm-like.js';

@@ -9,7 +9,7 @@ import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
 import { sys_mprotect } from '../../src/mm/mprotect.ts';
 import { read32 } from '../../src/mm/cpu-access.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
-import { HMM_DMIRROR_READ, HMM_DMIRROR_WRITE } from '../../src/devices/dmirror/index.ts';
+import { HMM_DMIRROR_PROT_READ, HMM_DMIRROR_READ, HMM_DMIRROR_SNAPSHOT, HMM_DMIRROR_WRITE } from '../../src/devices/dmirror/index.ts';
 import {
   HMM_BUFFER_SIZE,
   NTIMES,
@@ -24,7 +24,7 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_DEVICE_MMAP, LACKS_HUGETLB, LACKS_THP } from './lacks.ts';
+import { anonWriteChild, anonWriteHuge, anonWriteHugetlbfs } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -117,9 +117,9 @@ export const anonCases: readonly CaseSpec[] = [
       yield* free(t, b);
     },
   },
-  { fixture: 'hmm', name: 'anon_write_child', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'anon_write_huge', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'anon_write_hugetlbfs', modelLacks: LACKS_HUGETLB, *body() {} },
+  anonWriteChild,
+  anonWriteHuge,
+  anonWriteHugetlbfs,
   {
     fixture: 'hmm',
     name: 'file_read',
@@ -193,5 +193,21 @@ export const anonCases: readonly CaseSpec[] = [
       }
     },
   },
-  { fixture: 'hmm', name: 'mixedmap', modelLacks: LACKS_DEVICE_MMAP, *body() {} },
+  {
+    fixture: 'hmm',
+    name: 'mixedmap',
+    kernelSkip: (kernel) =>
+      kernel.hmmMixedMap ? null : `mixedmap needs hmm_range_fault on VM_MIXEDMAP VMAs and dmirror's mmap (v5.16+, 87c01d57fa23); kernel ${kernel.name} refuses them`,
+    *body(t) {
+      const npages = 1;
+      const size = npages << 12;
+      const b = hmmBuffer(size, npages);
+      b.ptr = yield* sys_mmap(t.mm, 0, size, RW, MAP_PRIVATE, t.fd.file, 0);
+      t.ASSERT(b.ptr >= 0, 'buffer->ptr != MAP_FAILED');
+      t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_SNAPSHOT, b, npages), 0, 'SNAPSHOT');
+      t.ASSERT_EQ(b.cpages, npages, 'cpages');
+      t.ASSERT_EQ(new Uint8Array(b.mirror)[0]!, HMM_DMIRROR_PROT_READ, 'm[0]');
+      yield* free(t, b);
+    },
+  },
 ];

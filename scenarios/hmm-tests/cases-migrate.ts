@@ -28,7 +28,9 @@ import {
   type HmmBuffer,
   type TestContext,
 } from './harness.ts';
-import { LACKS_GUP_TEST, LACKS_HUGETLB, LACKS_THP } from './lacks.ts';
+import { thpMigrateCases } from './cases-migrate-thp.ts';
+import { hmmGupTest } from './case-gup.ts';
+import { compound } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -126,7 +128,7 @@ export const migrateCases: readonly CaseSpec[] = [
       }
     },
   },
-  { fixture: 'hmm', name: 'compound', modelLacks: LACKS_HUGETLB, *body() {} },
+  compound,
   {
     fixture: 'hmm',
     name: 'exclusive',
@@ -160,13 +162,6 @@ export const migrateCases: readonly CaseSpec[] = [
       yield* free(t, b);
     },
   },
-  { fixture: 'hmm', name: 'hmm_gup_test', modelLacks: LACKS_GUP_TEST, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_empty', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_zero', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_free', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_fault', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_remap_fault', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_err', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'migrate_anon_huge_zero_err', modelLacks: LACKS_THP, *body() {} },
-  { fixture: 'hmm', name: 'benchmark_thp_migration', modelLacks: LACKS_THP, *body() {} },
+  hmmGupTest,
+  ...thpMigrateCases,
 ];

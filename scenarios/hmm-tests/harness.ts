@@ -4,11 +4,21 @@
  * ASSERT/EXPECT/SKIP, and the user-space loops that fill and check memory.
  *
  * Each case and variant is one scenario (one process per case, as the kernel forks one): setup
- * makes the address space and loads dmirror; `init` opens the fixture's devices (a coherent
- * device that does not exist is the kernel's SKIP "DEVICE_COHERENT not available", decided
- * before the run); the task `test` runs the case body and the teardown (close, asserted 0).
+ * makes the address space and loads dmirror (with device-coherent devices 2 and 3 for the
+ * coherent variants); `init` opens the fixture's devices (under a kernel before v6.0 the coherent
+ * devices do not exist: the kernel's SKIP "DEVICE_COHERENT not available", decided before the
+ * run); the task `test` runs the case body and the teardown (close, asserted 0).
  * A failed ASSERT is a `selftest-assert` finding and ends the case, as the kernel's aborts it;
  * a failed EXPECT is the same finding and the case goes on.
+ *
+ * A case that forks (`fork`) runs its child as another task on a copy-on-write copy of the
+ * address space; a failed ASSERT in the child aborts the child only, and the parent sees it in
+ * `waitpid` as the kernel's parent sees !WIFEXITED. SKIPs are decided before the run from the
+ * same facts the kernel's case tests at run time (a free huge page, the gup_test file); a case
+ * that reaches its SKIP anyway fails, saying so.
+ *
+ * The run has THP in `madvise` mode and one 2 MiB page in the hugetlb pool
+ * (HUGETLB_SETUP_DEFAULT_PAGES(1)), whatever the run's defaults.
  *
  * User-space loops over 4 MiB of ints are done a page per step: the first word through a real
  * CPU access (which faults, COWs, or migrates a device page back), the rest of the page in the
@@ -18,10 +28,14 @@
 import { defineScenario, type Scenario } from '../../src/check/scenario.js';
 import type { KernelContract } from '../../src/locking/version.js';
 import type { World } from '../../src/sim/world.js';
+import type { Task } from '../../src/sim/task.js';
 import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_pwrite32 } from '../../src/mm/files.ts';
 import { memory_system, mm_create, type Mm } from '../../src/mm/mm-struct.ts';
+import type { ThpMode } from '../../src/mm/huge-memory.ts';
+import { sys_exit } from '../../src/mm/exit.ts';
+import { sys_fork } from '../../src/mm/fork.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../src/mm/pte.ts';
 import { errnoName } from '../../src/locking/errno.js';
 import {
@@ -42,6 +56,17 @@ export const SELFTEST_ASSERT = 'selftest-assert';
 
 /** hmm-tests.c constants. */
 export const NTIMES = 10;
+/**
+ * HUGETLB_SETUP_DEFAULT_PAGES(1): before the cases run, the file makes sure one default-size
+ * (2 MiB) huge page is in the pool. The model's run starts with that pool.
+ */
+export const HUGETLB_SETUP_DEFAULT_PAGES = 1;
+/**
+ * The THP mode the port runs under (/sys/kernel/mm/transparent_hugepage/enabled): `madvise`, so
+ * the regions a case marks MADV_HUGEPAGE get huge pages and every other buffer stays base pages,
+ * whatever the host's default would have been.
+ */
+export const SELFTEST_THP_MODE = 'madvise';
 export const TWOMEG = 1 << 21;
 export const HMM_BUFFER_SIZE = 1024 << 12;
 
@@ -78,6 +103,22 @@ export interface TestContext {
   ASSERT(ok: boolean, what: string): void;
   ASSERT_EQ(got: number, want: number, what: string): void;
   EXPECT_EQ(got: number, want: number, what: string): void;
+  /**
+   * A SKIP the kernel's case decides at run time. The port decides its SKIPs before the run
+   * (CaseSpec.kernelSkip, from the same facts); reaching this means the two disagree, which is
+   * reported as a failed assertion naming the reason, and ends the case.
+   */
+  SKIP(reason: string): never;
+  /** `hmm_open(unit)` from this process: a new file bound to this process's mm, or -errno. */
+  open(minor: number): Gen<Dmirror | number>;
+}
+
+/** A forked child process (`pid_t`). */
+export interface ChildProcess {
+  readonly mm: Mm;
+  readonly task: Task;
+  /** After it ended: true if it exited normally (WIFEXITED), false if an ASSERT aborted it. */
+  exitedNormally: boolean;
 }
 
 /** The command helper (hmm_dmirror_cmd): record in, counters out on success. @returns 0 or -errno. */
@@ -183,10 +224,18 @@ export interface CaseSpec {
   readonly modelLacks?: ((kernel: KernelContract) => string | null) | string;
   /** Kernel versions: the case needs device-exclusive access (v5.14+). */
   readonly needsExclusive?: boolean;
+  /**
+   * The case's own SKIPs and the kernel features it needs, for `kernel`: the kernel's SKIP text
+   * where its case skips (a missing debugfs file, no free huge page), or the feature and the
+   * release that brought it; null when the case runs.
+   */
+  readonly kernelSkip?: (kernel: KernelContract) => string | null;
   /** More than one task (threads or processes): explore; otherwise one run covers it. */
   readonly concurrent?: boolean;
   /** Step budget per run. */
   readonly maxSteps?: number;
+  /** The THP mode of the run (the test machine's sysfs `enabled`); default: the model's default. */
+  readonly thp?: ThpMode;
 }
 
 /** The variants of a fixture: [variant name, coherent?]. */
@@ -204,12 +253,14 @@ const VARIANTS: Record<FixtureName, readonly [string, boolean][]> = {
 /** Why a case cannot run under `kernel`, the kernel's reasons first. */
 function skipReason(spec: CaseSpec, coherent: boolean, kernel: KernelContract): string | null {
   if (!kernel.intervalNotifiers) return `test_hmm needs interval notifiers and hmm_range_fault (kernel ${kernel.name} predates them; v5.5+)`;
-  // The model loads dmirror without special-purpose memory: devices 2 and 3 do not exist,
-  // and the fixture's open fails as the kernel's does without spm_addr_dev0/1.
-  if (coherent) return 'DEVICE_COHERENT not available (hmmsim does not model device-coherent memory yet: hmm_dmirror2/3 do not exist)';
+  // Before v6.0 test_hmm has no device-coherent devices: hmm_dmirror2/3 do not exist, and the
+  // fixture's open fails as the kernel's does.
+  if (coherent && !kernel.deviceCoherent) return `DEVICE_COHERENT not available (kernel ${kernel.name} has no MEMORY_DEVICE_COHERENT; v6.0+)`;
   if (spec.needsExclusive === true && kernel.deviceExclusiveApi === 'none') {
     return `HMM_DMIRROR_EXCLUSIVE needs make_device_exclusive_range (v5.14+); kernel ${kernel.name} has none`;
   }
+  const own = spec.kernelSkip?.(kernel) ?? null;
+  if (own !== null) return own;
   const lacks = typeof spec.modelLacks === 'function' ? spec.modelLacks(kernel) : spec.modelLacks ?? null;
   return lacks;
 }
@@ -219,6 +270,8 @@ interface CaseState {
   mm: Mm;
   mod: DmirrorModule;
   fds: Dmirror[];
+  /** Files the case's body opened in this process (closed at its exit if it did not). */
+  opened?: Dmirror[];
 }
 
 /** The scenarios of one case: one per variant of its fixture. */
@@ -232,9 +285,11 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
       ...(spec.concurrent === true ? {} : { maxRuns: 1 }),
       maxSteps: spec.maxSteps ?? 200_000,
       setup(world) {
-        memory_system(world);
+        memory_system(world, { thp: spec.thp ?? SELFTEST_THP_MODE, hugetlbPages: HUGETLB_SETUP_DEFAULT_PAGES });
         const mm = mm_create(world, { name: 'selftest' });
-        return { mm, mod: dmirror_module_init(world, { variant }), fds: [] };
+        // The coherent variants load the module with special-purpose memory for devices 2 and 3
+        // (spm_addr_dev0/1), as the kernel's test script does for them.
+        return { mm, mod: dmirror_module_init(world, { variant, coherent }), fds: [] };
       },
       *init(s, world) {
         const minors = spec.fixture === 'hmm' ? [coherent ? 2 : 0] : coherent ? [2, 3] : [0, 1];
@@ -252,29 +307,7 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
         *test(s, world) {
           yield world.point('test starts');
           if (s.fds.length === 0) return;
-          const fail = (what: string): void => world.report(SELFTEST_ASSERT, what, what);
-          const t: TestContext = {
-            world,
-            mm: s.mm,
-            mod: s.mod,
-            fd: s.fds[0]!,
-            fd0: s.fds[0]!,
-            fd1: s.fds[1] ?? s.fds[0]!,
-            coherent,
-            ASSERT(ok, what) {
-              if (ok) return;
-              fail(`ASSERT failed: ${what}`);
-              throw new AssertAbort(what);
-            },
-            ASSERT_EQ(got, want, what) {
-              if (got === want) return;
-              fail(`ASSERT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
-              throw new AssertAbort(what);
-            },
-            EXPECT_EQ(got, want, what) {
-              if (got !== want) fail(`EXPECT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
-            },
-          };
+          const t = makeContext(world, s, s.mm, coherent, '');
           try {
             yield* spec.body(t);
           } catch (e) {
@@ -283,12 +316,82 @@ export function defineCase(spec: CaseSpec, variant: DmirrorVariant = 'correct'):
           }
           for (const fd of s.fds) {
             const r = yield* dmirror_fops_release(fd);
-            if (r !== 0) fail(`teardown: close returned ${errnoName(r)}`);
+            if (r !== 0) t.ASSERT_EQ(r, 0, 'teardown: close');
           }
         },
       },
     });
   });
+}
+
+/** The context of one process of a case (`who` prefixes its messages: '' or 'child: '). */
+function makeContext(world: World, s: CaseState, mm: Mm, coherent: boolean, who: string): TestContext {
+  const fail = (what: string): void => world.report(SELFTEST_ASSERT, `${who}${what}`, `${who}${what}`);
+  return {
+    world,
+    mm,
+    mod: s.mod,
+    fd: s.fds[0]!,
+    fd0: s.fds[0]!,
+    fd1: s.fds[1] ?? s.fds[0]!,
+    coherent,
+    ASSERT(ok, what) {
+      if (ok) return;
+      fail(`ASSERT failed: ${what}`);
+      throw new AssertAbort(what);
+    },
+    ASSERT_EQ(got, want, what) {
+      if (got === want) return;
+      fail(`ASSERT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
+      throw new AssertAbort(what);
+    },
+    EXPECT_EQ(got, want, what) {
+      if (got !== want) fail(`EXPECT_EQ failed: ${what}: got ${fmt(got)}, want ${fmt(want)}`);
+    },
+    SKIP(reason) {
+      fail(`the kernel's case would SKIP here ("${reason}"), which the port decided would not happen`);
+      throw new AssertAbort(reason);
+    },
+    *open(minor) {
+      const f = yield* dmirror_fops_open(s.mod, minor, mm);
+      if (typeof f !== 'number') (s.opened ??= []).push(f);
+      return f;
+    },
+  };
+}
+
+/**
+ * `fork()`: the child is a new process on a copy-on-write copy of the caller's address space; it
+ * inherits the caller's open files (which still mirror the caller's mm). `child` is its code
+ * after fork returned 0; it ends in `_exit(0)`, or aborts on a failed ASSERT. Its mm goes when it
+ * exits. @returns the child, or the -errno fork failed with.
+ */
+export function* fork(t: TestContext, child: (c: TestContext) => Gen<void>): Gen<ChildProcess | number> {
+  const mm = yield* sys_fork(t.mm, `${t.mm.name}-child`);
+  if (typeof mm === 'number') return mm;
+  const world = t.world;
+  const s: CaseState = { mm, mod: t.mod, fds: [t.fd0, t.fd1], opened: [] };
+  const c = makeContext(world, s, mm, t.coherent, 'child: ');
+  const proc: { mm: Mm; task: Task | null; exitedNormally: boolean } = { mm, task: null, exitedNormally: false };
+  proc.task = world.spawn(`${mm.name}`, function* () {
+    yield world.point(`${mm.name} starts`);
+    try {
+      yield* child(c);
+      proc.exitedNormally = true;
+    } catch (e) {
+      if (!(e instanceof AssertAbort)) throw e;
+    }
+    // exit closes the files the child opened and did not close (its inherited ones stay open in the parent).
+    for (const f of s.opened!) yield* dmirror_fops_release(f);
+    yield* sys_exit(mm);
+  });
+  return proc as ChildProcess;
+}
+
+/** `waitpid(pid, &status, 0)`. @returns WIFEXITED(status). */
+export function* waitpid(t: TestContext, child: ChildProcess): Gen<boolean> {
+  yield* t.world.join(child.task);
+  return child.exitedNormally;
 }
 
 function fmt(n: number): string {

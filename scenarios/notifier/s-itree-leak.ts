@@ -9,7 +9,8 @@
  * Under `what-if-itree-fix` (the fix the spec proposes) the core closes the interval step first:
  * clean.
  */
-import { cpu_stub_attach, cpu_stub_oom_reap, defineScenario, EAGAIN, IntervalMirror, mm_alloc, mmu_notifier_range_blockable, mmu_notifier_register, MmuNotifier, type MmuNotifierOps, type CpuStub, type MmStruct, type World } from '../../src/index.js';
+import { defineScenario, EAGAIN, IntervalMirror, mm_alloc, mmu_notifier_range_blockable, mmu_notifier_register, MmuNotifier, type MmuNotifierOps, type MmStruct, type World } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_oom_reap, type CpuStub } from '../../src/testing.js';
 
 const START = 0x500000;
 const END = 0x502000;

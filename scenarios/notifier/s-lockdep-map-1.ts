@@ -8,8 +8,6 @@
  * L -> fs_reclaim -> start map -> L. The fixed driver allocates before taking L.
  */
 import {
-  cpu_stub_attach,
-  cpu_stub_munmap,
   defineScenario,
   GFP_KERNEL,
   kmalloc,
@@ -19,10 +17,10 @@ import {
   Mutex,
   mutex_lock,
   mutex_unlock,
-  type CpuStub,
   type MmStruct,
   type World,
 } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_munmap, type CpuStub } from '../../src/testing.js';
 
 const START = 0x400000;
 const END = 0x401000;

@@ -11,8 +11,6 @@
 import {
   complete_all,
   Completion,
-  cpu_stub_attach,
-  cpu_stub_oom_reap,
   defineScenario,
   GFP_KERNEL,
   kmalloc,
@@ -23,10 +21,10 @@ import {
   mutex_lock,
   mutex_unlock,
   wait_for_completion,
-  type CpuStub,
   type MmStruct,
   type World,
 } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_oom_reap, type CpuStub } from '../../src/testing.js';
 
 const START = 0x300000;
 const END = 0x304000;

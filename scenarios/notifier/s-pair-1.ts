@@ -9,8 +9,6 @@
  * `s-pair-1-b-has-end` (B keeps an end op, which the current contract WARNs about).
  */
 import {
-  cpu_stub_attach,
-  cpu_stub_oom_reap,
   defineScenario,
   IntervalMirror,
   KvmLike,
@@ -19,12 +17,12 @@ import {
   mutex_lock,
   mutex_unlock,
   OdpLike,
-  type CpuStub,
   type KernelContract,
   type MmStruct,
   type Mutex,
   type World,
 } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_oom_reap, type CpuStub } from '../../src/testing.js';
 
 const VMA_START = 0x100000;
 const VMA_END = 0x104000;

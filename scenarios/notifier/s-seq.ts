@@ -10,7 +10,8 @@
  *   lockdep reports the cycle through the invalidate-start map in any run.
  * - `s-seq-2-fixed`: read_begin before the lock: clean.
  */
-import { cpu_stub_attach, cpu_stub_munmap, defineScenario, IntervalMirror, mm_alloc, Mutex, type CpuStub, type IntervalMirrorVariant, type MmStruct, type World } from '../../src/index.js';
+import { defineScenario, IntervalMirror, mm_alloc, Mutex, type IntervalMirrorVariant, type MmStruct, type World } from '../../src/index.js';
+import { cpu_stub_attach, cpu_stub_munmap, type CpuStub } from '../../src/testing.js';
 
 const PAGE = 4096;
 const ADDR = 0x200000;

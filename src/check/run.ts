@@ -3,6 +3,8 @@
  * other, and merge what they found into a verdict. The command's portfolio runs the same legs on
  * worker threads; tests and programmatic users call this.
  */
+// Names the kernel calls in recorded traces (a side effect of loading it: see the module).
+import './kernel-calls.js';
 import { explore, type Progress } from '../sim/explore.js';
 import { deriveSeed } from '../sim/rng.js';
 import { exportDependencies } from './lockdep-merge.js';

@@ -15,6 +15,7 @@
  *   on different machines is found.
  */
 import type { FoundProblem } from '../sim/explore.js';
+import { KNOWN_KINDS, unknownKindHint, unreportableLine } from './known-kinds.js';
 import type { SharedDependency } from './lockdep-merge.js';
 import { mergeResults, type LegResult, type ScenarioReport } from './report-model.js';
 import type { StrategySpec } from './strategies.js';
@@ -61,6 +62,12 @@ export interface ShardScenario {
   readonly source: string;
   readonly expected: readonly string[];
   readonly allow: readonly string[];
+  /**
+   * The expected kinds no layer reports that the scenario's code names (reports itself), so
+   * merge refuses an impossible expectation as check does. Absent in results of older versions:
+   * then merge cannot tell and does not judge.
+   */
+  readonly selfReported?: readonly string[];
   readonly wallMs: number;
   readonly legs: readonly LegResult[];
 }
@@ -116,6 +123,13 @@ export function mergeShards(docs: readonly { doc: ShardDocument; file: string }[
   }
   const missing = [...Array(n).keys()].filter((i) => !byIndex.has(i)).map((i) => shardName({ index: i, count: n }));
   if (missing.length > 0) throw new ShardError(`hmmsim merge: shard${missing.length === 1 ? '' : 's'} ${missing.join(', ')} missing; the merge needs all ${n} shards' results to call anything exhausted`);
+  for (const sc of first.doc.scenarios) {
+    if (sc.selfReported === undefined) continue;
+    const bad = sc.expected
+      .filter((k) => !KNOWN_KINDS.has(k) && !sc.selfReported!.includes(k))
+      .map((k) => unknownKindHint(k));
+    if (bad.length > 0) throw new ShardError(unreportableLine('merge', sc.name, bad));
+  }
   const sorted = [...docs].sort((a, b) => a.doc.shard.index - b.doc.shard.index);
   return first.doc.scenarios.map((sc) => mergeScenario(sc, sorted.map(({ doc, file }) => {
     const part = doc.scenarios.find((s) => s.name === sc.name);

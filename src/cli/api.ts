@@ -9,9 +9,9 @@
  * legs, one after the other). Unlike the command, a task that loops without a scheduling point
  * hangs the call (the watchdog is the command's); run `npx hmmsim check file.ts` to find it.
  */
-import { withKindHints } from '../check/known-kinds.js';
+import { unreportableExpectations, unreportableLine } from '../check/known-kinds.js';
 import { checkScenario } from '../check/run.js';
-import type { Scenario } from '../check/scenario.js';
+import { ScenarioError, type Scenario } from '../check/scenario.js';
 import { portfolioLegs, type StrategySpec } from '../check/strategies.js';
 import { scenarioJson, type ScenarioJson } from '../report/json.js';
 import { formatScenario } from '../report/text.js';
@@ -60,6 +60,8 @@ function legsFor(o: CheckApiOptions): StrategySpec[] {
 }
 
 function explored(scenario: Scenario, o: CheckApiOptions) {
+  const bad = unreportableExpectations(scenario);
+  if (bad.length > 0) throw new ScenarioError(unreportableLine('check', scenario.name, bad));
   guardNondeterminism();
   const report = checkScenario(scenario, {
     legs: legsFor(o),
@@ -69,14 +71,18 @@ function explored(scenario: Scenario, o: CheckApiOptions) {
     shrink: o.shrink !== false,
     ...(o.kernel === undefined ? {} : { kernel: o.kernel }),
   });
-  return withKindHints(report, scenario);
+  return report;
 }
 
 function replayWord(scenario: Scenario, o: CheckApiOptions): string {
   return o.replayAs ?? (scenario.definedIn === null ? scenario.name : `${scenario.definedIn}#${scenario.name}`);
 }
 
-/** Explores `scenario` like `hmmsim check` and returns its JSON entry (verdict, runs, findings, ...). */
+/**
+ * Explores `scenario` like `hmmsim check` and returns its JSON entry (verdict, runs, findings, ...).
+ * Throws a ScenarioError, before exploring, when its `expect` names a kind nothing can report
+ * (the command's exit 2).
+ */
 export function check(scenario: Scenario, options: CheckApiOptions = {}): CheckResult {
   return scenarioJson(explored(scenario, options), replayWord(scenario, options));
 }

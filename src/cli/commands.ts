@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { withKindHints } from '../check/known-kinds.js';
+import { selfReportedKinds, unreportableExpectations, unreportableLine } from '../check/known-kinds.js';
 import { mergeResults, skippedReport, type LegResult, type ScenarioReport } from '../check/report-model.js';
 import { mergeShards, parseShard, shardFromJson, shardName, shardToJson, type ShardDocument, type ShardScenario } from '../check/shards.js';
 import { configureKernel } from '../check/run.js';
@@ -83,13 +83,22 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
   if (shard !== undefined && out === undefined) {
     throw new UsageError(`hmmsim check: --shard ${shardText} explores only part of the work: name the result file with --out FILE, then combine the shards with 'hmmsim merge FILES...'`);
   }
-  const { targets, failures } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
+  const resolved = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true, keepGoing: json });
+  const errors = resolved.failures.map((f) => ({ name: f.word, error: f.message }));
+  // An expect that can only fail is bad input: one line, exit 2 (with --json, the scenario's error entry).
+  const targets = resolved.targets.filter(({ scenario, source }) => {
+    const bad = unreportableExpectations(scenario, source.kind === 'file' ? source.path : null);
+    if (bad.length === 0) return true;
+    const line = unreportableLine('check', scenario.name, bad);
+    if (!json) throw new UsageError(line);
+    errors.push({ name: scenario.name, error: line });
+    return false;
+  });
   const kernel = options.get('kernel') as string | undefined;
   const runsOption = options.get('runs') as number | undefined;
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
   const replayWords: string[] = [];
-  const errors = failures.map((f) => ({ name: f.word, error: f.message }));
   const shardParts: ShardScenario[] = [];
   // One strategy explores in this thread, under the thread watchdog (no worker to start: the
   // command's start-up); a portfolio spreads its legs, and the scenarios, over worker threads.
@@ -136,9 +145,9 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
       } else explored = await exploreWithPortfolio(scenario, source, await getPool(), portfolioOptions);
       const expected = scenario.expectFor(kernel);
       const allow = scenario.allowFor(kernel);
-      let report = withKindHints(mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow), scenario);
+      let report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
       if (kernel !== undefined) report = { ...report, kernel };
-      const part = out === undefined ? undefined : { name: scenario.name, source: sourceWord(source), expected, allow, wallMs: explored.wallMs, legs: explored.legs };
+      const part = out === undefined ? undefined : { name: scenario.name, source: sourceWord(source), expected, allow, selfReported: selfReportedKinds(scenario, source.kind === 'file' ? source.path : null), wallMs: explored.wallMs, legs: explored.legs };
       return part === undefined ? { report } : { report, part };
     } catch (e) {
       // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
@@ -373,6 +382,10 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
   const json = options.get('json') === true;
   const { targets } = await resolveScenarios(words, { typecheck: options.get('no-typecheck') !== true });
+  for (const { scenario, source } of targets) {
+    const bad = unreportableExpectations(scenario, source.kind === 'file' ? source.path : null);
+    if (bad.length > 0) throw new UsageError(unreportableLine('compare', scenario.name, bad));
+  }
   const pool = new WorkerPool(workers);
   await pool.ready();
   const rows: { scenario: string; kernel: string; report: ScenarioReport }[] = [];

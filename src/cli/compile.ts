@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isPlainFunction } from '../sim/protocol.js';
-import { selfIndexPath, selfProtocolPath, selfRoot } from './self.js';
+import { selfIndexPath, selfProtocolPath, selfRoot, selfTestingPath } from './self.js';
 
 /** A scenario file that does not compile: the message names file:line:col. */
 export class CompileError extends Error {}
@@ -20,6 +20,8 @@ export class CompileError extends Error {}
 const OWN_DIRS = [join(selfRoot, 'src') + sep, join(selfRoot, 'dist') + sep];
 const SOURCE_INDEX = join(selfRoot, 'src', 'index.ts');
 const BUILT_INDEX = join(selfRoot, 'dist', 'index.js');
+const SOURCE_TESTING = join(selfRoot, 'src', 'testing.ts');
+const BUILT_TESTING = join(selfRoot, 'dist', 'testing.js');
 
 /** Compiles `file` to a module next to nothing of the user's (under the OS temp dir); returns its URL. */
 export async function compileScenarioFile(file: string): Promise<string> {
@@ -44,14 +46,19 @@ export async function compileScenarioFile(file: string): Promise<string> {
         {
           name: 'hmmsim-self',
           setup(b) {
-            b.onResolve({ filter: /^hmmsim$/ }, () => ({ path: 'hmmsim', namespace: 'hmmsim-checked' }));
-            b.onLoad({ filter: /.*/, namespace: 'hmmsim-checked' }, async () => ({ contents: await checkedFacade(), loader: 'js', resolveDir: selfRoot }));
+            b.onResolve({ filter: /^hmmsim(\/testing)?$/ }, (args) => ({ path: args.path, namespace: 'hmmsim-checked' }));
+            b.onLoad({ filter: /.*/, namespace: 'hmmsim-checked' }, async (args) => ({
+              contents: await checkedFacade(args.path === 'hmmsim' ? selfIndexPath : selfTestingPath),
+              loader: 'js',
+              resolveDir: selfRoot,
+            }));
             // A file that imports hmmsim's sources by path gets the running copy's module too.
             b.onResolve({ filter: /^\.{0,2}\// }, (args) => {
               if (args.namespace === 'hmmsim-checked') return { path: args.path, external: true };
               const p = resolve(args.resolveDir, args.path);
               // hmmsim's root module by path is the package root, like 'hmmsim'.
               if (p === SOURCE_INDEX || p === BUILT_INDEX) return { path: 'hmmsim', namespace: 'hmmsim-checked' };
+              if (p === SOURCE_TESTING || p === BUILT_TESTING) return { path: 'hmmsim/testing', namespace: 'hmmsim-checked' };
               return OWN_DIRS.some((d) => p.startsWith(d)) ? { path: p, external: true } : undefined;
             });
           },
@@ -69,13 +76,14 @@ export async function compileScenarioFile(file: string): Promise<string> {
 }
 
 /**
- * What `import ... from 'hmmsim'` gives a scenario file: the package root, with every kernel
- * function wrapped by `checkedCall`, so a call run without `yield*` is a finding
- * (src/sim/protocol.ts). Built from the root's own exports, so new ones are covered as they come.
+ * What `import ... from 'hmmsim'` (or 'hmmsim/testing') gives a scenario file: that module of
+ * the running copy, with every kernel function wrapped by `checkedCall`, so a call run without
+ * `yield*` is a finding (src/sim/protocol.ts). Built from the module's own exports, so new ones
+ * are covered as they come.
  */
-async function checkedFacade(): Promise<string> {
-  const root = (await import(pathToFileURL(selfIndexPath).href)) as Record<string, unknown>;
-  const index = JSON.stringify(selfIndexPath);
+async function checkedFacade(modulePath: string): Promise<string> {
+  const root = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  const index = JSON.stringify(modulePath);
   const lines = [`import * as api from ${index};`, `import { checkedCall } from ${JSON.stringify(selfProtocolPath)};`, `export * from ${index};`];
   for (const [name, value] of Object.entries(root)) {
     if (isPlainFunction(value)) lines.push(`export const ${name} = checkedCall(${JSON.stringify(name)}, api.${name});`);

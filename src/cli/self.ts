@@ -47,6 +47,9 @@ export const workerEntryUrl = engineIsBuilt ? new URL(`file://${join(dist, 'work
 /** The package root module scenario files import as 'hmmsim', as a file path. */
 export const selfIndexPath = engineIsBuilt ? join(dist, 'index.js') : fileURLToPath(new URL('../index.ts', here));
 
+/** The `hmmsim/testing` module scenario files import (the CPU stand-in, the oracles' hooks), as a file path. */
+export const selfTestingPath = engineIsBuilt ? join(dist, 'testing.js') : fileURLToPath(new URL('../testing.ts', here));
+
 /** The generator-protocol checks (src/sim/protocol.ts) of that engine, as a file path. */
 export const selfProtocolPath = engineIsBuilt ? join(dist, 'protocol.js') : fileURLToPath(new URL('../sim/protocol.ts', here));
 
@@ -55,3 +58,6 @@ export const selfProtocolPath = engineIsBuilt ? join(dist, 'protocol.js') : file
  * sources themselves.
  */
 export const selfTypesPath = engineIsBuilt && existsSync(join(dist, 'types', 'index.d.ts')) ? join(dist, 'types', 'index.d.ts') : join(selfRoot, 'src', 'index.ts');
+
+/** The declarations of `hmmsim/testing`, alike. */
+export const selfTestingTypesPath = engineIsBuilt && existsSync(join(dist, 'types', 'testing.d.ts')) ? join(dist, 'types', 'testing.d.ts') : join(selfRoot, 'src', 'testing.ts');

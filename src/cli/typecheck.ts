@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { selfRoot, selfTypesPath } from './self.js';
+import { selfRoot, selfTestingTypesPath, selfTypesPath } from './self.js';
 
 /** Type errors in a scenario file: one line each, file:line:col. */
 export class TypeCheckError extends Error {}
@@ -52,7 +52,7 @@ export async function typecheckScenarioFiles(files: readonly string[]): Promise<
         typeRoots,
         // Named, since TypeScript 7 includes no @types package unless asked.
         types: [...new Set(typeRoots.flatMap((r) => readdirSync(r)))].sort(),
-        paths: { hmmsim: [selfTypesPath] },
+        paths: { hmmsim: [selfTypesPath], 'hmmsim/testing': [selfTestingTypesPath] },
       },
       files: abs,
     };

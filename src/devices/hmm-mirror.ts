@@ -9,9 +9,16 @@
  *     migrateToDevice(start, end)  mmap_read_lock; migrate_vma_setup(SELECT_SYSTEM); allocate,
  *                                lock and fill device pages; migrate_vma_pages; map the new pages
  *                                under the driver lock; migrate_vma_finalize; unlock
- *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE)
- *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory,
- *                                tearing down the device's own mapping of it before finalize
+ *     migrateToRam(start, end)   the same back to system pages (SELECT_DEVICE_PRIVATE, or
+ *                                SELECT_DEVICE_COHERENT for a device with coherent memory: the
+ *                                CPU maps that memory directly, it never faults it back)
+ *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory (its
+ *                                whole PMD-sized folio when it is one and fits the VMA), tearing
+ *                                down the device's own mapping of it before finalize
+ *
+ * With `deviceFolios` (v6.19 device THP migration, device-private memory only) the device also
+ * has PMD-sized folios and asks for MIGRATE_VMA_SELECT_COMPOUND: a whole-PMD entry gets a folio
+ * of its order when one is free, order-0 pages otherwise (the core then splits the source).
  *     invalidate                 its own MIGRATE events (owner = this device) update the sequence
  *                                but skip the unmap: the migration remaps or tears down itself
  *
@@ -40,7 +47,10 @@ import { mmu_notifier_range_blockable } from '../notifier/range.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from '../mm/constants.ts';
-import { DevPagemap, VM_FAULT_SIGBUS, memremap_pages, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
+import { DevPagemap, MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE, VM_FAULT_SIGBUS, memremap_pages, zone_device_folio_init, zone_device_page_init, type VmFault } from '../mm/device-private.ts';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from '../mm/compound-frames.ts';
+import { alloc_huge_folio } from '../mm/huge-memory.ts';
+import { memoryOf } from '../mm/memory.ts';
 import { mmput } from '../mm/exit.ts';
 import { folio_lock } from '../mm/folio-lock.ts';
 import { mmget_not_zero, type Mm } from '../mm/mm-struct.ts';
@@ -50,8 +60,11 @@ import { hmm_range_fault } from '../hmm/hmm-range-fault.ts';
 import { HmmRange } from '../hmm/range.ts';
 import { MigrateVma, find_vma, migrate_vma_finalize, migrate_vma_pages, migrate_vma_setup } from '../hmm/migrate-vma.ts';
 import {
+  MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -103,12 +116,19 @@ export class HmmMirror {
   /** Restarts of the fault loop. */
   retries = 0;
 
+  /** Idle PMD-sized device folios (heads), when the device has any (v6.19 device THP migration). */
+  readonly freeFolios: number[] = [];
+
   constructor(
     readonly world: World,
     readonly mm: Mm,
     readonly variant: HmmMirrorVariant = 'correct',
     readonly name = 'dmirror',
     devicePages = 16,
+    /** MEMORY_DEVICE_PRIVATE (default) or MEMORY_DEVICE_COHERENT (v6.0+): the type of its memory. */
+    readonly memoryType = MEMORY_DEVICE_PRIVATE,
+    /** PMD-sized device folios (a second pagemap); with any, migrations ask for SELECT_COMPOUND. */
+    readonly deviceFolios = 0,
   ) {
     this.lock = new Mutex(world, `${name}->mutex`, 'dmirror->mutex');
     this.pt = device_shadow_create(mm, name);
@@ -116,6 +136,7 @@ export class HmmMirror {
     this.owner = { name: `${name} (pgmap owner)` };
     this.pgmap = new DevPagemap(`${name}->pgmap`);
     this.pgmap.owner = this.owner;
+    this.pgmap.type = memoryType;
     this.pgmap.ops = {
       page_free: (page) => {
         this.free.push(page);
@@ -123,7 +144,26 @@ export class HmmMirror {
       migrate_to_ram: (vmf) => this.migrate_to_ram(vmf),
     };
     const first = memremap_pages(world, this.pgmap, devicePages);
+    if (first < 0) throw new Error(`${name}: memremap_pages refused its pagemap (${first}); device-coherent memory needs a v6.0+ kernel`);
     for (let p = first + devicePages - 1; p >= first; p--) this.free.push(p);
+    if (deviceFolios > 0) {
+      if (memoryType !== MEMORY_DEVICE_PRIVATE) throw new Error(`${name}: PMD-sized device folios are device-private memory only (deviceFolios needs memoryType MEMORY_DEVICE_PRIVATE)`);
+      const large = new DevPagemap(`${name}->pgmap-thp`);
+      large.owner = this.owner;
+      large.folioOrder = HPAGE_PMD_ORDER;
+      large.ops = {
+        // A folio still whole goes back on the folio list; pages of a split one on the page list.
+        page_free: (page) => (memoryOf(world)!.frames.folioOrder(page) > 0 ? this.freeFolios : this.free).push(page),
+        migrate_to_ram: (vmf) => this.migrate_to_ram(vmf),
+      };
+      memremap_pages(world, large, deviceFolios * HPAGE_PMD_NR);
+      for (let k = large.folios.length - 1; k >= 0; k--) this.freeFolios.push(large.folios[k]!);
+    }
+  }
+
+  /** The SELECT_COMPOUND flag when this device has PMD-sized folios. */
+  private get compound(): number {
+    return this.deviceFolios > 0 ? MIGRATE_VMA_SELECT_COMPOUND : 0;
   }
 
   /** Inserts the interval notifier over [start, start + length). */
@@ -185,6 +225,14 @@ export class HmmMirror {
     return p;
   }
 
+  /** An idle PMD-sized device folio, initialised and locked, or null. */
+  private *allocDeviceFolio(): Gen<number | null> {
+    const p = this.freeFolios.pop();
+    if (p === undefined) return null;
+    yield* zone_device_folio_init(this.world, p);
+    return p;
+  }
+
   /** Migrates [start, end) of the mm into device memory. @returns 0 or an errno. */
   *migrateToDevice(start: number, end: number): Gen<number> {
     const mm = this.mm;
@@ -207,6 +255,11 @@ export class HmmMirror {
     return ret;
   }
 
+  /** The migrate_vma selection of this device's own pages. */
+  private get selectOwn(): number {
+    return this.memoryType === MEMORY_DEVICE_COHERENT ? MIGRATE_VMA_SELECT_DEVICE_COHERENT : MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+  }
+
   private *migrateLocked(start: number, end: number, toDevice: boolean): Gen<number> {
     const vma = find_vma(this.mm, start);
     if (vma === null || vma.start > start || vma.end < end) return -EFAULT;
@@ -218,7 +271,7 @@ export class HmmMirror {
       src: new Array<number>(n).fill(0),
       dst: new Array<number>(n).fill(0),
       pgmap_owner: this.owner,
-      flags: toDevice ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+      flags: (toDevice ? MIGRATE_VMA_SELECT_SYSTEM : this.selectOwn) | this.compound,
     });
     const r = yield* migrate_vma_setup(args);
     if (r !== 0) return r;
@@ -236,6 +289,31 @@ export class HmmMirror {
     for (let i = 0; i < args.npages; i++) {
       if ((src[i]! & MIGRATE_PFN_MIGRATE) === 0) continue;
       const spage = migrate_pfn_to_page(src[i]!);
+      if ((src[i]! & MIGRATE_PFN_COMPOUND) !== 0) {
+        // A PMD-sized entry: a folio of the same order if one is free; otherwise order-0 pages
+        // for each of its entries, and the core splits it.
+        const folio = toDevice ? yield* this.allocDeviceFolio() : yield* alloc_huge_folio(this.mm);
+        const frames = memoryOf(this.world)!.frames;
+        if (folio !== null && folio >= 0) {
+          if (!toDevice) yield* folio_lock(folio);
+          if (spage === null) frames.clearFolioContents(folio);
+          else frames.copyFolioContents(folio, spage);
+          dst[i] = migrate_pfn(folio) | MIGRATE_PFN_COMPOUND;
+          if (!toDevice) for (let k = 0; k < HPAGE_PMD_NR; k++) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
+        } else {
+          for (let k = 0; k < HPAGE_PMD_NR && i + k < args.npages; k++) {
+            const d = toDevice ? yield* this.allocDevicePage() : yield* alloc_page_vma(this.mm);
+            if (d === null) continue;
+            if (!toDevice) yield* folio_lock(d);
+            if (spage === null) clear_highpage(d);
+            else copy_highpage(d, spage + k);
+            dst[i + k] = migrate_pfn(d);
+            if (!toDevice) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
+          }
+        }
+        i += HPAGE_PMD_NR - 1;
+        continue;
+      }
       let dpage: number | null;
       if (toDevice) {
         dpage = yield* this.allocDevicePage();
@@ -269,26 +347,41 @@ export class HmmMirror {
       if ((src[i]! & MIGRATE_PFN_MIGRATE) === 0) continue;
       const dpage = migrate_pfn_to_page(dst[i]!);
       if (dpage === null) continue;
-      device_map(this.pt, args.start + i * PAGE_SIZE, dpage, (src[i]! & MIGRATE_PFN_WRITE) !== 0);
+      const nr = (dst[i]! & MIGRATE_PFN_COMPOUND) !== 0 ? HPAGE_PMD_NR : 1;
+      for (let k = 0; k < nr; k++) device_map(this.pt, args.start + (i + k) * PAGE_SIZE, dpage + k, (src[i]! & MIGRATE_PFN_WRITE) !== 0);
     }
     yield* mutex_unlock(this.lock);
   }
 
   /** The pagemap's migrate_to_ram: bring the faulting page back (dmirror_devmem_fault). */
   *migrate_to_ram(vmf: VmFault): Gen<number> {
+    // A PMD-sized folio comes back whole when its aligned range lies inside the VMA.
+    let start = vmf.address;
+    let nr = 1;
+    if (memoryOf(this.world)!.frames.folioOrder(vmf.page) > 0) {
+      const s = vmf.address - (vmf.address % (HPAGE_PMD_NR * PAGE_SIZE));
+      if (s >= vmf.vma.start && s + HPAGE_PMD_NR * PAGE_SIZE <= vmf.vma.end) {
+        start = s;
+        nr = HPAGE_PMD_NR;
+      }
+    }
     const args = new MigrateVma({
       vma: vmf.vma,
-      start: vmf.address,
-      end: vmf.address + PAGE_SIZE,
-      src: [0],
-      dst: [0],
+      start,
+      end: start + nr * PAGE_SIZE,
+      src: new Array<number>(nr).fill(0),
+      dst: new Array<number>(nr).fill(0),
       pgmap_owner: this.owner,
-      flags: MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+      flags: MIGRATE_VMA_SELECT_DEVICE_PRIVATE | this.compound,
       fault_page: vmf.page,
     });
     if ((yield* migrate_vma_setup(args)) !== 0) return VM_FAULT_SIGBUS;
     yield* this.allocAndCopy(args, false);
-    const lost = (args.src![0]! & MIGRATE_PFN_MIGRATE) !== 0 && args.dst![0] === 0;
+    const i = (vmf.address - start) / PAGE_SIZE;
+    // The faulting page found no destination (a compound entry's may sit at entry 0 or its own).
+    const src = args.src!;
+    const dst = args.dst!;
+    const lost = (src[0]! & MIGRATE_PFN_COMPOUND) !== 0 ? (src[0]! & MIGRATE_PFN_MIGRATE) !== 0 && dst[0] === 0 && dst[i] === 0 : (src[i]! & MIGRATE_PFN_MIGRATE) !== 0 && dst[i] === 0;
     yield* migrate_vma_pages(args);
     yield* migrate_vma_finalize(args);
     return lost ? VM_FAULT_SIGBUS : 0;

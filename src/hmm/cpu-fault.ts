@@ -3,7 +3,8 @@
  * the mm layer's special-fault hook the first time the hmm layer makes such an entry:
  *
  *     migration entry       sleep until the migrating page is unlocked, then retry the access
- *     device-private entry  lock the PTE; unchanged?  try-lock the page:
+ *     device-private entry  (a PMD one, v6.19+: the folio's head page, the whole folio)
+ *                           lock the PTE; unchanged?  try-lock the page:
  *                             taken   get a reference, unlock the PTE, call the pagemap's
  *                                     migrate_to_ram(vmf) with the page locked, unlock, put
  *                             busy    by kernel version (contract devicePrivateLockedFault):
@@ -54,10 +55,15 @@ const RETRY_LABEL = 'do_swap_page: device page locked, retry the fault';
 /** do_swap_page on a device-private entry (spec §5.4). */
 function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean): Gen<number> {
   const sys = mm.sys;
+  // A device-private PMD (v6.19+, do_huge_pmd_device_private): the fault names the folio's head
+  // page, and migrate_to_ram brings the whole folio back.
+  const huge = mm.pt.getPmd(addr) !== 0;
+  const entry = (): Pte => (huge ? mm.pt.getPmd(addr) : mm.pt.get(addr));
+  if (huge) orig = mm.pt.getPmd(addr);
   const page = ptePfn(orig);
   const ptl = mm.ptl(addr);
   yield* spin_lock(ptl);
-  if (mm.pt.get(addr) !== orig) {
+  if (entry() !== orig) {
     yield* spin_unlock(ptl);
     return 0;
   }

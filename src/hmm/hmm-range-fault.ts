@@ -7,7 +7,9 @@
  *     loop: check_retry(notifier, notifier_seq)?  -> -EBUSY (the caller restarts at read_begin)
  *           walk [last, end):
  *             no VMA                          ERROR, or -EFAULT if a fault is required
- *             VM_IO / VM_PFNMAP / !VM_READ    ERROR, or -EFAULT if a fault is required
+ *             VM_IO / VM_PFNMAP / !VM_READ    ERROR, or -EFAULT if a fault is required (before
+ *                                             v5.16, VM_MIXEDMAP too; since, its inserted pages
+ *                                             are reported as any present page)
  *             per page (none, or no table)    0, or fault
  *                      device-private, owner == dev_private_owner   pfn|VALID(|WRITE), never faulted
  *                      other non-present      0 if no fault required; else swap, device-private
@@ -25,7 +27,8 @@
  *
  * The walk reads PTEs without the page-table lock, as the kernel's does; it announces one read
  * point per 2 MiB page-table region (named after that region's PTL), so a writer of the region
- * conflicts with it. Map orders are always 0 (no huge pages yet); the field is there.
+ * conflicts with it. A page under a huge PMD or PUD leaf carries its map order (9 or 18) since
+ * v5.10; before, every order is 0.
  */
 import { EBUSY, EFAULT, EINVAL, EPERM } from '../locking/errno.js';
 import { mmap_assert_locked } from '../locking/mmap-lock.js';
@@ -50,7 +53,8 @@ import {
   PTE_WRITE,
   ptePfn,
 } from '../mm/pte.ts';
-import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from '../mm/vma-flags.ts';
+import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE } from '../mm/vma-flags.ts';
+import { contractOf } from '../locking/version.js';
 import type { Vma } from '../mm/vma.ts';
 import { HI_ERROR, HI_ORDER_SHIFT, HI_STICKY, HI_VALID, HI_WRITE, HMM_PFN_REQ_FAULT, hmmPfnWords } from './hmm-pfn.ts';
 import { leafOrder } from '../mm/huge-memory.ts';
@@ -75,6 +79,10 @@ interface Walk {
   readonly maskHi: number;
   /** False when no page can need a fault (the fast path). */
   readonly mayFault: boolean;
+  /** VMA flags refused like VM_IO (VM_MIXEDMAP too before v5.16). */
+  readonly refused: number;
+  /** The kernel reports map orders (v5.10+). */
+  readonly mapOrder: boolean;
   last: number;
 }
 
@@ -100,6 +108,7 @@ export function* hmm_range_fault(range: HmmRange): Gen<number> {
     world.report('warn', `hmm_range_fault: hmm_pfns has ${range.hmm_pfns.length} entries for a range of ${npages} pages`, 'hmm_range_fault:short-pfns');
     return -EINVAL;
   }
+  const contract = contractOf(world);
   const defHi = hiWord(range.default_flags);
   const maskHi = hiWord(range.pfn_flags_mask);
   const w: Walk = {
@@ -109,6 +118,8 @@ export function* hmm_range_fault(range: HmmRange): Gen<number> {
     defHi,
     maskHi,
     mayFault: ((range.default_flags | range.pfn_flags_mask) & HMM_PFN_REQ_FAULT) !== 0n,
+    refused: VM_IO | VM_PFNMAP | (contract.hmmMixedMap ? 0 : VM_MIXEDMAP),
+    mapOrder: contract.hmmPfnMapOrder,
     last: range.start,
   };
   for (;;) {
@@ -134,7 +145,7 @@ function* walk(w: Walk, start: number, end: number): Gen<number> {
       continue;
     }
     const stop = Math.min(end, vma.end);
-    if ((vma.flags & (VM_IO | VM_PFNMAP)) !== 0 || (vma.flags & VM_READ) === 0) {
+    if ((vma.flags & w.refused) !== 0 || (vma.flags & VM_READ) === 0) {
       if (needFaultRange(w, addr, stop) !== 0) return -EFAULT;
       fill(w, addr, stop, HI_ERROR, 0);
       addr = stop;
@@ -244,14 +255,36 @@ function* walkVma(w: Walk, vma: Vma, start: number, end: number): Gen<number> {
 function* walkHuge(w: Walk, vma: Vma, addr: number, stop: number): Gen<number> {
   const mm = w.mm;
   const words = w.words;
-  const order = leafOrder(mm, addr);
+  const order = w.mapOrder ? leafOrder(mm, addr) : 0;
   let i = (addr - w.range.start) / PAGE_SIZE;
   for (; addr < stop; addr += PAGE_SIZE, i++) {
     const pte = mm.pt.get(addr);
     const hi = words[2 * i + 1]!;
     const req = ((hi & w.maskHi) | w.defHi) >>> 0;
     const sticky = hi & HI_STICKY;
-    if ((pte & PTE_KIND_BITS) !== PTE_KIND_PRESENT) return -EFAULT; // PMD migration entries are not made
+    const kind = pte & PTE_KIND_BITS;
+    if (kind === PTE_KIND_DEVICE_PRIVATE) {
+      // A device-private PMD (v6.19+): the owner's pages are reported with the PMD order;
+      // anyone else faults the folio back (or sees nothing without a fault).
+      const pfn = ptePfn(pte);
+      const pg = page_pgmap(mm.world, pfn);
+      if (pg !== null && pg.owner === w.range.dev_private_owner) {
+        words[2 * i] = pfn;
+        words[2 * i + 1] = (sticky | HI_VALID | ((pte & PTE_WRITE) !== 0 ? HI_WRITE : 0) | (order << HI_ORDER_SHIFT)) >>> 0;
+        continue;
+      }
+      const need = needFault(req, 0);
+      if (need !== 0) return yield* fault(w, vma, addr, addr + PAGE_SIZE, need);
+      words[2 * i] = 0;
+      words[2 * i + 1] = sticky;
+      continue;
+    }
+    if (kind === PTE_KIND_MIGRATION) {
+      w.last = addr;
+      yield* migration_entry_wait(mm, addr);
+      return WALK_BUSY;
+    }
+    if (kind !== PTE_KIND_PRESENT) return -EFAULT;
     const cpu = (pte & PTE_PROTNONE) !== 0 ? 0 : HI_VALID | ((pte & PTE_WRITE) !== 0 ? HI_WRITE : 0);
     const need = needFault(req, cpu);
     if (need !== 0) return yield* fault(w, vma, addr, addr + PAGE_SIZE, need);

@@ -30,6 +30,8 @@ export {
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
   MIGRATE_PFN_SHIFT,
+  MIGRATE_PFN_COMPOUND,
+  MIGRATE_VMA_SELECT_COMPOUND,
   MIGRATE_VMA_SELECT_SYSTEM,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_DEVICE_COHERENT,
@@ -38,7 +40,7 @@ export {
   type MigratePfnArray,
 } from './migrate-pfn.ts';
 export { MigrateVma, migrate_vma_setup, migrate_vma_pages, migrate_vma_finalize, find_vma } from './migrate-vma.ts';
-export { migrate_device_range, migrate_device_pages, migrate_device_finalize } from './migrate-device.ts';
+export { migrate_device_range, migrate_device_pages, migrate_device_finalize, migrate_device_coherent_page } from './migrate-device.ts';
 export { DEVICE_MAPS_MIGRATED_PAGE } from './migrate-oracle.ts';
 export {
   DevPagemap,
@@ -46,6 +48,8 @@ export {
   zone_device_page_init,
   page_pgmap,
   is_device_private_page,
+  is_device_coherent_page,
+  is_zone_device_page,
   MEMORY_DEVICE_PRIVATE,
   MEMORY_DEVICE_COHERENT,
   FAULT_FLAG_WRITE,

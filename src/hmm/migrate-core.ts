@@ -48,6 +48,7 @@ import {
 import { deleteFromSwapCache, rmapLockOf, rmapTargets } from '../mm/rmap.ts';
 import { protBits } from '../mm/vma-ops.ts';
 import { MIGRATE_PFN_MIGRATE, migrate_pfn_to_page, type MigratePfnArray } from './migrate-pfn.ts';
+import { removeMigrationPmds, tryToMigrateFolio } from './migrate-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -65,7 +66,8 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
       if ((src[i]! & MIGRATE_PFN_MIGRATE) !== 0) unmapped++;
       continue;
     }
-    const device = f.isDevicePrivate(page);
+    // ZONE_DEVICE pages (private or coherent) are not on the LRU: collect's reference stays.
+    const device = f.isZoneDevice(page);
     if (!device) {
       // folio_isolate_lru: the isolation reference replaces collect's. Under the lruvec lock in
       // the kernel, racing reclaim's isolation: the step names what reclaim's does.
@@ -77,8 +79,10 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
       }
       f.clearFlags(page, PG_LRU);
     }
-    if (f.mapcount(page) > 0) yield* tryToMigrate(sys, page, faultPage);
-    if (f.mapcount(page) > 0 || !checkPage(sys, page, faultPage)) {
+    // A compound folio (device THP migration, migrate-huge.ts) is unmapped as a whole.
+    const large = f.folioOrder(page) > 0;
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0) yield* (large ? tryToMigrateFolio(sys, page, faultPage) : tryToMigrate(sys, page, faultPage));
+    if ((large ? f.folioMapcount(page) : f.mapcount(page)) > 0 || !checkPage(sys, page, faultPage)) {
       if (!device) {
         yield sys.world.point(`putback pfn ${page} (migrate)`, sys.allocator, Access.Write);
         f.setFlags(page, PG_LRU);
@@ -103,11 +107,15 @@ export function* migrateDeviceUnmap(sys: MemorySystem, src: MigratePfnArray, npa
 
 /**
  * `migrate_vma_check_page`: nobody but the mappings, the caches and us holds a reference (a
- * GUP pin, a DMA in flight, or reclaim's isolation would show as one more).
+ * GUP pin, a DMA in flight, or reclaim's isolation would show as one more). A ZONE_DEVICE page
+ * is allowed one reference more: the kernel still counts the extra reference device pages had
+ * before v5.17, so one unexpected reference on a device page passes here and fails later, at
+ * migrate_vma_pages (folio_migrate_mapping), which clears MIGRATE.
  */
 function checkPage(sys: MemorySystem, page: number, faultPage: number | null): boolean {
   const f = sys.frames;
-  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) <= f.mapcount(page);
+  const zoneDevice = f.isZoneDevice(page) ? 1 : 0;
+  return f.refcount(page) - expectedExtraRefs(sys, page, faultPage) - zoneDevice <= (f.folioOrder(page) > 0 ? f.folioMapcount(page) : f.mapcount(page));
 }
 
 /**
@@ -194,10 +202,12 @@ export function installMigrationEntry(sys: MemorySystem, mm: Mm, addr: number, p
 
 /**
  * `remove_migration_ptes(src, dst)`: every migration entry naming `src`, in every mm, becomes
- * an entry for `dst` (a present PTE, or a device-private entry for a device page), with one
+ * an entry for `dst` (a present PTE, also for a device-coherent page, or a device-private
+ * entry for a device-private page), with one
  * reference and one map count each.
  */
 export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number): Gen<void> {
+  if (sys.frames.folioOrder(src) > 0) return yield* removeMigrationPmds(sys, src, dst);
   const lock = rmapLockOf(sys, src);
   if (lock === null) return;
   yield* down_read(lock);
@@ -236,7 +246,7 @@ export function* removeMigrationPtes(sys: MemorySystem, src: number, dst: number
  */
 export function migrateMapping(sys: MemorySystem, page: number, newpage: number, extra: number): boolean {
   const f = sys.frames;
-  const toDevice = f.isDevicePrivate(newpage);
+  const toDevice = f.isZoneDevice(newpage); // device-private or device-coherent: anonymous memory only
   const file = !f.testFlags(page, PG_ANON) && f.owner(page) >= 0;
   if (toDevice && (file || f.testFlags(page, PG_SWAPCACHE))) {
     // Only anonymous memory goes to the device, and its swap copy must be freeable.
@@ -273,7 +283,7 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
       }
       to = page;
     }
-    if (!f.isDevicePrivate(to)) {
+    if (!f.isZoneDevice(to)) {
       yield sys.world.point(`add_lru pfn ${to} (migrate)`, sys.allocator, Access.Write);
       f.setFlags(to, PG_LRU);
     }

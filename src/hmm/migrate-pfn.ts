@@ -11,6 +11,11 @@ export const MIGRATE_PFN_VALID = 1 << 0;
 export const MIGRATE_PFN_MIGRATE = 1 << 1;
 /** The source was mapped writable. */
 export const MIGRATE_PFN_WRITE = 1 << 3;
+/**
+ * v6.19+: the entry stands for a whole PMD-sized folio (or an empty PMD range); the next
+ * HPAGE_PMD_NR - 1 entries are 0 and belong to it, so it can still be split page by page.
+ */
+export const MIGRATE_PFN_COMPOUND = 1 << 4;
 /** Where the pfn starts. */
 export const MIGRATE_PFN_SHIFT = 6;
 
@@ -18,8 +23,14 @@ export const MIGRATE_PFN_SHIFT = 6;
 export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
 /** Select device-private pages of the caller's pgmap_owner. */
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
-/** Select device-coherent pages of the caller's pgmap_owner (no such memory is modelled yet). */
+/** Select device-coherent pages (present PTEs) of the caller's pgmap_owner (v6.0+). */
 export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2;
+
+/**
+ * v6.19+: collect a PMD-mapped THP, a device-private PMD or an empty PMD range as one compound
+ * entry when the range covers the whole PMD (older kernels ignore it and split).
+ */
+export const MIGRATE_VMA_SELECT_COMPOUND = 1 << 3;
 
 const SCALE = 2 ** MIGRATE_PFN_SHIFT;
 

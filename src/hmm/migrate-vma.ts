@@ -6,7 +6,9 @@
  * as the kernel's would, through the mm setup recorded.
  *
  *     setup     check arguments (-EINVAL); zero src; collect under a MIGRATE invalidation carrying
- *               pgmap_owner: each selected page is referenced, try-locked and replaced by a
+ *               pgmap_owner: system pages (SELECT_SYSTEM), the owner's device-private entries
+ *               (SELECT_DEVICE_PRIVATE), the owner's device-coherent pages behind present PTEs
+ *               (SELECT_DEVICE_COHERENT, v6.0+); each selected page is referenced, try-locked and replaced by a
  *               migration entry (a CPU fault on it waits for the page's unlock); empty entries of
  *               an anonymous VMA and the zero page are collected with no page; then unmap
  *               (isolate, try_to_migrate, pin check; failures restored)
@@ -16,6 +18,10 @@
  *     (driver)  commit or roll back its device page table
  *     finalize  migration entries become entries for the destination (or the source again);
  *               every page unlocked, references dropped (INV-M2)
+ *
+ * v6.19+ with MIGRATE_VMA_SELECT_COMPOUND, a PMD the range covers whole moves as one
+ * MIGRATE_PFN_COMPOUND entry (a THP, an empty or huge-zero PMD, an own device-private PMD);
+ * see migrate-huge.ts. Older kernels split every THP of the range before collecting.
  */
 import { EINVAL } from '../locking/errno.js';
 import { mmap_assert_locked } from '../locking/mmap-lock.js';
@@ -30,9 +36,11 @@ import { currentWorld } from '../sim/world.js';
 import { memoryOf } from '../mm/memory.ts';
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
+import { HPAGE_PMD_NR } from '../mm/compound-frames.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { folio_test_locked, folio_trylock, folio_unlock } from '../mm/folio-lock.ts';
 import { split_huge_for_migration } from '../mm/split.ts';
+import { __split_huge_pmd, isHugeZeroPmd } from '../mm/huge-memory.ts';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_LRU, PG_SWAPBACKED, PG_UPTODATE } from '../mm/frame-flags.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -55,10 +63,13 @@ import { protBits } from '../mm/vma-ops.ts';
 import { VM_HUGETLB, VM_SPECIAL, VM_WRITE } from '../mm/vma-flags.ts';
 import type { Vma } from '../mm/vma.ts';
 import { installCpuFault } from './cpu-fault.ts';
+import { installDeviceCoherentMigrator } from './migrate-device.ts';
 import { installMigrationEntry, migrateDeviceFinalize, migrateDeviceUnmap, migrateMapping } from './migrate-core.ts';
 import {
+  MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -66,8 +77,12 @@ import {
   type MigratePfnArray,
 } from './migrate-pfn.ts';
 import { checkMigratedMappings } from './migrate-oracle.ts';
+import { collectHugePmd, compoundMigration, insertHugePmd, splitUnmappedFolio } from './migrate-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
+
+/** An owner no pagemap has: device pages are not selected. */
+const NOT_SELECTED = Symbol('device pages not selected');
 
 /** `struct migrate_vma`. */
 export class MigrateVma {
@@ -125,6 +140,7 @@ export function* migrate_vma_setup(args: MigrateVma): Gen<number> {
   const world = mm.world;
   if (!requireIntervalNotifiers(world, 'migrate_vma_setup')) return -EINVAL;
   installCpuFault(world);
+  installDeviceCoherentMigrator(world);
   mmap_assert_locked(mm);
   args.start -= args.start % PAGE_SIZE;
   args.end -= args.end % PAGE_SIZE;
@@ -151,12 +167,22 @@ function* collect(mm: Mm, vma: Vma, args: MigrateVma): Gen<void> {
   const range = new MmuNotifierRange();
   mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, args.start, args.end, args.pgmap_owner);
   yield* mmu_notifier_invalidate_range_start(range);
-  yield* split_huge_for_migration(mm, args.start, args.end);
+  // v6.19+ with SELECT_COMPOUND: each PMD is looked at in turn (migrate-huge.ts); older kernels
+  // split every THP of the range first.
+  const whole = compoundMigration(mm.world, args.flags);
+  if (!whole) yield* split_huge_for_migration(mm, args.start, args.end);
   const src = args.src!;
   const dst = args.dst!;
   let addr = args.start;
   while (addr < args.end) {
     const stop = Math.min(args.end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    if (whole) {
+      if (addr % PMD_SIZE === 0 && stop - addr === PMD_SIZE && (yield* collectHugePmd(mm, vma, addr, args))) {
+        addr = stop;
+        continue;
+      }
+      yield* split_huge_for_migration(mm, addr, stop, { faultPage: args.fault_page, owner: (args.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) !== 0 ? args.pgmap_owner : NOT_SELECTED });
+    }
     const ptl = mm.ptl(addr);
     yield* spin_lock(ptl);
     for (; addr < stop; addr += PAGE_SIZE) {
@@ -198,7 +224,12 @@ function* collectOne(mm: Mm, vma: Vma, addr: number, args: MigrateVma): Gen<numb
       return MIGRATE_PFN_MIGRATE;
     }
     if ((pte & PTE_SPECIAL) !== 0) return 0; // no struct page behind it
-    if ((args.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return 0;
+    if (!f.isZoneDevice(page) && (args.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return 0;
+    if (f.isDeviceCoherent(page)) {
+      // A present PTE to device-coherent memory: only its owner's SELECT_DEVICE_COHERENT takes it.
+      if ((args.flags & MIGRATE_VMA_SELECT_DEVICE_COHERENT) === 0) return 0;
+      if (page_pgmap(mm.world, page)?.owner !== args.pgmap_owner) return 0;
+    }
     mpfn = migrate_pfn(page) | MIGRATE_PFN_MIGRATE | ((pte & PTE_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0);
   }
   if (f.owner(page) < 0) return 0; // no mapping: nothing to migrate it as
@@ -269,8 +300,26 @@ export function* migrate_vma_pages(args: MigrateVma): Gen<void> {
         mmu_notifier_range_init_owner(range, MMU_NOTIFY_MIGRATE, 0, mm, addr, args.end, args.pgmap_owner);
         yield* mmu_notifier_invalidate_range_start(range);
       }
+      if ((src[i]! & MIGRATE_PFN_COMPOUND) !== 0) {
+        if ((dst[i]! & MIGRATE_PFN_COMPOUND) !== 0) {
+          if (!(yield* insertHugePmd(mm, vma, addr, newpage))) src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+          continue;
+        }
+        // Order-0 destinations for an empty PMD range: the entries are filled one by one (a
+        // huge zero PMD is split into zero PTEs first, each then replaced).
+        src[i] = src[i]! - MIGRATE_PFN_COMPOUND;
+        if (isHugeZeroPmd(sys, mm.pt.getPmd(addr))) yield* __split_huge_pmd(mm, addr);
+        for (let j = 1; j < HPAGE_PMD_NR && i + j < args.npages; j++) src[i + j] = src[i + j]! | MIGRATE_PFN_MIGRATE;
+      }
       if (!(yield* insertPage(mm, vma, addr, newpage))) src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
       continue;
+    }
+    if ((src[i]! & MIGRATE_PFN_COMPOUND) !== 0 && (dst[i]! & MIGRATE_PFN_COMPOUND) === 0) {
+      // A compound source, order-0 destinations: split the source and migrate page by page.
+      if (!(yield* splitUnmappedFolio(mm, args.start + i * PAGE_SIZE, src, i))) {
+        src[i] = src[i]! - (src[i]! & MIGRATE_PFN_MIGRATE);
+        continue;
+      }
     }
     yield mm.world.point(`migrate_folio pfn ${page} -> ${newpage}`, sys.allocator, Access.Write);
     if (!migrateMapping(sys, page, newpage, page === args.fault_page ? 1 : 0)) {
@@ -289,7 +338,10 @@ function* insertPage(mm: Mm, vma: Vma, addr: number, page: number): Gen<boolean>
   const sys = mm.sys;
   const f = sys.frames;
   anonVmaPrepare(sys, vma);
+  // A device-private page gets a device-private entry; a device-coherent one a present PTE like
+  // RAM, but stays off the LRU (the device owns it).
   const device = f.isDevicePrivate(page);
+  const zoneDevice = f.isZoneDevice(page);
   const write = (vma.flags & VM_WRITE) !== 0;
   const entry = device
     ? write
@@ -304,7 +356,7 @@ function* insertPage(mm: Mm, vma: Vma, addr: number, page: number): Gen<boolean>
   if (ok && kind === PTE_KIND_PRESENT) ok = f.isZeroPfn(ptePfn(orig)) && (orig & PTE_SPECIAL) !== 0;
   else if (ok && kind !== PTE_KIND_NONE) ok = false;
   if (ok) {
-    f.setFlags(page, PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | (device ? 0 : PG_LRU));
+    f.setFlags(page, PG_ANON | PG_ANON_EXCLUSIVE | PG_SWAPBACKED | PG_UPTODATE | (zoneDevice ? 0 : PG_LRU));
     f.setOwner(page, vma.anonVma, vma.pgoffAt(addr));
     f.incMapcount(page);
     f.get(page);

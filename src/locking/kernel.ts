@@ -151,5 +151,15 @@ function startRun(world: World): Kernel {
   const k = new Kernel(world, ld, mode);
   world.locals.set(KERNEL_KEY, k);
   if (k.validating) world.exitHooks.push((t) => ld.taskExit(t.id, k.where));
+  if (world.trace !== null && k.validating) world.trace.heldLocks = (task) => heldForTrace(ld, task);
   return k;
+}
+
+const LOCKDEP_OFF: readonly string[] = ['(not tracked: lockdep turned itself off after its report)'];
+
+/** A task's held locks as the trace shows them: outermost first, shared ones marked (R). */
+function heldForTrace(ld: Lockdep, task: number): readonly string[] {
+  // Like the kernel's debug_locks, lockdep stops tracking after a report: say so, show no stale list.
+  if (!ld.enabled) return LOCKDEP_OFF;
+  return ld.heldLocks(task).map((l) => (l.read === 0 ? l.instance : `${l.instance} (R)`));
 }

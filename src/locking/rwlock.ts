@@ -58,6 +58,7 @@ function readIsRecursive(l: RwLock, taskId: number): boolean {
 export function* read_lock(l: RwLock): Generator<unknown, void, unknown> {
   const k = l.k;
   yield k.world.point(`read_lock(${l.name})`, l, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   const t = k.current;
   const recursive = readIsRecursive(l, t.id);
   if (k.validating) {
@@ -73,6 +74,7 @@ export function* read_lock(l: RwLock): Generator<unknown, void, unknown> {
 export function* read_trylock(l: RwLock): Generator<unknown, number, unknown> {
   const k = l.k;
   yield k.world.point(`read_lock(${l.name})`, l, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   if (l.writer !== null) return 0;
   const t = k.current;
   l.readers++;
@@ -87,6 +89,7 @@ export function* read_trylock(l: RwLock): Generator<unknown, number, unknown> {
 export function* read_unlock(l: RwLock): Generator<unknown, void, unknown> {
   const k = l.k;
   yield k.world.point(`read_unlock(${l.name})`, l, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   const t = k.current;
   if (k.validating) {
     k.lockdep.release(t.id, l.dep, k.where);

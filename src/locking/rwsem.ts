@@ -75,6 +75,7 @@ export function down_read(s: RwSemaphore): Generator<unknown, void, unknown> {
 export function* down_read_nested(s: RwSemaphore, subclass: number): Generator<unknown, void, unknown> {
   const k = s.k;
   yield k.world.point(s.readLabel, s, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   const t = k.current;
   k.mightSleep(t.id, s.readLabel);
   if (k.validating) k.lockdep.lockAcquire(t.id, s.dep, subclass, false, 1, true, null, k.where);
@@ -110,6 +111,7 @@ export function* down_write_nested(s: RwSemaphore, subclass: number): Generator<
 export function* down_read_trylock(s: RwSemaphore): Generator<unknown, number, unknown> {
   const k = s.k;
   yield k.world.point(s.readLabel, s, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   if (!canRead(s)) return 0;
   const t = k.current;
   s.readers.push(t);
@@ -132,6 +134,7 @@ export function* down_write_trylock(s: RwSemaphore): Generator<unknown, number, 
 export function* up_read(s: RwSemaphore): Generator<unknown, void, unknown> {
   const k = s.k;
   yield k.world.point(s.upReadLabel, s, Access.Write);
+  k.world.trace?.showAccess(Access.Read); // a shared hold: shown R, ordered as a write
   const t = k.current;
   if (k.validating) k.lockdep.release(t.id, s.dep, k.where);
   const i = s.readers.indexOf(t);

@@ -72,6 +72,43 @@ export interface KernelContract {
    */
   readonly deviceExclusiveApi: 'none' | 'range' | 'single';
   /**
+   * The event of the owner-null invalidation that restores a device-exclusive entry on a CPU
+   * fault (remove_device_exclusive_entry): `exclusive` (v5.14–v6.14, MMU_NOTIFY_EXCLUSIVE) or
+   * `clear` (v6.15+: "mm/mmu_notifier: use MMU_NOTIFY_CLEAR in remove_device_exclusive_entry()",
+   * the last patch of "mm: cleanups for device-exclusive entries (hmm)", queued for 6.15 in
+   * linux-next of 11 March 2025). EXCLUSIVE then means only the conversion, which carries the
+   * caller's owner.
+   */
+  readonly exclusiveRestoreEvent: 'exclusive' | 'clear';
+  /**
+   * v6.0+ (a3fb2c9b "mm: add zone device coherent type memory support" and its series):
+   * MEMORY_DEVICE_COHERENT pagemaps, MIGRATE_VMA_SELECT_DEVICE_COHERENT, FOLL_LONGTERM migrating
+   * coherent pages out, and test_hmm's coherent devices (hmm_dmirror2/3).
+   */
+  readonly deviceCoherent: boolean;
+  /**
+   * v5.10+ (3b50a6e536d2): hmm_range_fault reports the order a page is mapped at (PMD or PUD
+   * level) in each output entry (hmm_pfn_to_map_order). Before, every entry says order 0.
+   */
+  readonly hmmPfnMapOrder: boolean;
+  /**
+   * v5.16+ (87c01d57fa23, "allow VM_MIXEDMAP to work with hmm_range_fault"): a VM_MIXEDMAP VMA is
+   * walked like any other, its pages reported when vm_normal_page finds them. Before, the VMA is
+   * refused as VM_IO/VM_PFNMAP are: HMM_PFN_ERROR, or -EFAULT when a fault is asked for.
+   */
+  readonly hmmMixedMap: boolean;
+  /** v5.11+: the gup_test debugfs file (/sys/kernel/debug/gup_test; gup_benchmark before). */
+  readonly gupTestDebugfs: boolean;
+  /**
+   * v6.19+ (Balbir Singh's "mm: support device private THP migration", mainline 368076f52ebe and
+   * its series): migrate_vma with MIGRATE_VMA_SELECT_COMPOUND collects a PMD-mapped THP (or an
+   * empty PMD range, or the huge zero page's) as one MIGRATE_PFN_COMPOUND entry, device-private
+   * folios may be PMD-sized and mapped by device-private PMD entries, and a CPU fault on one
+   * migrates the whole folio back. Absent (older kernels): collect splits the THP first and
+   * device-private memory is order 0 only.
+   */
+  readonly deviceThpMigration?: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -108,6 +145,11 @@ const V4_19: KernelContract = {
   munmapDowngrade: false,
   forkCopiesPinned: false,
   deviceExclusiveApi: 'none',
+  exclusiveRestoreEvent: 'exclusive',
+  deviceCoherent: false,
+  hmmPfnMapOrder: false,
+  hmmMixedMap: false,
+  gupTestDebugfs: false,
 };
 const V5_2: KernelContract = {
   ...V4_19,
@@ -150,18 +192,34 @@ const V5_9: KernelContract = {
 const V5_14: KernelContract = {
   ...V5_9,
   name: 'v5.14',
-  summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount',
+  summary: 'v5.9 plus end for every subscription after an -EAGAIN (v5.12) and make_device_exclusive_range over the reverse map; exclusive entries leave the mapcount; map orders from hmm_range_fault (v5.10) and the gup_test debugfs file (v5.11)',
   eagainEndPairing: 'all-with-end',
   deviceExclusiveApi: 'range',
+  hmmPfnMapOrder: true,
+  gupTestDebugfs: true,
+};
+const V6_0: KernelContract = {
+  ...V5_14,
+  name: 'v6.0',
+  summary: 'v5.14 plus device-coherent memory (MEMORY_DEVICE_COHERENT, SELECT_DEVICE_COHERENT, long-term pins migrating it out); hmm_range_fault walks VM_MIXEDMAP (v5.16)',
+  deviceCoherent: true,
+  hmmMixedMap: true,
 };
 const V6_15: KernelContract = {
-  ...V5_14,
+  ...V6_0,
   name: 'v6.15',
-  summary: 'v5.14 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries (as released: the device-private locked-page fault still retries)',
+  summary: 'v6.0 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries)',
   deviceExclusiveApi: 'single',
+  exclusiveRestoreEvent: 'clear',
+};
+const V6_19: KernelContract = {
+  ...V6_15,
+  name: 'v6.19',
+  summary: 'v6.15 plus device-private THP migration: migrate_vma moves a PMD-mapped THP as one compound entry into a PMD-sized device folio and back',
+  deviceThpMigration: true,
 };
 const CURRENT: KernelContract = {
-  ...V6_15,
+  ...V6_19,
   name: 'current',
   summary: 'v5.12 and later: after an -EAGAIN, end is called on every subscription with an end op',
   devicePrivateLockedFault: 'wait',
@@ -174,7 +232,7 @@ const WHAT_IF_ITREE_FIX: KernelContract = {
 };
 
 /** Every version, oldest first. */
-export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_15, CURRENT, WHAT_IF_ITREE_FIX];
+export const KERNEL_VERSIONS: readonly KernelContract[] = [V4_19, V5_2, V5_3, V5_4, V5_5, V5_9, V5_14, V6_0, V6_15, V6_19, CURRENT, WHAT_IF_ITREE_FIX];
 
 /** The version a run uses unless told otherwise. */
 export const DEFAULT_KERNEL = 'current';

@@ -25,7 +25,7 @@
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from './constants.ts';
 import { CHUNK } from './frame-store.ts';
 import { FOLIO_HUGETLB } from './compound-frames.ts';
-import { PG_ANON, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
+import { PG_ANON, PG_LRU, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
 import { GUP_PIN_COUNTING_BIAS } from './frames.ts';
 import type { MemorySystem } from './memory.ts';
 import { memoryOf } from './memory.ts';
@@ -71,7 +71,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
       const where = `${mm.name}:0x${b.toString(16)} (huge ${describePte(val)})`;
       const v = mm.vmas.find(b);
       if (v === undefined || v.end < b + size) out.push(`${where}: huge entry not inside one VMA`);
-      if ((val & PTE_KIND_BITS) === PTE_KIND_PRESENT && (val & PTE_SPECIAL) === 0) {
+      if (((val & PTE_KIND_BITS) === PTE_KIND_PRESENT && (val & PTE_SPECIAL) === 0) || (val & PTE_KIND_BITS) === PTE_KIND_DEVICE_PRIVATE) {
         const pfn = ptePfn(val);
         if (f.isFree(pfn)) out.push(`${where}: maps a free frame`);
         else if (f.folioHead(pfn) !== pfn || f.folioNrPages(pfn) * PAGE_SIZE !== size) out.push(`${where}: does not map a whole folio of its size`);
@@ -91,6 +91,7 @@ export function mm_consistency(sys: MemorySystem): string[] {
         continue;
       }
       if (kind === PTE_KIND_PRESENT && f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: the CPU maps a device-private page (INV-M3)`);
+      if (kind === PTE_KIND_DEVICE_PRIVATE && !f.isDevicePrivate(ptePfn(pte))) out.push(`${where}: a device-private entry names a page that is not device-private`);
       const counted = (kind === PTE_KIND_PRESENT && (pte & PTE_SPECIAL) === 0) || kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_DEVICE_EXCLUSIVE;
       if (!counted) continue;
       const pfn = ptePfn(pte);
@@ -102,10 +103,12 @@ export function mm_consistency(sys: MemorySystem): string[] {
   }
   for (let pfn = 1; pfn < f.capacity; pfn++) {
     if (f.isCompound(pfn)) {
-      pfn = checkFolio(sys, pfn, maps, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
+      pfn = checkFolio(sys, pfn, maps, uncounted ? exclusive : null, entire.get(pfn) ?? 0, ptesByHead.get(pfn) ?? 0, out);
       continue;
     }
     if (f.isFree(pfn)) continue;
+    // Device memory (private or coherent) belongs to its device: never on the LRU.
+    if (f.isZoneDevice(pfn) && f.testFlags(pfn, PG_LRU)) out.push(`${f.describe(pfn)}: device page on the LRU`);
     const m = maps.get(pfn) ?? 0;
     const cached = f.owner(pfn) >= 0 && !f.testFlags(pfn, PG_ANON) && sys.cache.lookup(f.owner(pfn), f.index(pfn)) === pfn ? 1 : 0;
     const swapCached = f.testFlags(pfn, PG_SWAPCACHE) ? 1 : 0;
@@ -155,7 +158,16 @@ export function mm_mapcount_deviations(sys: MemorySystem): string[] {
  * Checks the compound folio whose chunk starts at `first` (see the module comment); @returns the
  * last pfn of its chunks, where the caller's scan continues.
  */
-function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>, entire: number, ptesSeen: number, out: string[]): number {
+function checkFolio(
+  sys: MemorySystem,
+  first: number,
+  maps: Map<number, number>,
+  /** Device-exclusive entries per page, where this kernel leaves them out of the mapcount (v5.14–v6.14). */
+  uncountedExclusive: Map<number, number> | null,
+  entire: number,
+  ptesSeen: number,
+  out: string[],
+): number {
   const f = sys.frames;
   const head = f.folioHead(first);
   const nr = f.folioNrPages(head);
@@ -166,7 +178,10 @@ function checkFolio(sys: MemorySystem, first: number, maps: Map<number, number>,
   if (ptesSeen !== 0 || f.pteMapcountTotal(head) !== 0) for (let p = head; p < head + nr; p++) {
     const m = maps.get(p) ?? 0;
     ptes += m;
-    if (f.mapcount(p) - f.entireMapcount(head) !== m) out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it`);
+    const expected = m - (uncountedExclusive?.get(p) ?? 0);
+    if (f.mapcount(p) - f.entireMapcount(head) !== expected) {
+      out.push(`${f.describe(p)}: page mapcount ${f.mapcount(p) - f.entireMapcount(head)} but ${m} PTEs map it${expected !== m ? ` (${m - expected} of them device-exclusive, which this kernel leaves out)` : ''}`);
+    }
   }
   if (f.entireMapcount(head) !== entire) out.push(`${f.describe(head)}: entire mapcount ${f.entireMapcount(head)} but ${entire} huge entries map it`);
   const swapCached = f.testFlags(head, PG_SWAPCACHE) ? 1 : 0;

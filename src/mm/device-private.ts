@@ -1,6 +1,15 @@
 /**
- * Device-private memory (ZONE_DEVICE, MEMORY_DEVICE_PRIVATE): `struct dev_pagemap`,
- * `memremap_pages`, `zone_device_page_init`, `page_pgmap`, `is_device_private_page`.
+ * Device memory (ZONE_DEVICE): `struct dev_pagemap`, `memremap_pages`, `zone_device_page_init`,
+ * `page_pgmap`, `is_device_private_page`, `is_device_coherent_page`, `is_zone_device_page`.
+ *
+ * Two types, as the kernel has them:
+ * - MEMORY_DEVICE_PRIVATE: the CPU cannot address it; the CPU's entries for it are
+ *   device-private swap-like entries, and a CPU access faults into `migrate_to_ram`.
+ * - MEMORY_DEVICE_COHERENT (v6.0+): the CPU maps it with ordinary present PTEs and accesses it
+ *   like RAM. It is owned by the device (so it is never on the LRU, never reclaimed, never
+ *   long-term pinned: FOLL_LONGTERM migrates it out first), and it only goes back to system
+ *   memory when the driver migrates it (there is no migrate_to_ram for it). memremap_pages
+ *   requires page_free and an owner for it, and no migrate_to_ram.
  *
  * A driver describes its device memory with a pagemap (type, owner token, ops) and registers it;
  * the mm layer makes one frame per page, idle until the driver hands one out:
@@ -18,9 +27,13 @@
  * (folio->mapping and ->index), so the reverse map finds their mappings; the pagemap is found by
  * pfn range, as the kernel's page->pgmap.
  */
+import { FindingKind } from '../sim/finding.js';
 import type { World } from '../sim/world.js';
+import { EINVAL } from '../locking/errno.js';
 import { PAGE_SIZE } from './constants.ts';
+import { PG_DEVICE_COHERENT, PG_DEVICE_PRIVATE } from './frame-flags.ts';
 import { folio_lock } from './folio-lock.ts';
+import { contractOf } from '../locking/version.js';
 import { memoryOf, type MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
 import type { Vma } from './vma.ts';
@@ -29,7 +42,7 @@ type Gen<T> = Generator<unknown, T, unknown>;
 
 /** `MEMORY_DEVICE_PRIVATE`: memory the CPU cannot access. */
 export const MEMORY_DEVICE_PRIVATE = 1;
-/** `MEMORY_DEVICE_COHERENT`: device memory the CPU can access coherently (not modelled yet). */
+/** `MEMORY_DEVICE_COHERENT` (v6.0+): device memory the CPU maps and accesses like RAM. */
 export const MEMORY_DEVICE_COHERENT = 2;
 
 /** `struct vm_fault`, as far as migrate_to_ram needs it. */
@@ -57,13 +70,18 @@ export const VM_FAULT_SIGBUS = 0x2;
 export interface DevPagemapOps {
   /** The page's last reference went: it is the driver's again. Must not sleep. */
   page_free?(page: number): void;
+  /**
+   * v6.19+: the core split the device-private folio at `head` into `nr` order-0 pages (a partial
+   * migration, a split PMD collected page by page); the driver splits its own state the same way.
+   */
+  folio_split?(head: number, nr: number): void;
   /** Migrate the page the CPU faulted on back to system memory; 0 or VM_FAULT_SIGBUS. */
   migrate_to_ram?(vmf: VmFault): Gen<number>;
 }
 
 /** `struct dev_pagemap`. Fill type, ops and owner; `memremap_pages` fills range. */
 export class DevPagemap {
-  /** MEMORY_DEVICE_PRIVATE (MEMORY_DEVICE_COHERENT is not modelled yet). */
+  /** MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_COHERENT. */
   type = MEMORY_DEVICE_PRIVATE;
   /** Physical range, inclusive end (struct range), set by memremap_pages. */
   range = { start: 0, end: -1 };
@@ -77,6 +95,13 @@ export class DevPagemap {
   npages = 0;
   /** Set by memunmap_pages. */
   dead = false;
+  /**
+   * Set before memremap_pages to 9 (v6.19+, a chunk for large allocations): the memory comes as
+   * idle PMD-sized device folios, listed in `folios`. 0: order-0 pages.
+   */
+  folioOrder = 0;
+  /** The heads of the folios memremap_pages made when `folioOrder` is set. */
+  folios: readonly number[] = [];
 
   constructor(readonly name = 'pgmap') {}
 }
@@ -89,6 +114,10 @@ class PagemapRegistry {
     sys.onDevicePageFree = (pfn) => {
       const pg = this.find(pfn);
       pg?.ops.page_free?.(pfn);
+    };
+    sys.onDeviceFolioSplit = (head, nr) => {
+      const pg = this.find(head);
+      pg?.ops.folio_split?.(head, nr);
     };
   }
 
@@ -115,14 +144,39 @@ function registry(sys: MemorySystem): PagemapRegistry {
 
 /**
  * `memremap_pages(pgmap, nid)` for `npages` pages of device memory: makes their frames (idle)
- * and sets `pgmap.range`. @returns the first pfn.
- * @throws Error if the run has no memory yet (make an mm first) or the pagemap is not device-private.
+ * and sets `pgmap.range`. A device-coherent pagemap without page_free or without an owner is
+ * the kernel's WARN (a finding) and -EINVAL, as is one under a kernel before v6.0 (which has no
+ * such type: "Invalid pgmap type").
+ * @returns the first pfn, or -EINVAL.
+ * @throws Error if the run has no memory yet (make an mm first) or the type is not one hmmsim models.
  */
 export function memremap_pages(world: World, pgmap: DevPagemap, npages: number): number {
   const sys = memoryOf(world);
   if (sys === undefined) throw new Error('memremap_pages: the run has no memory yet; make an mm (mm_create) first');
-  if (pgmap.type !== MEMORY_DEVICE_PRIVATE) throw new Error('memremap_pages: only MEMORY_DEVICE_PRIVATE pagemaps are modelled (device-coherent memory is not built yet)');
-  const first = sys.frames.createDevicePages(npages, -1);
+  let type: number;
+  if (pgmap.type === MEMORY_DEVICE_PRIVATE) {
+    type = PG_DEVICE_PRIVATE;
+  } else if (pgmap.type === MEMORY_DEVICE_COHERENT) {
+    const bad = !contractOf(world).deviceCoherent
+      ? `Invalid pgmap type ${pgmap.type} (MEMORY_DEVICE_COHERENT is v6.0+; kernel ${contractOf(world).name})`
+      : pgmap.ops.page_free === undefined
+        ? 'Missing page_free method'
+        : pgmap.owner === null || pgmap.owner === undefined
+          ? 'Missing owner'
+          : null;
+    if (bad !== null) {
+      world.report(FindingKind.Warn, `WARNING: memremap_pages(${pgmap.name}): ${bad}`, 'memremap:coherent');
+      return -EINVAL;
+    }
+    type = PG_DEVICE_COHERENT;
+  } else {
+    throw new Error(`memremap_pages: pgmap type ${String(pgmap.type)} is not modelled (MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_COHERENT)`);
+  }
+  if (pgmap.folioOrder !== 0) {
+    if (type !== PG_DEVICE_PRIVATE) throw new Error(`memremap_pages(${pgmap.name}): PMD-sized device-coherent folios are not modelled (folioOrder must be 0 for MEMORY_DEVICE_COHERENT)`);
+    return memremapFolios(sys, pgmap, npages);
+  }
+  const first = sys.frames.createDevicePages(npages, -1, type);
   pgmap.firstPfn = first;
   pgmap.npages = npages;
   pgmap.range = { start: first * PAGE_SIZE, end: (first + npages) * PAGE_SIZE - 1 };
@@ -130,10 +184,29 @@ export function memremap_pages(world: World, pgmap: DevPagemap, npages: number):
   return first;
 }
 
+/**
+ * A pagemap whose memory is carved into PMD-sized folios (a driver's chunk made for large
+ * allocations, v6.19+): each folio takes a chunk of pfns of its own, so the range spans more pfns
+ * than pages; `folios` lists their heads.
+ */
+function memremapFolios(sys: MemorySystem, pgmap: DevPagemap, npages: number): number {
+  const nr = 2 ** pgmap.folioOrder;
+  const count = Math.max(1, Math.floor(npages / nr));
+  const heads = sys.frames.createDeviceFolios(count, pgmap.folioOrder);
+  const first = heads[0]!;
+  const last = heads[heads.length - 1]! + nr;
+  pgmap.firstPfn = first;
+  pgmap.npages = last - first;
+  pgmap.folios = heads;
+  pgmap.range = { start: first * PAGE_SIZE, end: last * PAGE_SIZE - 1 };
+  registry(sys).maps.push(pgmap);
+  return first;
+}
+
 /** The pagemap of a device page (`page_pgmap`), or null for an ordinary page. */
 export function page_pgmap(world: World, page: number): DevPagemap | null {
   const sys = memoryOf(world);
-  if (sys === undefined || !sys.frames.isDevicePrivate(page)) return null;
+  if (sys === undefined || !sys.frames.isZoneDevice(page)) return null;
   return registry(sys).find(page);
 }
 
@@ -141,6 +214,30 @@ export function page_pgmap(world: World, page: number): DevPagemap | null {
 export function is_device_private_page(world: World, page: number): boolean {
   const sys = memoryOf(world);
   return sys !== undefined && page > 0 && page < sys.frames.capacity && sys.frames.isDevicePrivate(page);
+}
+
+/** `is_device_coherent_page`: a MEMORY_DEVICE_COHERENT page (the CPU maps it like RAM). */
+export function is_device_coherent_page(world: World, page: number): boolean {
+  const sys = memoryOf(world);
+  return sys !== undefined && page > 0 && page < sys.frames.capacity && sys.frames.isDeviceCoherent(page);
+}
+
+/** `is_zone_device_page`: device-private or device-coherent. */
+export function is_zone_device_page(world: World, page: number): boolean {
+  const sys = memoryOf(world);
+  return sys !== undefined && page > 0 && page < sys.frames.capacity && sys.frames.isZoneDevice(page);
+}
+
+/**
+ * `zone_device_folio_init(folio, order)` (v6.19+): an idle device-private folio becomes in use
+ * with one reference and locked, as zone_device_page_init does for one page.
+ */
+export function* zone_device_folio_init(world: World, head: number): Gen<void> {
+  const sys = memoryOf(world);
+  if (sys === undefined) throw new Error('zone_device_folio_init: the run has no memory');
+  if (!sys.frames.initDeviceFolio(head)) return;
+  sys.frames.setOwner(head, -1, 0);
+  yield* folio_lock(head);
 }
 
 /**

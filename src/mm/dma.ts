@@ -22,7 +22,8 @@ import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
 import { handle_mm_fault } from './fault.ts';
 import { memoryOf } from './memory.ts';
-import { EFAULT, EINTR } from './mm-errno.ts';
+import { FOLL_LONGTERM, check_and_migrate_movable_page } from './gup-longterm.ts';
+import { EAGAIN, EFAULT, EINTR } from './mm-errno.ts';
 import type { Mm } from './mm-struct.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
 import { vmaAllows } from './vma-ops.ts';
@@ -30,10 +31,13 @@ import { vmaAllows } from './vma-ops.ts';
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /**
- * `pin_user_pages` of one page: faults it in (for write: breaking COW first) and pins it.
- * @returns the pfn, or -EFAULT (no VMA, or an access it forbids) / -EINTR / -ENOMEM.
+ * `pin_user_pages` of one page: faults it in (for write: breaking COW first) and pins it. With
+ * FOLL_LONGTERM in `gupFlags` (v6.0+), a device-coherent page is migrated to system memory
+ * first and the system page is pinned (gup-longterm.ts).
+ * @returns the pfn, or -EFAULT (no VMA, or an access it forbids) / -EINTR / -ENOMEM / -EBUSY
+ *   (a device-coherent page that could not be migrated out).
  */
-export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number> {
+export function* pin_user_page(mm: Mm, addr: number, write: boolean, gupFlags = 0): Gen<number> {
   if (mm.killed) return -EINTR;
   const page = addr - (addr % PAGE_SIZE);
   yield* mmap_read_lock(mm);
@@ -51,6 +55,14 @@ export function* pin_user_page(mm: Mm, addr: number, write: boolean): Gen<number
         mm.hasPinned = true;
       }
       yield* spin_unlock(ptl);
+      if (ok && (gupFlags & FOLL_LONGTERM) !== 0) {
+        const r = yield* check_and_migrate_movable_page(mm, ret);
+        if (r === -EAGAIN) continue;
+        if (r < 0) {
+          ret = r;
+          break;
+        }
+      }
       if (ok) break;
       const r = yield* handle_mm_fault(mm, vma, page, write);
       if (r < 0) {

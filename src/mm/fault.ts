@@ -31,7 +31,8 @@ import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
 import { folio_lock, folio_trylock, folio_unlock, folio_wait_locked } from './folio-lock.ts';
-import { exclusiveEntriesUncounted, restoreExclusivePte } from './device-exclusive-entry.ts';
+import { restoreExclusivePte } from './device-exclusive-entry.ts';
+import { contractOf } from '../locking/version.js';
 import { PG_ANON, PG_ANON_EXCLUSIVE, PG_DIRTY, PG_LOCKED, PG_SWAPCACHE, ZERO_PFN } from './frame-flags.ts';
 import type { Mm } from './mm-struct.ts';
 import {
@@ -313,7 +314,7 @@ function* remove_device_exclusive_entry(mm: Mm, vma: Vma, addr: number, orig: Pt
   }
   // v5.14–v6.14 tell devices with an owner-null EXCLUSIVE; v6.15 keeps EXCLUSIVE for conversions
   // and restores under CLEAR. Either way the owner is null: every device, the holder included, acts.
-  const event = exclusiveEntriesUncounted(mm) ? MMU_NOTIFY_EXCLUSIVE : MMU_NOTIFY_CLEAR;
+  const event = contractOf(mm.world).exclusiveRestoreEvent === 'exclusive' ? MMU_NOTIFY_EXCLUSIVE : MMU_NOTIFY_CLEAR;
   const range = new MmuNotifierRange();
   mmu_notifier_range_init_owner(range, event, 0, mm, addr, addr + PAGE_SIZE, null);
   yield* mmu_notifier_invalidate_range_start(range);

@@ -2,7 +2,7 @@
  * Page-frame flag bits (the kernel's PG_* folio flags, plus the few states the
  * model keeps as flags: anon, zero page, device-private, free).
  *
- * They live in a Uint16 per frame (see frames.ts), so at most 16 bits; two are
+ * They live in a Uint16 per frame (see frames.ts), so at most 16 bits; one is
  * still unused.
  */
 
@@ -32,17 +32,24 @@ export const PG_ANON_EXCLUSIVE = 1 << 10;
 export const PG_ZERO = 1 << 11;
 /** A device-private (ZONE_DEVICE) page. Owned by FrameTable. */
 export const PG_DEVICE_PRIVATE = 1 << 12;
-/** Free (for device-private frames: idle, returned to the driver). Owned by FrameTable. */
+/** Free (for device frames: idle, returned to the driver). Owned by FrameTable. */
 export const PG_BUDDY = 1 << 13;
+/**
+ * A device-coherent (ZONE_DEVICE, MEMORY_DEVICE_COHERENT) page: device memory the CPU maps with
+ * ordinary present PTEs. Never on the LRU. Owned by FrameTable.
+ */
+export const PG_DEVICE_COHERENT = 1 << 14;
+/** Either ZONE_DEVICE type the model has (is_zone_device_page). */
+export const ZONE_DEVICE_MASK = PG_DEVICE_PRIVATE | PG_DEVICE_COHERENT;
 /** Flags only FrameTable itself may set or clear. */
-export const PG_OWNED_BY_TABLE = PG_ZERO | PG_DEVICE_PRIVATE | PG_BUDDY;
+export const PG_OWNED_BY_TABLE = PG_ZERO | PG_DEVICE_PRIVATE | PG_BUDDY | PG_DEVICE_COHERENT;
 
 /** pfn of the shared zero page. */
 export const ZERO_PFN = 0;
 
 const FLAG_NAMES: readonly string[] = [
   'locked', 'referenced', 'uptodate', 'dirty', 'lru', 'active', 'writeback', 'swapbacked',
-  'swapcache', 'anon', 'anon_exclusive', 'zero', 'device_private', 'buddy',
+  'swapcache', 'anon', 'anon_exclusive', 'zero', 'device_private', 'buddy', 'device_coherent',
 ];
 
 /** Names of the set flags joined by `|`, e.g. `uptodate|dirty|anon`. */

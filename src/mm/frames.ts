@@ -11,8 +11,8 @@
  * refcounted (get/put/mapcount changes on it are no-ops, as the kernel maps it
  * with a special PTE and never touches its counts).
  *
- * Device-private frames are created in ranges by a device (the model of
- * memremap_pages for MEMORY_DEVICE_PRIVATE). They never enter the RAM free
+ * Device frames (ZONE_DEVICE: device-private, or device-coherent) are created in
+ * ranges by a device (the model of memremap_pages). They never enter the RAM free
  * list and are not counted against the RAM limit: when the last reference is
  * dropped they go idle (as the kernel hands them back to the driver's
  * page_free) and the driver re-initialises them with `initDevicePage`.
@@ -25,14 +25,15 @@
  */
 import type { BufferAllocator } from '../sim/buffer-pool.js';
 import { PAGE_SIZE } from './constants.ts';
-import { CompoundFrames, HPAGE_PMD_NR, HPAGE_PMD_ORDER, chunksOf } from './compound-frames.ts';
+import { CompoundFrames, chunksOf } from './compound-frames.ts';
 import { CHUNK, CHUNK_MASK, CHUNK_SHIFT } from './frame-store.ts';
 import { PageContents } from './page-contents.ts';
 import {
   PG_BUDDY,
+  PG_DEVICE_COHERENT,
   PG_DEVICE_PRIVATE,
   PG_LOCKED,
-  PG_SWAPCACHE,
+  ZONE_DEVICE_MASK,
   PG_OWNED_BY_TABLE,
   PG_UPTODATE,
   PG_ZERO,
@@ -61,15 +62,8 @@ export class FrameTable extends CompoundFrames {
   /** Misuse records (see problems.ts). */
   readonly problems: MmProblemSink;
 
-  private readonly data: PageContents;
-  private readonly priv = new Map<number, number>();
-
-  private freeHead = -1;
-  private freeLen = 0;
-  private ramUsed = 0;
-  private deviceUsed = 0;
-  private deviceTotal = 0;
-  private ramLimit: number;
+  protected override readonly data: PageContents;
+  protected override readonly priv = new Map<number, number>();
 
   /** Create physical memory holding only the zero page. */
   constructor(options: FrameTableOptions = {}) {
@@ -97,11 +91,11 @@ export class FrameTable extends CompoundFrames {
   get ramInUse(): number {
     return this.ramUsed;
   }
-  /** Device-private frames currently in use (refcount > 0). */
+  /** Device frames (private or coherent) currently in use (refcount > 0). */
   get deviceInUse(): number {
     return this.deviceUsed;
   }
-  /** Device-private frames created in total. */
+  /** Device frames (private or coherent) created in total. */
   get deviceFrames(): number {
     return this.deviceTotal;
   }
@@ -143,20 +137,24 @@ export class FrameTable extends CompoundFrames {
   }
 
   /**
-   * Create `count` device-private frames with consecutive pfns, all idle
-   * (refcount 0, flagged PG_DEVICE_PRIVATE | PG_BUDDY), owned by `owner` (the
-   * device's pgmap owner id). They are not counted against `limit`.
+   * Create `count` device frames with consecutive pfns, all idle (refcount 0,
+   * flagged `type` | PG_BUDDY), owned by `owner` (the device's pgmap owner id).
+   * `type` is PG_DEVICE_PRIVATE (default) or PG_DEVICE_COHERENT. They are not
+   * counted against `limit`.
    * @returns the first pfn.
    */
-  createDevicePages(count: number, owner: number): number {
+  createDevicePages(count: number, owner: number, type: number = PG_DEVICE_PRIVATE): number {
     if (!Number.isInteger(count) || count <= 0) {
       throw new Error(`FrameTable.createDevicePages: count ${String(count)} must be a positive integer`);
+    }
+    if (type !== PG_DEVICE_PRIVATE && type !== PG_DEVICE_COHERENT) {
+      throw new Error(`FrameTable.createDevicePages: type ${frameFlagNames(type)} is not device_private or device_coherent`);
     }
     const first = this.takeUnused(count);
     for (let pfn = first; pfn < first + count; pfn++) {
       const c = pfn >>> CHUNK_SHIFT;
       const i = pfn & CHUNK_MASK;
-      this.flg[c]![i] = PG_DEVICE_PRIVATE | PG_BUDDY;
+      this.flg[c]![i] = type | PG_BUDDY;
       this.own[c]![i] = owner;
       this.idx[c]![i] = 0;
     }
@@ -165,9 +163,9 @@ export class FrameTable extends CompoundFrames {
   }
 
   /**
-   * Bring an idle device-private frame into use with refcount 1 and the given
-   * extra flags (the kernel's zone_device_page_init).
-   * @returns false (and a problem) if the frame is not an idle device-private frame.
+   * Bring an idle device frame (private or coherent) into use with refcount 1 and
+   * the given extra flags (the kernel's zone_device_page_init).
+   * @returns false (and a problem) if the frame is not an idle device frame.
    */
   initDevicePage(pfn: number, flags = 0): boolean {
     this.checkPfn(pfn);
@@ -177,11 +175,11 @@ export class FrameTable extends CompoundFrames {
     const c = pfn >>> CHUNK_SHIFT;
     const i = pfn & CHUNK_MASK;
     const f = this.flg[c]![i]!;
-    if ((f & (PG_DEVICE_PRIVATE | PG_BUDDY)) !== (PG_DEVICE_PRIVATE | PG_BUDDY)) {
-      this.report('frame-use-after-free', pfn, 'initDevicePage on a frame that is not an idle device-private page');
+    if ((f & PG_BUDDY) === 0 || (f & ZONE_DEVICE_MASK) === 0) {
+      this.report('frame-use-after-free', pfn, 'initDevicePage on a frame that is not an idle device page');
       return false;
     }
-    this.flg[c]![i] = PG_DEVICE_PRIVATE | flags;
+    this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | flags;
     this.refc[c]![i] = 1;
     this.mapc[c]![i] = 0;
     this.deviceUsed++;
@@ -189,13 +187,6 @@ export class FrameTable extends CompoundFrames {
   }
 
   // ------------------------------------------------------------ references
-
-  /**
-   * Called on every reference or mapcount change. Frame state is shared by every address space
-   * and by reclaim, whatever lock the caller holds; the mm layer uses this to tell the explorer
-   * that the step touched state its scheduling point does not name.
-   */
-  touched: (() => void) | null = null;
 
   /** Take a reference (folio_get). A get on a free frame is reported and ignored. */
   get(pfn: number): void {
@@ -475,6 +466,16 @@ export class FrameTable extends CompoundFrames {
     return (this.flags(pfn) & PG_DEVICE_PRIVATE) !== 0;
   }
 
+  /** True for a device-coherent frame, in use or idle (is_device_coherent_page). */
+  isDeviceCoherent(pfn: number): boolean {
+    return (this.flags(pfn) & PG_DEVICE_COHERENT) !== 0;
+  }
+
+  /** True for any device frame, private or coherent (is_zone_device_page): never on the LRU. */
+  isZoneDevice(pfn: number): boolean {
+    return (this.flags(pfn) & ZONE_DEVICE_MASK) !== 0;
+  }
+
   // ------------------------------------------------------------ contents
 
   /** Read the 32-bit word at byte `offset` (4-aligned, < 4096). Unwritten pages read 0. */
@@ -518,6 +519,19 @@ export class FrameTable extends CompoundFrames {
     }
     const buf = this.data.peek(pfn);
     return buf === undefined ? null : buf.slice();
+  }
+
+  /**
+   * The page's words without copying them (read them before the page changes), or null if it
+   * is all zeros: bulk readers (a device copying a whole range) need no copy per page.
+   */
+  peekContents(pfn: number): Readonly<Uint32Array> | null {
+    this.checkPfn(pfn);
+    if (this.isFreeUnchecked(pfn)) {
+      this.report('frame-use-after-free', pfn, 'read of a free page');
+      return null;
+    }
+    return this.data.peek(pfn) ?? null;
   }
 
   /** Replace the page's words with a copy of `data`, or zeros for null. */
@@ -570,7 +584,8 @@ export class FrameTable extends CompoundFrames {
         if (free && (this.cEntire[h] !== 0 || this.cPteMaps[h] !== 0)) throw new Error(`${this.describe(pfn)}: free with mapcount`);
         const nr = 2 ** this.cOrder[h]!;
         if (!free) {
-          ram += nr;
+          if ((this.cFlg[h]! & PG_DEVICE_PRIVATE) !== 0) dev += nr;
+          else ram += nr;
           compound++;
         }
         pfn = (h + chunksOf(this.cOrder[h]!)) * CHUNK - 1;
@@ -578,7 +593,7 @@ export class FrameTable extends CompoundFrames {
       }
       const f = this.flags(pfn);
       const free = (f & PG_BUDDY) !== 0;
-      const device = (f & PG_DEVICE_PRIVATE) !== 0;
+      const device = (f & ZONE_DEVICE_MASK) !== 0;
       if (free !== (this.refcount(pfn) === 0)) throw new Error(`${this.describe(pfn)}: free iff refcount 0 violated`);
       if (free && this.mapcount(pfn) !== 0) throw new Error(`${this.describe(pfn)}: free with mapcount`);
       if (free && this.data.has(pfn)) throw new Error(`${this.describe(pfn)}: free with contents`);
@@ -594,200 +609,16 @@ export class FrameTable extends CompoundFrames {
     if (dev !== this.deviceUsed) throw new Error(`deviceInUse ${String(this.deviceUsed)} != counted ${String(dev)}`);
   }
 
-  // ------------------------------------------------------------ compound folios
-
-  /**
-   * Allocate a compound folio of `order` (9: 2 MiB, 18: 1 GiB) with refcount 1, no mappings,
-   * the given flags and zero contents (folio_alloc of a large folio). Counts 2^order pages
-   * against the limit.
-   * @returns the head pfn, or -1 when the limit leaves no room for the whole folio.
-   */
-  allocCompound(order: number, flags = 0): number {
-    if (!Number.isInteger(order) || order < HPAGE_PMD_ORDER || order > 30) {
-      throw new Error(`FrameTable.allocCompound: order ${String(order)} is not between ${String(HPAGE_PMD_ORDER)} and 30`);
-    }
-    if ((flags & PG_OWNED_BY_TABLE) !== 0) {
-      throw new Error(`FrameTable.allocCompound: flags ${frameFlagNames(flags)} include a table-owned flag`);
-    }
-    const nr = 2 ** order;
-    if (this.ramUsed + nr > this.ramLimit) return -1;
-    // Fresh chunks start at a chunk boundary: the rest of a partly used chunk joins the free list.
-    while (this.nextUnused % CHUNK !== 0) {
-      const pfn = this.takeUnused(1);
-      const c = pfn >>> CHUNK_SHIFT;
-      const i = pfn & CHUNK_MASK;
-      this.flg[c]![i] = PG_BUDDY;
-      this.own[c]![i] = -1;
-      this.idx[c]![i] = this.freeHead;
-      this.freeHead = pfn;
-      this.freeLen++;
-    }
-    const h = this.takeCompound(order);
-    this.cRef[h] = 1;
-    this.cEntire[h] = 0;
-    this.cPteMaps[h] = 0;
-    this.cFlg[h] = flags;
-    this.cOwn[h] = -1;
-    this.cIdx[h] = 0;
-    this.ramUsed += nr;
-    this.compoundUsed++;
-    return h * CHUNK;
-  }
-
-  /**
-   * The huge zero folio (order 9, all zeros, PG_ZERO): allocated once per run outside the limit
-   * and never freed; PMDs map it special, so nothing counts its mappings.
-   */
-  allocHugeZero(): number {
-    const limit = this.ramLimit;
-    this.ramLimit = Number.MAX_SAFE_INTEGER;
-    const pfn = this.allocCompound(HPAGE_PMD_ORDER);
-    this.ramLimit = limit;
-    const h = this.headChunk(pfn);
-    this.cFlg[h] = PG_ZERO | PG_UPTODATE;
-    this.ramUsed -= HPAGE_PMD_NR;
-    this.compoundUsed--;
-    return pfn;
-  }
-
-  /** Make every page of `pfn`'s folio read as zeros (clear_huge_page). */
-  clearFolioContents(pfn: number): void {
-    const head = this.folioHead(pfn);
-    const nr = this.folioNrPages(head);
-    if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
-  }
-
-  /** Copy every page of folio `src` into folio `dst` of the same size (copy_user_large_folio). */
-  copyFolioContents(dst: number, src: number): void {
-    const nr = this.folioNrPages(src);
-    for (let k = 0; k < nr; k++) {
-      const buf = this.data.peek(src + k);
-      if (buf !== undefined) this.data.load(dst + k, buf);
-      else this.data.drop(dst + k);
-    }
-  }
-
-  /** Take `n` references at once (folio_ref_add). */
-  getN(pfn: number, n: number): void {
-    this.touched?.();
-    if (!this.live(pfn, 'get on')) return;
-    const h = this.headChunk(pfn);
-    if (h >= 0) this.cRef[h] = this.cRef[h]! + n;
-    else this.refc[pfn >>> CHUNK_SHIFT]![pfn & CHUNK_MASK]! += n;
-  }
-
-  /** One more PMD/PUD mapping of the whole folio at `pfn` (folio_add_*_rmap_pmd). */
-  incEntireMapcount(pfn: number): void {
-    this.touched?.();
-    if (!this.live(pfn, 'mapping')) return;
-    const h = this.headChunk(pfn);
-    if (h < 0) throw new Error(`FrameTable.incEntireMapcount: pfn ${String(pfn)} is not part of a compound folio`);
-    this.cEntire[h]!++;
-  }
-
-  /** One PMD/PUD mapping of the whole folio fewer (folio_remove_rmap_pmd). */
-  decEntireMapcount(pfn: number): void {
-    this.touched?.();
-    if (!this.live(pfn, 'unmapping')) return;
-    const h = this.headChunk(pfn);
-    if (h < 0) throw new Error(`FrameTable.decEntireMapcount: pfn ${String(pfn)} is not part of a compound folio`);
-    if (this.cEntire[h]! <= 0) {
-      this.report('frame-mapcount-underflow', pfn, 'entire mapcount underflow');
-      return;
-    }
-    this.cEntire[h]!--;
-  }
-
-  /**
-   * Split the compound folio containing `pfn` into order-0 pages (split_huge_page's last step,
-   * once no PMD maps it any more): each page keeps the references of its own PTE mappings, the
-   * head page also every other reference the folio had (the caller's), and pages left with none
-   * are freed at once. Flags, owner and index carry over; PG_locked stays on the head only.
-   * @returns the freed pfns, or null (and a problem) if the folio is still PMD-mapped, free or
-   *   in the swap cache.
-   */
-  splitCompound(pfn: number): number[] | null {
-    this.checkPfn(pfn);
-    const h = this.headChunk(pfn);
-    if (h < 0) return [];
-    if (this.cEntire[h] !== 0 || (this.cFlg[h]! & (PG_BUDDY | PG_SWAPCACHE)) !== 0) {
-      this.report('frame-split-refused', pfn, 'split of a folio that is free, PMD-mapped or in the swap cache');
-      return null;
-    }
-    this.touched?.();
-    const head = h * CHUNK;
-    const nr = 2 ** this.cOrder[h]!;
-    const extra = this.cRef[h]! - this.cPteMaps[h]!;
-    const flags = this.cFlg[h]!;
-    const owner = this.cOwn[h]!;
-    const index = this.cIdx[h]!;
-    const gen = this.cGen[h]! >>> 0;
-    const maps = new Int32Array(nr);
-    for (let k = 0; k < nr; k++) maps[k] = this.pageMap(head + k);
-    const n = this.unmarkCompound(h);
-    for (let k = 0; k < n; k++) this.cPageMap[h + k] = undefined;
-    this.compoundUsed--;
-    const freed: number[] = [];
-    for (let k = 0; k < nr; k++) {
-      const p = head + k;
-      const c = p >>> CHUNK_SHIFT;
-      const i = p & CHUNK_MASK;
-      this.mapc[c]![i] = maps[k]!;
-      this.refc[c]![i] = maps[k]! + (k === 0 ? extra : 0);
-      this.flg[c]![i] = k === 0 ? flags : flags & ~PG_LOCKED;
-      this.own[c]![i] = owner;
-      this.idx[c]![i] = (index + k) | 0;
-      this.gen[c]![i] = gen;
-      if (this.refc[c]![i] === 0) freed.push(p);
-    }
-    for (const p of freed) this.release(p, p >>> CHUNK_SHIFT, p & CHUNK_MASK, this.flg[p >>> CHUNK_SHIFT]![p & CHUNK_MASK]!);
-    // pfns of the chunks the folio did not use become ordinary free frames.
-    for (let p = head + nr; p < (h + n) * CHUNK; p++) {
-      const c = p >>> CHUNK_SHIFT;
-      const i = p & CHUNK_MASK;
-      this.flg[c]![i] = PG_BUDDY;
-      this.own[c]![i] = -1;
-      this.idx[c]![i] = this.freeHead;
-      this.freeHead = p;
-      this.freeLen++;
-    }
-    return freed;
-  }
-
-  private putCompound(h: number, pfn: number): boolean {
-    const f = this.cFlg[h]!;
-    if ((f & PG_BUDDY) !== 0) {
-      this.report('frame-put-on-free', pfn, 'put on a free page');
-      return false;
-    }
-    if (--this.cRef[h]! > 0) return false;
-    if (this.cEntire[h]! > 0 || this.cPteMaps[h]! > 0) this.report('frame-freed-while-mapped', pfn, 'page freed while still mapped');
-    if ((f & PG_LOCKED) !== 0) this.report('frame-freed-while-locked', pfn, 'page freed while locked');
-    const head = h * CHUNK;
-    const nr = 2 ** this.cOrder[h]!;
-    if (this.data.size !== 0) for (let k = 0; k < nr; k++) this.data.drop(head + k);
-    if (this.priv.size !== 0) this.priv.delete(head);
-    this.cGen[h] = (this.cGen[h]! + 1) | 0;
-    this.cFlg[h] = PG_BUDDY;
-    this.cEntire[h] = 0;
-    this.cPteMaps[h] = 0;
-    this.cOwn[h] = -1;
-    this.freeCompound(h);
-    this.ramUsed -= nr;
-    this.compoundUsed--;
-    return true;
-  }
-
   // ------------------------------------------------------------ internals
 
-  private release(pfn: number, c: number, i: number, f: number): void {
+  protected override release(pfn: number, c: number, i: number, f: number): void {
     this.gen[c]![i] = (this.gen[c]![i]! + 1) >>> 0;
     this.mapc[c]![i] = 0;
     this.data.drop(pfn);
     if (this.priv.size !== 0) this.priv.delete(pfn);
-    if ((f & PG_DEVICE_PRIVATE) !== 0) {
-      // Device frames keep their owner: they stay the device's memory while idle.
-      this.flg[c]![i] = PG_DEVICE_PRIVATE | PG_BUDDY;
+    if ((f & ZONE_DEVICE_MASK) !== 0) {
+      // Device frames keep their owner and type: they stay the device's memory while idle.
+      this.flg[c]![i] = (f & ZONE_DEVICE_MASK) | PG_BUDDY;
       this.deviceUsed--;
       return;
     }
@@ -800,7 +631,7 @@ export class FrameTable extends CompoundFrames {
   }
 
   /** Checks for count and owner changes: false for the zero page (silently) and for free frames (reported). */
-  private live(pfn: number, what: string): boolean {
+  protected override live(pfn: number, what: string): boolean {
     this.checkPfn(pfn);
     if (pfn === ZERO_PFN) return false;
     if (this.isFreeUnchecked(pfn)) {
@@ -842,7 +673,7 @@ export class FrameTable extends CompoundFrames {
     }
   }
 
-  private report(kind: MmProblemKind, pfn: number, what: string): void {
+  protected override report(kind: MmProblemKind, pfn: number, what: string): void {
     const gen = pfn >= 0 && pfn < this.nextUnused ? this.generation(pfn) : -1;
     this.problems.push(mmProblem(kind, `BUG: Bad page state: ${what}: ${this.describe(pfn)}`, pfn, gen));
   }

@@ -47,6 +47,8 @@ import {
   PTE_DIRTY,
   PTE_FLAG_BITS,
   PTE_KIND_BITS,
+  PTE_KIND_DEVICE_PRIVATE,
+  PTE_KIND_MIGRATION,
   PTE_KIND_PRESENT,
   PTE_PROTNONE,
   PTE_SPECIAL,
@@ -182,11 +184,10 @@ export function* huge_pmd_fault(mm: Mm, vma: Vma, addr: number, write: boolean):
   const pt = mm.pt;
   const pmd = pt.getPmd(addr);
   if (pmd !== 0) {
-    if ((pmd & PTE_KIND_BITS) !== PTE_KIND_PRESENT) {
-      // A PMD migration entry: wait for the migration to finish and retry.
-      yield mm.world.point(`pmd migration wait ${mm.name}:0x${addr.toString(16)}`, mm.ptl(addr), Access.Read);
-      return 0;
-    }
+    // A migration or device-private PMD (device THP migration, v6.19+): the page-table view of
+    // the faulting page is its own entry of that kind, which do_swap_page's path handles (wait
+    // for the migration; migrate_to_ram of the whole folio).
+    if ((pmd & PTE_KIND_BITS) !== PTE_KIND_PRESENT) return HUGE_FALLBACK;
     if (write && (pmd & PTE_WRITE) === 0) return yield* do_huge_pmd_wp_page(mm, vma, addr, pmd);
     return 0;
   }
@@ -315,9 +316,16 @@ export function split_huge_pmd_locked(mm: Mm, haddr: number, pmd: Pte): void {
     return;
   }
   const head = ptePfn(pmd);
+  const kind = pmd & PTE_KIND_BITS;
+  if (kind === PTE_KIND_MIGRATION) {
+    // A migration PMD (device THP migration, v6.19+) becomes migration PTEs: no counts to move.
+    for (let i = 0; i < HPAGE_PMD_NR; i++) pt.setAt(leaf, first + i, pmd + i * 0x10000);
+    return;
+  }
+  // A present PMD becomes present PTEs; a device-private one (v6.19+) device-private PTEs.
   const bits = pmd & PTE_FLAG_BITS;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    pt.setAt(leaf, first + i, pfnPte(head + i, bits));
+    pt.setAt(leaf, first + i, kind === PTE_KIND_DEVICE_PRIVATE ? pmd + i * 0x10000 : pfnPte(head + i, bits));
     f.incMapcount(head + i);
   }
   f.getN(head, HPAGE_PMD_NR - 1);

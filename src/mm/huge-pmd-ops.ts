@@ -12,7 +12,7 @@ import { folio_trylock, folio_unlock } from './folio-lock.ts';
 import { __split_huge_pmd, cpuRangeChanged } from './huge-memory.ts';
 import { zap_huge_pud } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
-import { PTE_DIRTY, PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.ts';
+import { PTE_DIRTY, PTE_KIND_BITS, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.ts';
 import { split_folio } from './split.ts';
 import type { Vma } from './vma.ts';
 import type { TlbGather } from './zap.ts';
@@ -43,7 +43,7 @@ export function* zap_huge_pmd(mm: Mm, haddr: number, tlb: TlbGather): Gen<void> 
   const pmd = mm.pt.clearPmd(haddr);
   if (pmd !== 0) {
     cpuRangeChanged(mm, haddr, PMD_SIZE);
-    if ((pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pmd & PTE_SPECIAL) === 0) {
+    if (((pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pmd & PTE_SPECIAL) === 0) || (pmd & PTE_KIND_BITS) === PTE_KIND_DEVICE_PRIVATE) {
       const folio = ptePfn(pmd);
       mm.sys.frames.decEntireMapcount(folio);
       tlb.add(folio);
@@ -80,7 +80,8 @@ export function* copy_huge_range(dst: Mm, src: Mm, vma: Vma, cow: boolean): Gen<
     const pmd = pt.getPmd(b);
     if (pmd !== 0 && dst.pt.pmdNone(b)) {
       let child = pmd - (pmd & PTE_YOUNG);
-      if ((pmd & PTE_SPECIAL) === 0 && (pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT) {
+      // A device-private PMD (v6.19+) is shared like a present one; a migration PMD holds no counts.
+      if (((pmd & PTE_SPECIAL) === 0 && (pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT) || (pmd & PTE_KIND_BITS) === PTE_KIND_DEVICE_PRIVATE) {
         const folio = ptePfn(pmd);
         f.get(folio);
         f.incEntireMapcount(folio);
@@ -113,7 +114,12 @@ export function* change_huge_range(mm: Mm, start: number, end: number, writable:
     const ptl = mm.ptl(b);
     yield* spin_lock(ptl);
     const old = pt.getPmd(b);
-    if ((old & PTE_KIND_BITS) === PTE_KIND_PRESENT) {
+    const kind = old & PTE_KIND_BITS;
+    if ((kind === PTE_KIND_DEVICE_PRIVATE || kind === PTE_KIND_MIGRATION) && !writable && (old & PTE_WRITE) !== 0) {
+      // A writable device-private or migration PMD (v6.19+) becomes its readable kind.
+      pt.setPmd(b, old - PTE_WRITE);
+      cpuRangeChanged(mm, b, PMD_SIZE);
+    } else if (kind === PTE_KIND_PRESENT) {
       let p = old;
       if (!writable && (p & PTE_WRITE) !== 0) p -= PTE_WRITE;
       if (noAccess && (p & PTE_PROTNONE) === 0) p += PTE_PROTNONE;

@@ -43,6 +43,7 @@ export { populateRange } from './populate.ts';
 export { alloc_user_page, try_to_free_pages } from './reclaim.ts';
 export { out_of_memory, MAX_OOM_REAP_RETRIES, OOM_REAP_RETRY_TICKS } from './oom.ts';
 export { pin_user_page, unpin_user_page, dma_read32, dma_write32 } from './dma.ts';
+export { FOLL_WRITE, FOLL_LONGTERM } from './gup-longterm.ts';
 export { mm_check, mm_consistency, peek32, MM_INCONSISTENT, MM_LEAK } from './check.ts';
 export { EBADF, EACCES } from './mm-errno.ts';
 export { PAGE_SIZE } from './constants.ts';

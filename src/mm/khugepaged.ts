@@ -231,6 +231,8 @@ function scan(mm: Mm, leaf: number, first: number, cc: CollapseControl): number 
     }
     if (kind !== PTE_KIND_PRESENT) return -EAGAIN; // swap, migration, device entries
     const pfn = ptePfn(pte);
+    // A device-coherent page is no LRU page to collapse (v6.0: SCAN_PAGE_NULL, -EINVAL).
+    if (f.isZoneDevice(pfn)) return -EINVAL;
     if (!f.testFlags(pfn, PG_ANON) || f.testFlags(pfn, PG_LOCKED)) return -EAGAIN;
     if (f.mapcount(pfn) > 1 && ++shared > cc.maxPtesShared) return -EAGAIN;
     // Only the mappings (and the swap cache) may hold references: anything more is a pin.

@@ -151,6 +151,7 @@ function freeOne(mm: Mm, addr: number): void {
   }
   if (kind !== PTE_KIND_PRESENT || (pte & PTE_SPECIAL) !== 0) return;
   const pfn = ptePfn(pte);
+  if (f.isZoneDevice(pfn)) return; // device-coherent: the device owns it, it is never lazily freed
   if (!f.testFlags(pfn, PG_ANON) || f.mapcount(pfn) !== 1 || f.testFlags(pfn, PG_LOCKED)) return;
   if (f.testFlags(pfn, PG_SWAPCACHE)) {
     // Its swap copy is stale from here on; if another swap entry still needs it, leave it be.

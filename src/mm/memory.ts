@@ -96,6 +96,11 @@ export class MemorySystem {
   clockHand = 1;
   /** Called when a device-private page's last reference goes (the pagemap's page_free). */
   onDevicePageFree: ((pfn: number) => void) | null = null;
+  /**
+   * Set by the device-private layer: a device-private folio at `head` was just split into `nr`
+   * order-0 pages (the pagemap's folio_split, so the driver splits what backs it; v6.19+).
+   */
+  onDeviceFolioSplit: ((head: number, nr: number) => void) | null = null;
   /** Hook for the hmm layer: the OOM reaper and its queue live in oom.ts. */
   oom: unknown = null;
   /** The THP mode of this run (huge-memory.ts). */
@@ -165,7 +170,7 @@ export class MemorySystem {
     const nr = this.frames.folioNrPages(pfn);
     if (nr === 1) page_freed(this.world, pfn);
     else for (let p = this.frames.folioHead(pfn), k = 0; k < nr; k++) page_freed(this.world, p + k);
-    if (this.onDevicePageFree !== null && this.frames.isDevicePrivate(pfn)) this.onDevicePageFree(pfn);
+    if (this.onDevicePageFree !== null && this.frames.isZoneDevice(pfn)) this.onDevicePageFree(pfn);
     if (this.memoryWq.waiters.length > 0) this.memoryWq.wakeAll();
     return true;
   }

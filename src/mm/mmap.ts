@@ -16,7 +16,8 @@
  *
  * mmap's MAP_FIXED replacement and mremap unmap without downgrading (the caller goes on writing).
  *
- * Shared anonymous memory is shmem: a file of the mapping's size, made at mmap time.
+ * Shared anonymous memory is shmem: a file of the mapping's size, made at mmap time. A device
+ * file's mmap operation (device-file.ts) runs on the new VMA under the write lock.
  */
 import { EBADF, EEXIST, EINTR, EINVAL, ENOMEM } from './mm-errno.ts';
 import { mmap_read_unlock, mmap_write_downgrade, mmap_write_lock, mmap_write_unlock } from '../locking/mmap-lock.js';
@@ -29,6 +30,7 @@ import { MMAP_MIN_ADDR, PAGE_SIZE, TASK_SIZE, VA_SPACE_SIZE, pageAlignUp } from 
 import { split_huge_at_boundaries, thp_get_unmapped_area } from './huge-memory.ts';
 import { MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_NORESERVE, hugetlbBadSplit, hugetlb_reserve_pages, mmapHugeShift, unmap_hugepage_range } from './hugetlb.ts';
 import type { Mm } from './mm-struct.ts';
+import { deviceFileOps } from './device-file.ts';
 import { populateRange } from './populate.ts';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, mmapVmFlags, vmaAllocAnnotation } from './vma-ops.ts';
@@ -103,7 +105,17 @@ export function* sys_mmap(mm: Mm, addr: number, length: number, prot: number, fl
   } else if (anon) {
     mm.vmas.insert({ start, end: start + len, flags: vmFlags });
   } else {
-    mm.vmas.insert({ start, end: start + len, flags: vmFlags, file, pgoff: offset / PAGE_SIZE });
+    const v = mm.vmas.insert({ start, end: start + len, flags: vmFlags, file, pgoff: offset / PAGE_SIZE });
+    const fops = deviceFileOps(mm.world, file);
+    if (fops !== undefined) {
+      // call_mmap: the driver sets up the new VMA; on failure mmap_region unmaps it again.
+      const r = yield* fops.mmap(mm, v);
+      if (r < 0) {
+        yield* do_munmap(mm, start, start + len);
+        yield* mmap_write_unlock(mm);
+        return r;
+      }
+    }
   }
   yield* mmap_write_unlock(mm);
   if (flags & MAP_POPULATE) {

@@ -32,6 +32,12 @@ type Gen<T> = Generator<unknown, T, unknown>;
 export const MREMAP_MAYMOVE = 1;
 /** Move it to exactly `newAddr` (requires MREMAP_MAYMOVE). */
 export const MREMAP_FIXED = 2;
+/**
+ * v5.7+: move the pages but leave the old range mapped, empty (requires MREMAP_MAYMOVE and an
+ * unchanged length); an old VMA moved whole loses its anon_vma, so later faults there make new
+ * pages of their own.
+ */
+export const MREMAP_DONTUNMAP = 4;
 
 /**
  * `mremap(oldAddr, oldLen, newLen, flags, newAddr)`. @returns the mapping's new address, or
@@ -40,8 +46,9 @@ export const MREMAP_FIXED = 2;
  */
 export function* sys_mremap(mm: Mm, oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): Gen<number> {
   if (mm.killed) return -EINTR;
-  if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) !== 0) return -EINVAL;
+  if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
   if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+  if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLen !== newLen)) return -EINVAL;
   if (!Number.isSafeInteger(oldAddr) || oldAddr < 0 || oldAddr % PAGE_SIZE !== 0) return -EINVAL;
   if (!Number.isSafeInteger(oldLen) || oldLen <= 0 || !Number.isSafeInteger(newLen) || newLen <= 0) return -EINVAL;
   const olen = pageAlignUp(oldLen);
@@ -71,7 +78,12 @@ function* mremapLocked(mm: Mm, oldAddr: number, olen: number, nlen: number, flag
     }
     const v = mm.vmas.find(oldAddr);
     if (v === undefined) return -EFAULT;
-    return yield* moveVma(mm, v, oldAddr, len, newAddr, nlen);
+    return yield* moveVma(mm, v, oldAddr, len, newAddr, nlen, (flags & MREMAP_DONTUNMAP) !== 0);
+  }
+  if ((flags & MREMAP_DONTUNMAP) !== 0) {
+    const to = mm.vmas.findGap(nlen);
+    if (to < 0) return -ENOMEM;
+    return yield* moveVma(mm, vma, oldAddr, olen, to, nlen, true);
   }
   if (nlen <= olen) {
     if (nlen < olen) yield* do_munmap(mm, oldAddr + nlen, oldAddr + olen);
@@ -88,8 +100,11 @@ function* mremapLocked(mm: Mm, oldAddr: number, olen: number, nlen: number, flag
   return yield* moveVma(mm, vma, oldAddr, olen, to, nlen);
 }
 
-/** `move_vma`: [oldAddr, +olen) of `vma` to [newAddr, +nlen). @returns newAddr. */
-function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: number, nlen: number): Gen<number> {
+/**
+ * `move_vma`: [oldAddr, +olen) of `vma` to [newAddr, +nlen); with `dontUnmap` the old range stays
+ * mapped and empty. @returns newAddr.
+ */
+function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: number, nlen: number, dontUnmap = false): Gen<number> {
   vmaAllocAnnotation();
   insertVmaExact(mm.vmas, { start: newAddr, end: newAddr + nlen, flags: vma.flags, file: vma.file, pgoff: vma.pgoffAt(oldAddr), anonVma: vma.anonVma });
   const range = new MmuNotifierRange();
@@ -97,6 +112,10 @@ function* moveVma(mm: Mm, vma: Vma, oldAddr: number, olen: number, newAddr: numb
   yield* mmu_notifier_invalidate_range_start(range);
   yield* movePageTables(mm, oldAddr, newAddr, Math.min(olen, nlen));
   yield* mmu_notifier_invalidate_range_end(range);
+  if (dontUnmap) {
+    if (vma.start === oldAddr && vma.end === oldAddr + olen) vma.anonVma = -1; // unlink_anon_vmas
+    return newAddr;
+  }
   yield* do_munmap(mm, oldAddr, oldAddr + olen);
   return newAddr;
 }

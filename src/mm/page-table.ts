@@ -22,7 +22,8 @@
  * sits in a per-table Float64Array made on the first huge leaf of that table.
  * PTE-level iteration (`nextEntry`) skips huge leaves; `get` reports, for an
  * address under a present huge leaf, what a PTE mapping that one page would
- * hold (the head pfn plus the page's offset, the leaf's bits), so lookups that
+ * hold (the head pfn plus the page's offset, the leaf's bits; for a device-private or migration
+ * PMD entry too), so lookups that
  * only read (the CPU, the coherence oracle) need not care. Writing a PTE under a
  * huge leaf is a model bug and throws: the caller must split it first.
  *
@@ -32,7 +33,7 @@
  */
 import { PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PTRS_PER_TABLE, PUD_SIZE, VA_SPACE_SIZE, hexAddr } from './constants.ts';
 import { freshBuffer, type BufferAllocator } from '../sim/buffer-pool.js';
-import { KIND_MASK_ANY, KIND_MASK_PRESENT, PTE_KIND_BITS as KIND_MASK_BITS, PTE_KIND_PRESENT, type Pte } from './pte.ts';
+import { KIND_MASK_ANY, KIND_MASK_PRESENT, PTE_KIND_BITS as KIND_MASK_BITS, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, type Pte } from './pte.ts';
 
 const LEAF_BYTES = PTRS_PER_TABLE * 6;
 /** What a PMD or PUD slot holds when its entry is a huge leaf rather than a table id. */
@@ -499,7 +500,10 @@ export class PageTable {
       val = this.getPud(addr);
       size = PUD_SIZE;
     }
-    if ((val & KIND_MASK_BITS) !== PTE_KIND_PRESENT) return val;
+    // A present leaf, or a pfn-carrying one (a device-private or migration PMD entry, v6.19+),
+    // names the page at its offset; other non-present leaves read as they are.
+    const kind = val & KIND_MASK_BITS;
+    if (kind !== PTE_KIND_PRESENT && kind !== PTE_KIND_MIGRATION && kind !== PTE_KIND_DEVICE_PRIVATE) return val;
     return val + Math.floor((addr % size) / PAGE_SIZE) * 0x10000;
   }
 

@@ -35,7 +35,7 @@ import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js'
 import { Access } from '../sim/point.js';
 import { PAGE_SIZE } from './constants.ts';
 import { folio_trylock, folio_unlock } from './folio-lock.ts';
-import { PG_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_DEVICE_PRIVATE, PG_DIRTY, PG_LOCKED, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_ZERO } from './frame-flags.ts';
+import { PG_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_DIRTY, PG_LOCKED, PG_LRU, PG_SWAPBACKED, PG_SWAPCACHE, PG_ZERO, ZONE_DEVICE_MASK } from './frame-flags.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
 import { out_of_memory, wait_for_memory } from './oom.ts';
@@ -113,11 +113,14 @@ export function* try_to_free_pages(sys: MemorySystem, gfp: number): Gen<number> 
   return freed;
 }
 
-/** True if reclaim may consider `pfn`: on the LRU, in use, not locked, a normal page. */
+/**
+ * True if reclaim may consider `pfn`: on the LRU, in use, not locked, a normal page. Device
+ * pages (private or coherent) are never on the LRU: the device owns them.
+ */
 function candidate(sys: MemorySystem, pfn: number): boolean {
   const f = sys.frames.flags(pfn);
   if ((f & PG_LRU) !== 0 && sys.frames.isCompound(pfn) && sys.frames.folioHead(pfn) !== pfn) return false; // a tail: the head stands for the folio
-  return (f & PG_LRU) !== 0 && (f & (PG_BUDDY | PG_LOCKED | PG_ZERO | PG_DEVICE_PRIVATE)) === 0;
+  return (f & PG_LRU) !== 0 && (f & (PG_BUDDY | PG_LOCKED | PG_ZERO | ZONE_DEVICE_MASK)) === 0;
 }
 
 /** Scans pfns from the clock hand, reclaiming up to `nr` pages. @returns pages freed. */

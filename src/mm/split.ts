@@ -19,10 +19,22 @@
  * The PTEs keep pointing at the same pages throughout (what the kernel restores), so the model
  * does not pass through migration entries: a concurrent fault sees the page mapped instead of
  * waiting for the split. Noted as a simplification.
+ *
+ * Device-exclusive entries of the folio, per generation:
+ * - v6.15+: try_to_migrate_one takes such an entry like a mapping ("handle device-exclusive
+ *   entries correctly in try_to_migrate_one()"): cleared, replaced by a migration entry that is
+ *   never writable (the writability test it uses is the device-private one) and neither young nor
+ *   dirty, and remove_migration_ptes then maps the page again: a present PTE, read-only, clean and
+ *   old, soft-dirty kept, PageAnonExclusive kept (a later write fault reuses the page). So after a
+ *   split, or a failed one (remap_page), the entry is gone and the device was told by the CLEAR;
+ *   here it is replaced inside that CLEAR.
+ * - v5.14–v6.14: the entry holds a reference the mapcount does not count, so can_split_folio's
+ *   refcount test fails and the split gives up with the entry in place. (When the walk
+ *   did reach such an entry in a large folio, that try_to_migrate_one took it for a present PTE:
+ *   the bug the v6.15 series fixed; not modelled.)
  */
 import { EAGAIN } from '../locking/errno.js';
 import { down_write, up_write } from '../locking/rwsem.js';
-import { page_freed } from '../notifier/coherence.js';
 import { MMU_NOTIFY_CLEAR } from '../notifier/events.js';
 import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../notifier/invalidate.js';
 import { MmuNotifierRange, mmu_notifier_range_init } from '../notifier/range.js';
@@ -32,9 +44,15 @@ import { folio_trylock, folio_unlock } from './folio-lock.ts';
 import { __split_huge_pmd, thpStats } from './huge-memory.ts';
 import type { MemorySystem } from './memory.ts';
 import type { Mm } from './mm-struct.ts';
-import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from './pte.ts';
+import { KIND_MASK_PRESENT, PTE_KIND_BITS, PTE_KIND_DEVICE_EXCLUSIVE, PTE_KIND_DEVICE_PRIVATE, PTE_KIND_PRESENT, PTE_SOFT_DIRTY, isDeviceExclusiveEntry, kindMask, pfnPte, ptePfn } from './pte.ts';
+import { HPAGE_PMD_NR } from './compound-frames.ts';
+import { exclusiveEntriesUncounted, exclusiveEntryGone } from './device-exclusive-entry.ts';
+import { protBits } from './vma-ops.ts';
+import { spin_lock, spin_unlock } from '../locking/spinlock.js';
+import { cpu_mapping_changed, page_freed } from '../notifier/coherence.js';
 import { indexOffset, rmapLockOf } from './rmap.ts';
 import type { Vma } from './vma.ts';
+import { page_pgmap } from './device-private.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -82,44 +100,88 @@ export function folioMappings(sys: MemorySystem, head: number): FolioMapping[] {
 
 /**
  * What migrate_vma_collect_pmd does with huge pages in [start, end) before it collects base
- * pages (device THP migration is not modelled): the huge zero page's PMD is split; a THP, whether
+ * pages (for the whole range before v6.19; from v6.19 for a PMD the migration does not take whole,
+ * see hmm/migrate-huge.ts): the huge zero page's PMD is split; a THP, whether
  * PMD- or PTE-mapped, is split into base pages (split_folio, under its lock; a busy or pinned
  * one stays and is skipped by the collection). Runs inside the caller's MIGRATE invalidation, so
  * the splits' CLEARs nest in it.
  */
-export function* split_huge_for_migration(mm: Mm, start: number, end: number): Gen<void> {
+export function* split_huge_for_migration(mm: Mm, start: number, end: number, own?: { faultPage: number | null; owner: unknown }): Gen<void> {
   const sys = mm.sys;
   const f = sys.frames;
   const pt = mm.pt;
   if (f.compoundInUse === 0 && sys.hugeZero < 0) return;
+  // With `own` (device THP migration, v6.19+: migrate_vma_split_folio), device-private folios of
+  // that pagemap owner are split too, the fault page's included (its lock moves to the fault page).
+  const devices = own !== undefined;
+  const faultPage = own?.faultPage ?? null;
+  const faultFolio = faultPage === null ? -1 : f.folioHead(faultPage);
+  const ours = (pfn: number): boolean => !f.isDevicePrivate(pfn) || (devices && page_pgmap(mm.world, pfn)?.owner === own.owner);
   for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) {
     const pmd = pt.getPmd(a);
+    const kind = pmd & PTE_KIND_BITS;
     let folio = -1;
-    if (pmd !== 0 && (pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT) {
+    if (pmd !== 0 && kind === PTE_KIND_PRESENT) {
       if (f.testFlags(ptePfn(pmd), PG_ZERO)) {
         yield* __split_huge_pmd(mm, a);
         continue;
       }
       folio = ptePfn(pmd);
+    } else if (pmd !== 0 && kind === PTE_KIND_DEVICE_PRIVATE && ours(ptePfn(pmd))) {
+      folio = ptePfn(pmd);
     } else if (pmd === 0) {
       // A PTE-mapped THP: find a compound page among the PTEs of this region inside the range.
-      for (let p = pt.nextPresent(Math.max(a, start), Math.min(end, a + PMD_SIZE)); p >= 0; p = pt.nextPresent(p + PAGE_SIZE, Math.min(end, a + PMD_SIZE))) {
+      const mask = devices ? KIND_MASK_PRESENT | kindMask(PTE_KIND_DEVICE_PRIVATE) : KIND_MASK_PRESENT;
+      for (let p = pt.nextEntry(Math.max(a, start), Math.min(end, a + PMD_SIZE), mask); p >= 0; p = pt.nextEntry(p + PAGE_SIZE, Math.min(end, a + PMD_SIZE), mask)) {
         const pfn = ptePfn(pt.get(p));
-        if (!f.isZeroPfn(pfn) && !f.isDevicePrivate(pfn) && f.isCompound(pfn)) {
+        if (!f.isZeroPfn(pfn) && ours(pfn) && f.isCompound(pfn)) {
           folio = f.folioHead(pfn);
           break;
         }
       }
     }
     if (folio < 0) continue;
-    f.get(folio);
-    if (yield* folio_trylock(folio)) {
+    if (folio === faultFolio) {
+      // The fault's reference and lock are the caller's; after the split they move to the fault
+      // page's own folio (migrate_vma_split_folio).
       yield* split_folio(sys, folio);
-      yield* folio_unlock(folio);
+      if (faultPage !== null && faultPage !== folio && !f.isCompound(folio)) {
+        f.get(faultPage);
+        if (yield* folio_trylock(faultPage)) yield* folio_unlock(folio);
+        sys.putPage(folio);
+      }
+    } else {
+      f.get(folio);
+      if (yield* folio_trylock(folio)) {
+        yield* split_folio(sys, folio);
+        yield* folio_unlock(folio);
+      }
+      sys.putPage(folio);
     }
-    sys.putPage(folio);
     a -= PMD_SIZE; // the region may hold more compound pages: look again
     if (f.isCompound(folio)) a += PMD_SIZE; // the split failed: move on
+  }
+}
+
+/**
+ * The v6.15 split's try_to_migrate + remove_migration_ptes for the device-exclusive entries of
+ * the folio at `head` in one mapping: each becomes a present PTE, read-only, clean and old.
+ */
+function* remapExclusiveEntries(m: FolioMapping, head: number): Gen<void> {
+  const { mm, vma } = m;
+  const f = mm.sys.frames;
+  const mask = kindMask(PTE_KIND_DEVICE_EXCLUSIVE);
+  for (let a = mm.pt.nextEntry(m.start, m.end, mask); a >= 0; a = mm.pt.nextEntry(a + PAGE_SIZE, m.end, mask)) {
+    const ptl = mm.ptl(a);
+    yield* spin_lock(ptl);
+    const pte = mm.pt.get(a);
+    const pfn = ptePfn(pte);
+    if (isDeviceExclusiveEntry(pte) && f.folioHead(pfn) === head) {
+      exclusiveEntryGone(mm, a, pfn);
+      mm.pt.set(a, pfnPte(pfn, protBits(vma) | (pte & PTE_SOFT_DIRTY)));
+      cpu_mapping_changed(mm, a);
+    }
+    yield* spin_unlock(ptl);
   }
 }
 
@@ -137,21 +199,31 @@ export function* split_folio(sys: MemorySystem, pfn: number): Gen<number> {
   for (const m of folioMappings(sys, head)) {
     for (let b = m.start - (m.start % PMD_SIZE); b < m.end; b += PMD_SIZE) {
       const pmd = m.mm.pt.getPmd(b);
-      if (pmd !== 0 && (pmd & PTE_KIND_BITS) === PTE_KIND_PRESENT && f.folioHead(ptePfn(pmd)) === head) yield* __split_huge_pmd(m.mm, b);
+      const kind = pmd & PTE_KIND_BITS;
+      if (pmd !== 0 && (kind === PTE_KIND_PRESENT || kind === PTE_KIND_DEVICE_PRIVATE) && f.folioHead(ptePfn(pmd)) === head) yield* __split_huge_pmd(m.mm, b);
     }
     const range = new MmuNotifierRange();
     mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, m.mm, m.start, m.end);
     yield* mmu_notifier_invalidate_range_start(range);
+    // The kernel checks can_split_folio before it unmaps anything: with a reference beyond the
+    // mappings and the caller's (a pin), nothing is unmapped and the entries stay.
+    const noExtraRefs = f.refcount(head) === f.entireMapcount(head) + f.pteMapcountTotal(head) + 1;
+    if (!exclusiveEntriesUncounted(m.mm) && noExtraRefs) yield* remapExclusiveEntries(m, head);
     yield* mmu_notifier_invalidate_range_end(range);
   }
   let ret = 0;
   // can_split_folio: only the mappings and the caller may hold references.
   if (f.entireMapcount(head) !== 0 || f.refcount(head) !== f.pteMapcountTotal(head) + 1) ret = -EAGAIN;
   else {
+    const device = f.isDevicePrivate(head);
     const freed = f.splitCompound(head);
     if (freed === null) ret = -EAGAIN;
     else {
-      for (const p of freed) page_freed(sys.world, p);
+      if (device) sys.onDeviceFolioSplit?.(head, HPAGE_PMD_NR);
+      for (const p of freed) {
+        page_freed(sys.world, p);
+        if (device) sys.onDevicePageFree?.(p);
+      }
       thpStats(sys).splitPage++;
     }
   }

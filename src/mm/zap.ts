@@ -5,6 +5,8 @@
  * When pages are freed matters to device drivers: the kernel batches the pages a zap removes in
  * an mmu_gather and frees them when the TLB is flushed, normally at tlb_finish_mmu, after
  * invalidate_range_end; only when a batch fills up does a flush (and free) happen mid-zap.
+ * Device-private and device-exclusive entries are no TLB entries: their references are dropped
+ * at once, inside the zap (zap_nonpresent_ptes), so a device page's page_free runs before end.
  *
  *     start(range) ── zap: clear PTEs, drop rmap, queue pages ── end(range) ── finish: free pages
  *
@@ -112,15 +114,18 @@ export function zapOne(mm: Mm, addr: number, tlb: TlbGather): void {
   } else if (kind === PTE_KIND_SWAP) {
     freeSwapEntry(sys, ptePfn(pte));
   } else if (kind === PTE_KIND_DEVICE_PRIVATE) {
+    // Not a TLB entry: zap_nonpresent_ptes puts the page at once, under the PTL, so the
+    // driver's page_free runs inside the zap, before invalidate_range_end.
     const pfn = ptePfn(pte);
     sys.frames.decMapcount(pfn);
-    tlb.add(pfn);
+    sys.putPage(pfn);
   } else if (kind === PTE_KIND_DEVICE_EXCLUSIVE) {
-    // The entry holds a reference; it counts in the mapcount only since v6.15.
+    // The entry holds a reference (put at once, as a device-private one); it counts in the
+    // mapcount only since v6.15.
     const pfn = ptePfn(pte);
     exclusiveEntryGone(mm, addr, pfn);
     if (!exclusiveEntriesUncounted(mm)) sys.frames.decMapcount(pfn);
-    tlb.add(pfn);
+    sys.putPage(pfn);
   }
   // Migration entries hold no reference: clearing them is all.
 }

@@ -225,6 +225,7 @@ export function* mmu_interval_read_begin(sub: MmuIntervalNotifier): Gen<number> 
   yield* spin_lock(subs.lock);
   const seq = sub.invalidateSeq;
   const colliding = seq === subs.invalidateSeq;
+  mm.world.trace?.detail(`read_begin seq ${seq}${colliding ? ` = the mm's invalidate_seq: an invalidation is running, waits for it` : ''}`);
   yield* spin_unlock(subs.lock);
   if (contractOf(mm.world).notifierAnnotations) {
     lock_map_acquire(MMU_NOTIFIER_INVALIDATE_RANGE_START_MAP);
@@ -251,6 +252,7 @@ export function mmu_interval_set_seq(sub: MmuIntervalNotifier, curSeq: number): 
     sub.mm.world.report(SEQUENCE_PROTOCOL, `set_seq(${sub.name}, ${curSeq}): the sequence must be odd`, `even-set-seq:${sub.name}`);
   }
   sub.invalidateSeq = curSeq;
+  sub.mm?.world.trace?.detail(`set_seq ${curSeq}`);
 }
 
 /** `mmu_interval_read_retry(sub, seq)`: true if the snapshot taken since read_begin is stale. Hold the driver lock. */
@@ -260,12 +262,16 @@ export function* mmu_interval_read_retry(sub: MmuIntervalNotifier, seq: number):
     return true;
   }
   yield sub.mm.world.point(opLabel('read_retry', sub.name), sub, Access.Read);
-  return sub.invalidateSeq !== seq;
+  const stale = sub.invalidateSeq !== seq;
+  sub.mm.world.trace?.detail(`read_retry seq ${seq} vs ${sub.invalidateSeq}: ${stale ? 'changed, retry' : 'unchanged, valid'}`);
+  return stale;
 }
 
 /** `mmu_interval_check_retry(sub, seq)`: the same comparison without the lock; true is reliable. */
 export function mmu_interval_check_retry(sub: MmuIntervalNotifier, seq: number): boolean {
-  return sub.invalidateSeq !== seq;
+  const stale = sub.invalidateSeq !== seq;
+  sub.mm?.world.trace?.detail(`check_retry seq ${seq} vs ${sub.invalidateSeq}: ${stale ? 'changed, retry' : 'unchanged'}`);
+  return stale;
 }
 
 /** Invalidation side, under the lock: counts the range in, freezes the tree if it hits one. Returns cur_seq. */
@@ -274,6 +280,7 @@ export function* mn_itree_inv_start_range(subs: MmuNotifierSubscriptions, range:
   subs.activeInvalidateRanges++;
   if (subs.itree.iterFirst(range.start, range.end - 1) >= 0) subs.invalidateSeq |= 1;
   const seq = subs.invalidateSeq;
+  subs.mm.world.trace?.detail(`invalidate_seq ${seq}${(seq & 1) === 1 ? ' (odd: invalidating)' : ''}`);
   yield* spin_unlock(subs.lock);
   return seq;
 }
@@ -291,6 +298,7 @@ export function* mn_itree_inv_end(subs: MmuNotifierSubscriptions): Gen<void> {
     return;
   }
   subs.invalidateSeq++;
+  subs.mm.world.trace?.detail(`invalidate_seq ${subs.invalidateSeq} (even: invalidation done)`);
   for (const sub of subs.deferred) {
     if (sub.membership === 'pending-insert') addToTree(subs, sub);
     else if (sub.membership === 'pending-remove') removeFromTree(subs, sub);
@@ -314,6 +322,7 @@ export function overlapping(subs: MmuNotifierSubscriptions, start: number, last:
 export function* callInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): Gen<boolean> {
   const world = range.mm!.world;
   yield world.point(nameLabel('', sub.name, '->invalidate'), sub, Access.Write);
+  world.trace?.detail(`cur_seq ${curSeq}`);
   if (sub.membership === 'removed') {
     world.report(CALLBACK_AFTER_REMOVE, `${sub.name}->invalidate called after mmu_interval_notifier_remove returned`, sub.name);
   }

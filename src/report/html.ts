@@ -1,11 +1,13 @@
 /**
  * The static HTML trace viewer: one self-contained page per replayed run, one column per task
- * (swimlanes), one row per step, the object and access of each step, and findings shown where
- * they happened. No script and no external resources, so it opens anywhere and can be attached
+ * (swimlanes), one row per step, and findings shown where they happened. A step's cell says the
+ * kernel call it belongs to (the driver-level call first, then the calls inside it), its point
+ * with the object and access (a shared lock acquisition shows R), what it read or compared (the
+ * sequence on notifier steps) and the locks the task held when it got there. No script and no external resources, so it opens anywhere and can be attached
  * to a bug report.
  */
 import type { Finding } from '../sim/finding.js';
-import type { TraceRow } from '../sim/trace.js';
+import type { TraceRow, TraceStep } from '../sim/trace.js';
 
 /** What the page shows. */
 export interface TracePage {
@@ -30,6 +32,8 @@ th, td { border: 1px solid #ddd; padding: 2px 6px; vertical-align: top; overflow
 th { background: #f4f4f4; position: sticky; top: 0; } th.n, td.n { width: 4em; color: #999; text-align: right; }
 td.s { background: #eef6ff; } .o { color: #777; } .W { color: #b34; } .R { color: #375; }
 tr.f td { background: #fff1f0; color: #a00; white-space: pre-wrap; } .note { color: #a60; }
+tr.m td { color: #a60; white-space: pre-wrap; }
+.c { color: #236; font-size: 12px; } .c b { font-weight: 600; } .d { color: #640; } .h { color: #777; font-size: 12px; }
 ul.findings { padding-left: 1.2em; } ul.findings li { color: #a00; }
 .hide { display: none; } .cols label { margin-right: 1em; cursor: pointer; color: #246; }
 .cols label::before { content: "[-] "; } .cols { margin: .6em 0; }
@@ -43,6 +47,20 @@ function collapseRules(cols: number): string {
     rules.push(`#hide-${i}:checked ~ .cols label[for="hide-${i}"]::before { content: "[+] "; }`);
   }
   return rules.join('\n');
+}
+
+/** The inside of a step's cell: call, point, detail, held locks, each on its own line. */
+function stepCell(r: TraceStep): string {
+  const parts: string[] = [];
+  if (r.calls !== '') {
+    const [outer, ...inner] = r.calls.split(' › ');
+    parts.push(`<div class="c">in <b>${esc(outer!)}</b>${inner.length === 0 ? '' : ` › ${esc(inner.join(' › '))}`}</div>`);
+  }
+  const obj = r.object === null ? '' : ` <span class="o">[${esc(r.object)} <span class="${r.access === '-' ? 'N' : r.access}">${r.access}</span>]</span>`;
+  parts.push(`<div class="p">${esc(r.label)}${obj}</div>`);
+  if (r.detail !== '') parts.push(`<div class="d">${esc(r.detail)}</div>`);
+  if (r.held.length > 0) parts.push(`<div class="h">holds: ${esc(r.held.join(', '))}</div>`);
+  return parts.join('');
 }
 
 /**
@@ -73,7 +91,8 @@ export function traceToHtml(p: TracePage): string {
   let finding = 0;
   for (const r of p.rows) {
     if ('note' in r) {
-      out.push(`<tr class="f" id="finding-${finding++}"><td class="n"></td><td colspan="${cols}">${esc(r.note)}</td></tr>`);
+      if (r.finding) out.push(`<tr class="f" id="finding-${finding++}"><td class="n"></td><td colspan="${cols}">${esc(r.note)}</td></tr>`);
+      else out.push(`<tr class="m"><td class="n"></td><td colspan="${cols}">${esc(r.note)}</td></tr>`);
       continue;
     }
     out.push(`<tr><td class="n">${r.step}</td>`);
@@ -82,8 +101,7 @@ export function traceToHtml(p: TracePage): string {
         out.push('<td></td>');
         continue;
       }
-      const obj = r.object === null ? '' : ` <span class="o">[${esc(r.object)} <span class="${r.access}">${r.access}</span>]</span>`;
-      out.push(`<td class="s">${esc(r.label)}${obj}</td>`);
+      out.push(`<td class="s">${stepCell(r)}</td>`);
     }
     out.push('</tr>');
   }

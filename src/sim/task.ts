@@ -25,6 +25,8 @@ export class Task {
   label = 'start';
   obj: SimObject | null = null;
   access: Access = Access.None;
+  /** With a trace: the kernel calls the pending point is part of, outermost first (calls.ts). */
+  calls = '';
   /**
    * The pending point is a spin-wait's retry (`World.spinPoint`): the task cannot progress until
    * another task does. While set and another task can run, the world keeps it off the run queue.

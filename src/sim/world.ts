@@ -34,6 +34,7 @@ import { DecisionLog } from './decisions.js';
 import { FindingKind, type Finding } from './finding.js';
 import { heartbeat } from './heartbeat.js';
 import { afterResume, badYield, unyieldedBlock } from './protocol.js';
+import { kernelCallsOnStack } from './calls.js';
 import { firstUserFrame } from './user-frame.js';
 import { Access, type SimObject } from './point.js';
 import { Rng } from './rng.js';
@@ -138,6 +139,8 @@ export class World {
   private nextObj: SimObject | null = null;
   private nextAccess: Access = Access.None;
   private nextSpinning = false;
+  /** With a trace: the kernel calls on the stack at the pending point (see calls.ts). */
+  private nextCalls = '';
   /** Spinning tasks kept off the run queue until another task takes a step. */
   private readonly parked: Task[] = [];
   /**
@@ -198,6 +201,7 @@ export class World {
     this.nextLabel = label;
     this.nextObj = obj;
     this.nextAccess = access;
+    if (this.trace !== null) this.nextCalls = kernelCallsOnStack();
     return POINT;
   }
 
@@ -211,6 +215,7 @@ export class World {
     this.nextObj = obj;
     this.nextAccess = access;
     this.nextSpinning = true;
+    if (this.trace !== null) this.nextCalls = kernelCallsOnStack();
     return POINT;
   }
 
@@ -264,7 +269,7 @@ export class World {
     // Inside a step, the step's own number (its trace line); outside, the number of steps taken.
     const step = this.stepLabel !== '' ? this.steps - 1 : this.steps;
     this.findings.push({ kind, message, place, task: task === null ? null : task.name, step });
-    this.trace?.note(`[${kind}] ${message}`);
+    this.trace?.note(`[${kind}] ${message}`, true);
     if (fatal) this.stop(RunEnd.Stopped);
   }
 
@@ -326,7 +331,7 @@ export class World {
   private step(t: Task): void {
     this.current = t;
     this.stepLabel = t.label;
-    if (this.trace !== null) this.trace.step(t.id, t.label, t.obj, t.access);
+    if (this.trace !== null) this.trace.step(t.id, t.label, t.obj, t.access, t.calls);
     t.recent[t.steps % t.recent.length] = t.label;
     t.steps++;
     this.steps++;
@@ -339,6 +344,7 @@ export class World {
       this.unpark(); // t made progress: the spinners may now succeed
     }
     this.stepLabel = ''; // outside a step (end-of-run checks) nothing is attributed to one
+    if (this.trace !== null) this.trace.close();
     if (this.afterStep !== null && !this.stopped) this.afterStep();
   }
 
@@ -364,6 +370,7 @@ export class World {
       t.access = this.nextAccess;
       t.spinning = this.nextSpinning;
       this.nextSpinning = false;
+      if (this.trace !== null) t.calls = this.nextCalls;
     } else if (v !== BLOCKED) {
       // A bare `yield` or `yield 'label'`: a point that conflicts with everything.
       if (v !== undefined && typeof v !== 'string') badYield(this, t, v);
@@ -372,6 +379,7 @@ export class World {
       t.obj = null;
       t.access = Access.None;
       t.spinning = false;
+      t.calls = ''; // a bare yield is seen only after the task's stack is gone
     } else {
       t.spinning = false;
     }
@@ -395,6 +403,7 @@ export class World {
     t.label = q.sleepLabel;
     t.obj = q.object;
     t.access = Access.Write;
+    if (this.trace !== null) t.calls = kernelCallsOnStack();
     return BLOCKED;
   }
 

@@ -39,6 +39,8 @@ const files = {
   badName: file('bad-name.ts', `export default defineScenario({ name: 'has space', description: '', setup: () => ({}), tasks: { *t() {} } });`),
   notGenerator: file('not-generator.ts', `export default defineScenario({ name: 'plain', description: '', setup: () => ({}), tasks: { t: (() => 1) as never } });`),
   typoKind: file('typo-kind.ts', `export default defineScenario({ ...${ok}, name: 'typo-kind', expect: ['dedlock'] });`),
+  // A kind the file defines and reports itself through a constant: plausible, so it runs.
+  ownKind: file('own-kind.ts', `const MINE = 'my-own-kind';\nexport default defineScenario({ ...${ok}, name: 'own-kind', check(s, ctx) { if (s.c.v === 1) ctx.fail('one', MINE); }, expect: [MINE] });`),
 };
 
 /** One clear line: the first line says it, nothing looks like a stack trace. */
@@ -81,6 +83,8 @@ describe('bad input: one clear line, exit 2', () => {
     [['check', files.setupThrows, '--no-typecheck', '--strategy', 'random'], /scenario 'nosetup': setup threw: no device \(at .*setup-throws\.ts:3:\d+/],
     [['check', files.importThrows, '--no-typecheck'], /could not load scenario file .*import-throws\.ts \(at .*import-throws\.ts:3:\d+\)/],
     [['check', files.badName, '--no-typecheck'], /name must be a non-empty word/],
+    [['check', files.typoKind, '--no-typecheck'], /^hmmsim check: scenario typo-kind: its expect names 'dedlock', a kind nothing in hmmsim reports and the scenario never reports itself; did you mean 'deadlock'\?/],
+    [['compare', files.typoKind, '--no-typecheck'], /^hmmsim compare: scenario typo-kind: its expect names 'dedlock'/],
     // replay
     [['replay', 'lost-update'], /expected a scenario and a schedule/],
     [['replay', 'lost-update', 'garbage'], /invalid schedule 'garbage'/],
@@ -147,10 +151,21 @@ describe('bad input that still gives a whole answer', () => {
     expect(r.out).toMatch(/PASS {2}two:/);
   });
 
-  it('an expected kind that nothing reports fails with a note naming the nearest kind', async () => {
-    const r = await run('check', files.typoKind, '--runs', '50', '--no-typecheck', '--strategy', 'random');
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/note: 'dedlock' is a kind nothing in hmmsim reports .*did you mean 'deadlock'\?/);
+  it('an expected kind that nothing reports is an error entry in --json, before anything runs', async () => {
+    const r = await run('check', files.fine, files.typoKind, '--json', '--runs', '50', '--no-typecheck', '--strategy', 'random');
+    expect(r.code).toBe(2);
+    const doc = JSON.parse(r.out) as { scenarios: { name: string; verdict: string; error?: string }[] };
+    expect(doc.scenarios.map((s) => [s.name, s.verdict])).toEqual([
+      ['fine', 'pass'],
+      ['typo-kind', 'error'],
+    ]);
+    expect(doc.scenarios[1]!.error).toMatch(/did you mean 'deadlock'\?/);
+  });
+
+  it('an expected kind the scenario reports itself through a constant of its file runs', async () => {
+    const r = await run('check', files.ownKind, '--runs', '50', '--no-typecheck', '--strategy', 'random');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/PASS {2}own-kind: found as expected: my-own-kind/);
   });
 
   it('a schedule with an absurd repeat count is one line from the built command too (no native crash)', () => {

@@ -182,7 +182,7 @@ describe('kernel contract versions', () => {
   it('an unknown version is a usage error', async () => {
     const r = await run('check', '--kernel', 'v9.9');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.2, v5\.3, v5\.4, v5\.5, v5\.9, v5\.14, v6\.15, current/);
+    expect(r.err).toMatch(/--kernel must be one of v4\.19, v5\.2, v5\.3, v5\.4, v5\.5, v5\.9, v5\.14, v6\.0, v6\.15, v6\.19, current/);
   });
 });
 

@@ -97,4 +97,24 @@ describe('hmmsim check --shard and hmmsim merge', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/is not a shard result/);
   });
+
+  it('refuses, as check does, a result whose expect names a kind nothing reports; keeps a kind the scenario reports itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hmmsim-shards-'));
+    const file = orderBySeedFile(dir);
+    await run('check', file, '--no-typecheck', '--strategy', 'random', '--runs', '2', '--shard', '1/1', '--out', join(dir, '1.json'));
+    const doc = JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')) as { scenarios: { expected: string[]; selfReported?: string[] }[] };
+    expect(doc.scenarios[0]!.selfReported).toEqual([]);
+    doc.scenarios[0]!.expected = ['lockdep-circulr'];
+    writeFileSync(join(dir, 'typo.json'), JSON.stringify(doc));
+    const typo = await run('merge', join(dir, 'typo.json'));
+    expect(typo.code).toBe(2);
+    expect(typo.err.trim().split('\n')).toHaveLength(1);
+    expect(typo.err).toMatch(/^hmmsim merge: scenario order-by-seed: its expect names 'lockdep-circulr', a kind nothing in hmmsim reports .*did you mean 'lockdep-circular'\?/);
+    // The same kind, recorded as one the scenario reports itself: a plausible expectation, merged (and not found).
+    doc.scenarios[0]!.selfReported = ['lockdep-circulr'];
+    writeFileSync(join(dir, 'own.json'), JSON.stringify(doc));
+    const own = await run('merge', join(dir, 'own.json'));
+    expect(own.code).toBe(1);
+    expect(own.out).toMatch(/FAIL {2}order-by-seed: expected lockdep-circulr but it was not found/);
+  });
 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EBUSY } from '../../src/locking/errno.js';
 import { setKernelContract } from '../../src/locking/version.js';
-import { GpuSvm, gpu_svm_atomic_fault, LIVELOCK } from '../../src/devices/gpu-svm.js';
+import { GpuSvm, gpu_svm_atomic_fault, LIVELOCK, STARVED_BY_SELF_INVALIDATION, type GpuSvmVariant } from '../../src/devices/gpu-svm.js';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { mm_create } from '../../src/mm/mm-struct.ts';
@@ -52,18 +52,41 @@ describe('GPU SVM atomic fault', () => {
     expect(w.findings[0]!.message).toMatch(/does not ignore its own EXCLUSIVE event/);
   });
 
-  it('correct driver, second fault on a page it already holds: the GUP undoes its own entry with an owner-null invalidation, so it retries until it gives up (the kernel as it is)', () => {
-    const { value, w } = run1(function* (w) {
-      setKernelContract(w, 'v6.15');
+  /** Two atomic faults on one page in a row under `kernel`, with driver `variant`. */
+  function twice(kernel: string, variant: GpuSvmVariant) {
+    return run1(function* (w) {
+      setKernelContract(w, kernel);
       const mm = mm_create(w);
       yield* sys_mmap(mm, V, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
       yield* write32(mm, V, 42);
-      const g = new GpuSvm(w, mm);
+      const g = new GpuSvm(w, mm, variant);
       yield* g.register();
-      return [yield* gpu_svm_atomic_fault(g, V), yield* gpu_svm_atomic_fault(g, V)];
+      const rets = [yield* gpu_svm_atomic_fault(g, V), yield* gpu_svm_atomic_fault(g, V)];
+      return { rets, retries: g.retries, v: yield* read32(mm, V), inconsistent: consistency(w) };
     });
-    expect(value).toEqual([0, -EBUSY]);
-    expect(kinds(w)).toEqual([LIVELOCK]);
-    expect(w.findings[0]!.message).toMatch(/leaves its exclusive entry behind/);
-  });
+  }
+
+  for (const [kernel, event] of [
+    ['v5.14', 'EXCLUSIVE'],
+    ['v6.15', 'CLEAR'],
+  ] as const) {
+    it(`${kernel}: correct driver, second fault on a page it already holds: each attempt's GUP undoes the entry under an owner-null ${event} its notifier must honour, so it gives up with -EBUSY: info-starved-by-self-invalidation, not a livelock`, () => {
+      const { value, w } = twice(kernel, 'correct');
+      expect(value).toEqual({ rets: [0, -EBUSY], retries: 4, v: 42, inconsistent: [] });
+      expect(kinds(w)).toEqual([STARVED_BY_SELF_INVALIDATION]);
+      expect(w.findings[0]!.message).toMatch(new RegExp(`gave up after 4 attempts \\(-EBUSY.*its own GUP's ${event} \\(owner null\\).*owner-null ${event} invalidation`));
+    });
+
+    it(`${kernel}: no-unlock-on-retry (nouveau before b3fefbb30a16): the retry keeps the folio locked, and the next attempt's GUP sleeps on it for ever`, () => {
+      const { w } = twice(kernel, 'no-unlock-on-retry');
+      expect(kinds(w)).toContain('deadlock');
+      expect(kinds(w)).not.toContain(STARVED_BY_SELF_INVALIDATION);
+    });
+
+    it(`${kernel}: what-if-filter-own-restore: the second fault ignores what its own GUP raises and finishes without a retry`, () => {
+      const { value, w } = twice(kernel, 'what-if-filter-own-restore');
+      expect(value).toEqual({ rets: [0, 0], retries: 0, v: 42, inconsistent: [] });
+      expect(kinds(w)).toEqual([]);
+    });
+  }
 });

@@ -8,10 +8,12 @@ import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js
 import { setKernelContract } from '../../src/locking/version.js';
 import { MmuNotifier, mmu_notifier_register } from '../../src/notifier/classic.js';
 import { MMU_NOTIFY_CLEAR, MMU_NOTIFY_EXCLUSIVE, MMU_NOTIFY_PROTECTION_PAGE } from '../../src/notifier/events.js';
-import type { MmuNotifierRange } from '../../src/notifier/range.js';
+import { MmuNotifierRange, mmu_notifier_range_init } from '../../src/notifier/range.js';
+import { mmu_notifier_invalidate_range_end, mmu_notifier_invalidate_range_start } from '../../src/notifier/invalidate.js';
+import { TlbGather, zapRange } from '../../src/mm/zap.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { sys_fork } from '../../src/mm/fork.ts';
-import { folio_unlock } from '../../src/mm/folio-lock.ts';
+import { folio_lock, folio_unlock } from '../../src/mm/folio-lock.ts';
 import { PG_LOCKED } from '../../src/mm/frame-flags.ts';
 import { mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
@@ -175,6 +177,68 @@ describe('make_device_exclusive (v6.15)', () => {
     expect(kinds(w)).toEqual([]);
   });
 
+  it('the PTE changed under it (zapped while it waited for the folio lock): it ends the invalidation, unlocks and puts the old folio, and retries from the GUP, which faults in a new page', () => {
+    const { s, w } = run(
+      (w) => {
+        setKernelContract(w, 'v6.15');
+        return { mm: mm_create(w), old: -1, got: -1, seen: [] as Ev[], oldLocked: true, oldRefs: -1 };
+      },
+      {
+        *holder(s, w) {
+          yield* sys_mmap(s.mm, A, P, RW, ANON);
+          yield* write32(s.mm, A, 42);
+          s.seen = yield* recorder(s.mm);
+          const f = s.mm.sys.frames;
+          const old = ptePfn(s.mm.pt.get(A));
+          f.get(old); // our reference, to lock the folio and look at it after the zap
+          yield* mmap_read_lock(s.mm);
+          yield* folio_lock(old);
+          s.old = old;
+          // The driver GUPs the page and sleeps on its lock; meanwhile the page is zapped
+          // (as MADV_DONTNEED does, under the mmap read lock both hold).
+          while (w.tasks[1]!.state !== TaskState.Blocked) yield w.spinPoint('wait for the driver to block on the folio');
+          const range = new MmuNotifierRange();
+          mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, s.mm, A, A + P);
+          const tlb = new TlbGather(s.mm.sys);
+          yield* mmu_notifier_invalidate_range_start(range);
+          yield* zapRange(s.mm, A, A + P, tlb);
+          yield* mmu_notifier_invalidate_range_end(range);
+          tlb.finish();
+          yield* folio_unlock(old);
+          yield* mmap_read_unlock(s.mm);
+          while (s.got < 0) yield w.spinPoint('wait for the driver');
+          s.oldLocked = f.testFlags(old, PG_LOCKED);
+          s.oldRefs = f.refcount(old);
+          s.mm.sys.putPage(old);
+        },
+        *driver(s, w) {
+          while (s.old < 0) yield w.spinPoint('wait for the holder');
+          yield* mmap_read_lock(s.mm);
+          const out = { folio: -1 };
+          s.got = yield* make_device_exclusive(s.mm, A, DEV, out);
+          yield* mmap_read_unlock(s.mm);
+          yield* folio_unlock(out.folio);
+          s.mm.sys.putPage(out.folio);
+        },
+      },
+      3,
+    );
+    expect(kinds(w)).toEqual([]);
+    expect(s.got).toBeGreaterThan(0);
+    expect(s.got).not.toBe(s.old);
+    expect(isDeviceExclusiveEntry(s.mm.pt.get(A)) && ptePfn(s.mm.pt.get(A)) === s.got).toBe(true);
+    // The zap's CLEAR, then EXCLUSIVE with the owner twice: the failed attempt's is a false
+    // positive (spec §6.4), raised before the PTE was looked at again.
+    expect(s.seen.map((e) => [e.event, e.owner])).toEqual([
+      [MMU_NOTIFY_CLEAR, null],
+      [MMU_NOTIFY_EXCLUSIVE, DEV],
+      [MMU_NOTIFY_EXCLUSIVE, DEV],
+    ]);
+    // The old folio was unlocked and its GUP reference dropped: only the holder's is left.
+    expect({ oldLocked: s.oldLocked, oldRefs: s.oldRefs }).toEqual({ oldLocked: false, oldRefs: 1 });
+    expect(consistency(w)).toEqual([]);
+  });
+
   it('-EOPNOTSUPP for a page that is not anonymous; api-unavailable under v5.14', () => {
     const { value } = run1(function* (w) {
       setKernelContract(w, 'v6.15');
@@ -200,6 +264,27 @@ describe('make_device_exclusive (v6.15)', () => {
 });
 
 describe('make_device_exclusive_range (v5.14–v6.14)', () => {
+  it('a CPU access restores the entry under an owner-null EXCLUSIVE (CLEAR only from v6.15 on); the entry comes back dirty and writable', () => {
+    const { value, w } = run1(function* (w) {
+      setKernelContract(w, 'v5.14');
+      const mm = mm_create(w);
+      yield* sys_mmap(mm, A, P, RW, ANON);
+      yield* write32(mm, A, 42);
+      yield* mmap_read_lock(mm);
+      const pages: (number | null)[] = [];
+      yield* make_device_exclusive_range(mm, A, A + P, pages, DEV);
+      yield* mmap_read_unlock(mm);
+      yield* folio_unlock(pages[0]!);
+      mm.sys.putPage(pages[0]!);
+      const seen = yield* recorder(mm);
+      const v = yield* read32(mm, A);
+      const pte = mm.pt.get(A);
+      return { v, seen, dirty: pteDirty(pte), write: pteWrite(pte), inconsistent: consistency(w) };
+    });
+    expect(value).toEqual({ v: 42, seen: [{ event: MMU_NOTIFY_EXCLUSIVE, owner: null, start: A }], dirty: true, write: true, inconsistent: [] });
+    expect(kinds(w)).toEqual([]);
+  });
+
   it('converts every mapping of the folio, leaves the entries out of the mapcount (recorded, not asserted), and fills pages[] with null where it failed', () => {
     const { value, w } = run1(function* (w) {
       setKernelContract(w, 'v5.14');

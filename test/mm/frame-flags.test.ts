@@ -6,7 +6,7 @@ describe('frame flags', () => {
     const bits = Object.entries(F)
       .filter(([k]) => k.startsWith('PG_') && k !== 'PG_OWNED_BY_TABLE')
       .map(([, v]) => v as number);
-    expect(bits.length).toBe(14);
+    expect(bits.length).toBe(15);
     expect(new Set(bits).size).toBe(bits.length);
     for (const b of bits) {
       expect(b & (b - 1)).toBe(0);
@@ -18,5 +18,6 @@ describe('frame flags', () => {
     expect(F.frameFlagNames(F.PG_DIRTY | F.PG_LOCKED | F.PG_ANON)).toBe('locked|dirty|anon');
     expect(F.frameFlagNames(0)).toBe('');
     expect(F.frameFlagNames(F.PG_BUDDY | F.PG_DEVICE_PRIVATE)).toBe('device_private|buddy');
+    expect(F.frameFlagNames(F.PG_BUDDY | F.PG_DEVICE_COHERENT)).toBe('buddy|device_coherent');
   });
 });

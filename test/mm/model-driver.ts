@@ -8,6 +8,10 @@
  * is reported by the coherence oracle (stale-device-mapping), and freeing a page before its
  * invalidation ran is reported as device-maps-freed-page. The callback also logs every
  * invalidation, which the property checks against what the command should raise.
+ *
+ * The device's memory is device-private, or (gpuMemory) device-coherent: then the CPU reads and
+ * writes migrated pages in place, fork shares them copy-on-write, and a long-term pin moves one
+ * back to system memory before pinning.
  */
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { TASK_SIZE, PAGE_SIZE } from '../../src/mm/constants.ts';
@@ -33,6 +37,8 @@ import { EOPNOTSUPP } from '../../src/locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../src/locking/mmap-lock.js';
 import { contractOf } from '../../src/locking/version.js';
 import { pin_user_page, unpin_user_page } from '../../src/mm/dma.ts';
+import { FOLL_LONGTERM } from '../../src/mm/gup-longterm.ts';
+import { MEMORY_DEVICE_PRIVATE } from '../../src/mm/device-private.ts';
 import { folio_unlock } from '../../src/mm/folio-lock.ts';
 import { make_device_exclusive, make_device_exclusive_range } from '../../src/hmm/device-exclusive.ts';
 import { device_atomic_create, device_atomic_map, device_atomic_unmap_range, type DeviceAtomicMap } from '../../src/hmm/device-exclusive-oracle.ts';
@@ -58,14 +64,15 @@ export type Cmd =
   | { op: 'pread'; file: number; page: number; word: number }
   | { op: 'reclaim'; n: number }
   | { op: 'excl'; proc: number; sel: number }
-  | { op: 'pin'; proc: number; sel: number }
+  | { op: 'pin'; proc: number; sel: number; longterm?: boolean }
   | { op: 'unpin' }
   | { op: 'mmapHuge'; proc: number; n: number }
   | { op: 'hugepage'; proc: number; sel: number; pages: number; on: boolean }
   | { op: 'collapse' | 'khugepaged'; proc: number; sel: number }
   | { op: 'mmapHugetlb'; proc: number; n: number }
   | { op: 'hugetlbOp'; what: 'munmap' | 'mprotect' | 'dontneed'; proc: number; sel: number; prot: number }
-  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number };
+  | { op: 'todevice' | 'toram' | 'snapshot'; proc: number; sel: number; pages: number }
+  | { op: 'migrateHuge'; proc: number; sel: number; toDevice: boolean };
 
 /** Bytes of a PMD-mapped huge page. */
 const HPAGE = 2 * 1024 * 1024;
@@ -118,6 +125,10 @@ export class Driver {
     readonly w: World,
     readonly prefix = 'p',
     readonly strict = true,
+    /** The type of memory each process's device migrates into. */
+    readonly gpuMemory = MEMORY_DEVICE_PRIVATE,
+    /** PMD-sized device folios of each process's device (device THP migration runs). */
+    readonly deviceFolios = 0,
   ) {
     this.sys = memory_system(w);
   }
@@ -150,7 +161,7 @@ export class Driver {
     );
     const r = yield* mmu_interval_notifier_insert(sub, mm, 0, TASK_SIZE);
     if (r !== 0) this.fail(`interval insert on ${mm.name} returned ${r}`);
-    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16);
+    const gpu = new HmmMirror(this.w, mm, 'correct', `gpu-${mm.name}`, 16, this.gpuMemory, this.deviceFolios);
     const g = yield* gpu.insert(0, TASK_SIZE);
     if (g !== 0) this.fail(`gpu interval insert on ${mm.name} returned ${g}`);
     this.procs.push({ mm, ref, shadow, sub, atomic, gpu, hugetlb: [] });
@@ -220,7 +231,8 @@ export class Driver {
       case 'pin': {
         const a = this.pick(p, cmd.sel);
         if (a === null) return;
-        const pfn = yield* pin_user_page(p.mm, a, true);
+        const pfn = yield* pin_user_page(p.mm, a, true, cmd.longterm === true ? FOLL_LONGTERM : 0);
+        if (pfn >= 0 && cmd.longterm === true && this.sys.frames.isZoneDevice(pfn)) this.fail(`a long-term pin of ${p.mm.name}:0x${a.toString(16)} pinned device page ${pfn}`);
         const writable = p.ref.writeFault(a);
         if ((pfn >= 0) !== writable) this.fail(`pin_user_page(write) of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${writable ? 'succeeds' : 'faults'}`);
         if (pfn >= 0) this.pins.push(pfn);
@@ -296,6 +308,17 @@ export class Driver {
       case 'toram':
       case 'snapshot':
         return yield* this.hmmOp(p, cmd);
+      case 'migrateHuge': {
+        // A whole 2 MiB region inside one VMA, to the device or back (device THP migration).
+        const a = this.pick(p, cmd.sel);
+        if (a === null) return;
+        const base = a - (a % HPAGE);
+        const vma = p.mm.vmas.find(base);
+        if (vma === undefined || vma.start > base || vma.end < base + HPAGE) return;
+        const r = cmd.toDevice ? yield* p.gpu.migrateToDevice(base, base + HPAGE) : yield* p.gpu.migrateToRam(base, base + HPAGE);
+        if (r !== 0) this.fail(`migrateHuge ${cmd.toDevice ? 'to device' : 'to RAM'} 0x${base.toString(16)} returned ${r}`);
+        return this.expectEvents(cmd, (e) => e.event === 6 || e.event === 1);
+      }
       case 'fork': {
         const c = yield* sys_fork(p.mm, this.newName());
         if (typeof c === 'number') return this.fail(`fork returned ${c}`);

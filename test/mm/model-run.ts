@@ -14,6 +14,7 @@ import { setKernelContract } from '../../src/locking/version.js';
 import { Driver, type Cmd } from './model-driver.ts';
 import type { ThpMode } from '../../src/mm/huge-memory.ts';
 import { RefFile, RefProc } from './ref-model.ts';
+import { MEMORY_DEVICE_PRIVATE } from '../../src/mm/device-private.ts';
 
 const proc = fc.nat(3);
 const sel = fc.nat(1000);
@@ -44,12 +45,26 @@ export const exclCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('unpin' as const) }) },
 );
 
+/** The commands of the device-coherent runs: the ordinary ones (migrations included) and pins, short- and long-term. */
+export const coherentCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 10, arbitrary: cmdArb },
+  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('todevice' as const, 'toram' as const), proc, sel, pages }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('pin' as const), proc, sel, longterm: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('unpin' as const) }) },
+);
+
 /** Commands of the huge-page runs: the ordinary ones plus 2 MiB mappings, MADV_HUGEPAGE/NOHUGEPAGE, MADV_COLLAPSE and khugepaged. */
 export const thpCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 12, arbitrary: cmdArb },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('mmapHuge' as const), proc, n: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('hugepage' as const), proc, sel, pages, on: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('collapse' as const, 'khugepaged' as const), proc, sel }) },
+);
+
+/** Commands of the device THP migration runs: the huge-page ones plus whole-PMD migrations both ways. */
+export const thpMigrateCmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 8, arbitrary: thpCmdArb },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('migrateHuge' as const), proc, sel, toDevice: fc.boolean() }) },
 );
 
 /**
@@ -100,7 +115,7 @@ export const PROLOGUE: readonly Cmd[] = [
  * process exits at the end and every frame and swap slot must be free.
  * @returns the first disagreement, or null.
  */
-export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string): string | null {
+export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode, hugetlbPages = 0, kernel?: string, gpuMemory = MEMORY_DEVICE_PRIVATE, deviceFolios = 0): string | null {
   const w = new World();
   w.reset(seed);
   if (kernel !== undefined) setKernelContract(w, kernel);
@@ -110,7 +125,7 @@ export function runModel(lists: Cmd[][], limit: number, seed = 1, thp?: ThpMode,
   for (let t = 0; t < lists.length; t++) {
     // With huge pages, splits and collapses add invalidations the exact lists do not foresee:
     // the coherence oracle still checks that every PTE change is covered by one.
-    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0);
+    const d = new Driver(w, `t${t}p`, alone && thp === undefined && hugetlbPages === 0, gpuMemory, deviceFolios);
     for (const size of [3 * 4096, 4096]) d.files.push({ id: file_create(w, size), ref: new RefFile(size) });
     drivers.push(d);
   }

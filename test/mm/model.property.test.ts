@@ -12,7 +12,8 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { cmdArb, exclCmdArb, hugetlbCmdArb, runModel, thpCmdArb } from './model-run.ts';
+import { cmdArb, coherentCmdArb, exclCmdArb, hugetlbCmdArb, runModel, thpCmdArb, thpMigrateCmdArb } from './model-run.ts';
+import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../src/mm/device-private.ts';
 
 describe('mm layer against the reference model', () => {
   it('agrees on every command sequence, with reclaim under a tight memory limit', () => {
@@ -45,6 +46,18 @@ describe('mm layer against the reference model', () => {
     );
   });
 
+  for (const kernel of ['v6.15', 'current']) {
+    it(`${kernel}: agrees with THP migration round trips to a device with PMD-sized folios (whole PMDs and parts, faults back, fork, munmap, mprotect among them)`, () => {
+      fc.assert(
+        fc.property(fc.array(thpMigrateCmdArb, { minLength: 1, maxLength: 25 }), fc.constantFrom(1100, 1 << 20), (cmds, limit) => {
+          const failure = runModel([cmds], limit, 1, 'always', 0, kernel, MEMORY_DEVICE_PRIVATE, 2);
+          if (failure !== null) throw new Error(failure);
+        }),
+        { numRuns: 30 },
+      );
+    });
+  }
+
   it('agrees when two processes with huge pages run concurrently and reclaim splits each other\'s', () => {
     const list = fc.array(thpCmdArb, { minLength: 1, maxLength: 12 });
     fc.assert(
@@ -74,6 +87,27 @@ describe('mm layer against the reference model', () => {
         if (failure !== null) throw new Error(failure);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('agrees when the devices migrate into device-coherent memory (v6.0+): CPU access in place, COW after fork, long-term pins migrating out, reclaim leaving it alone', () => {
+    fc.assert(
+      fc.property(fc.array(coherentCmdArb, { minLength: 1, maxLength: 40 }), (cmds) => {
+        const failure = runModel([cmds], 8, 1, undefined, 0, undefined, MEMORY_DEVICE_COHERENT);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('agrees when two processes with device-coherent devices run concurrently: migrations, pins and reclaim interleaved', () => {
+    const list = fc.array(coherentCmdArb, { minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(fc.tuple(list, list), fc.nat(1000), (lists, seed) => {
+        const failure = runModel(lists, 12, seed, undefined, 0, undefined, MEMORY_DEVICE_COHERENT);
+        if (failure !== null) throw new Error(failure);
+      }),
+      { numRuns: 40 },
     );
   });
 

@@ -4,7 +4,7 @@ import { EFAULT, EINVAL, ENOMEM } from '../../src/mm/mm-errno.ts';
 import { GFP_KERNEL } from '../../src/locking/alloc.js';
 import { mm_create } from '../../src/mm/mm-struct.ts';
 import { sys_mmap } from '../../src/mm/mmap.ts';
-import { sys_mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/mm/mremap.ts';
+import { sys_mremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/mm/mremap.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
 import { try_to_free_pages } from '../../src/mm/reclaim.ts';
 import { isSwapEntry } from '../../src/mm/pte.ts';
@@ -36,6 +36,31 @@ describe('mremap', () => {
     expect(value.seen).toEqual([rng('UNMAP', 0x400000, 0x402000), rng('UNMAP', 0x400000, 0x402000)]);
     expect(value.lock).toBe('write');
     expect(value.values).toEqual([1, 2, 0, -EFAULT]);
+    expect(consistency(w)).toEqual([]);
+  });
+
+  it('MREMAP_DONTUNMAP moves the pages and leaves the old range mapped, empty, with pages of its own after', () => {
+    const { value, w } = run1(function* (w) {
+      const mm = mm_create(w);
+      yield* sys_mmap(mm, 0x400000, 2 * P, RW, ANON | MAP_FIXED);
+      yield* write32(mm, 0x400004, 5);
+      const bad = [
+        yield* sys_mremap(mm, 0x400000, 2 * P, 2 * P, MREMAP_DONTUNMAP),
+        yield* sys_mremap(mm, 0x400000, 2 * P, 3 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
+      ];
+      const seen = yield* recordInvalidations(mm);
+      const to = yield* sys_mremap(mm, 0x400000, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, 0x900000);
+      const events = starts(seen);
+      const moved = yield* read32(mm, 0x900004);
+      const oldValue = yield* read32(mm, 0x400004); // still mapped: a fresh zero page
+      yield* write32(mm, 0x400004, 9);
+      return { bad, to, events, moved, oldValue, both: [yield* read32(mm, 0x400004), yield* read32(mm, 0x900004)], oldMapped: mm.vmas.find(0x400000) !== undefined };
+    });
+    expect(value.bad).toEqual([-EINVAL, -EINVAL]);
+    expect(value.to).toBe(0x900000);
+    expect(value.events).toEqual([rng('UNMAP', 0x400000, 0x402000)]);
+    expect([value.moved, value.oldValue, value.oldMapped]).toEqual([5, 0, true]);
+    expect(value.both).toEqual([9, 5]);
     expect(consistency(w)).toEqual([]);
   });
 

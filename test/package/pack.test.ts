@@ -73,6 +73,27 @@ export default defineScenario({
 });
 `;
 
+/** A scenario on the CPU stand-in of hmmsim/testing: the subpath resolves, type-checks and runs. */
+const STUB_SCENARIO = `import { defineScenario, mm_alloc } from 'hmmsim';
+import { cpu_stub_attach, cpu_stub_munmap, STUB_PAGE } from 'hmmsim/testing';
+
+export default defineScenario({
+  name: 'user-stub',
+  description: 'the CPU stand-in unmaps what it populated',
+  setup: (world) => {
+    const mm = mm_alloc(world, 'mm');
+    const cpu = cpu_stub_attach(mm);
+    cpu.populate(0, 2 * STUB_PAGE);
+    return { cpu };
+  },
+  tasks: {
+    *cpu(s) {
+      yield* cpu_stub_munmap(s.cpu, 0, STUB_PAGE);
+    },
+  },
+});
+`;
+
 const API_TEST = `import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertScenario, check } from 'hmmsim';
@@ -86,6 +107,15 @@ test('check() explores and returns the JSON entry', () => {
 
 test('assertScenario() passes on the expected verdict', () => {
   assertScenario(scenario, { runs: 300 });
+});
+
+test('the CPU stand-in and the oracle hooks are in hmmsim/testing, not the root', async () => {
+  const root = await import('hmmsim');
+  const testing = await import('hmmsim/testing');
+  for (const name of ['cpu_stub_attach', 'cpu_stub_munmap', 'CpuStub', 'STUB_PAGE', 'cpu_mapping_changed', 'page_freed', 'expectQuiescent']) {
+    assert.equal(name in root, false, name);
+    assert.equal(name in testing, true, name);
+  }
 });
 `;
 
@@ -115,10 +145,14 @@ describe('the packed package', () => {
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/typo\.ts:\d+:\d+: .*nme/);
 
+    writeFileSync(join(project, 'stub.ts'), STUB_SCENARIO);
+    const stub = await run('npx', ['--offline', 'hmmsim', 'check', 'stub.ts', '--runs', '50'], { cwd: project });
+    expect(stub.stdout).toMatch(/PASS {2}user-stub: no findings, as expected/);
+
     writeFileSync(join(project, 'user-scenario.mjs'), SCENARIO.replaceAll(': number', ''));
     writeFileSync(join(project, 'api.test.mjs'), API_TEST);
     const api = await run(process.execPath, ['--test', 'api.test.mjs'], { cwd: project });
-    expect(api.stdout).toMatch(/# pass 2/);
+    expect(api.stdout).toMatch(/# pass 3/);
     expect(api.stdout).toMatch(/# fail 0/);
   }, 240_000);
 });

@@ -5,7 +5,8 @@
  * its pages, of its migrations and of hmm_range_fault's device-private reporting: the owner is
  * the device, never the file.
  *
- *     dmirror_module_init(world, opts)   devices 0 and 1, each with one chunk on its free list
+ *     dmirror_module_init(world, opts)   devices 0 and 1 (and 2 and 3 when given coherent
+ *                                        memory), each with one chunk on its free list
  *     dmirror_fops_open(mod, minor, mm)  a Dmirror bound to mm; -ENODEV if the device is absent
  *     dmirror_fops_release(file)         notifier removed; every chunk of the device evicted
  *                                        (its memory all back in RAM); pt destroyed
@@ -18,7 +19,9 @@
 import { ENODEV } from './errno.ts';
 import { mutex_lock, mutex_unlock } from '../../locking/mutex.js';
 import { spin_lock, spin_unlock } from '../../locking/spinlock.js';
+import { contractOf } from '../../locking/version.js';
 import type { World } from '../../sim/world.js';
+import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../mm/device-private.ts';
 import type { Mm } from '../../mm/mm-struct.ts';
 import { DMIRROR_NDEVICES, HMM_DMIRROR_MEMORY_DEVICE_COHERENT, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE } from './uapi.ts';
 import { DevmemPool, DEVMEM_CHUNK_PAGES } from './pool.ts';
@@ -34,8 +37,9 @@ export type DmirrorVariant = 'correct' | 'ignores-notifier' | 'no-read-retry';
 export interface DmirrorModuleOptions {
   readonly variant?: DmirrorVariant;
   /**
-   * Special-purpose memory for devices 2 and 3 (the spm_addr_dev0/1 parameters). Device-coherent
-   * memory is not modelled yet: asking for it is an error that says so.
+   * Special-purpose memory for devices 2 and 3 (the spm_addr_dev0/1 parameters): they exist, as
+   * device-coherent devices, when this is set and the run's kernel has MEMORY_DEVICE_COHERENT
+   * (v6.0+). Otherwise opening them fails with -ENODEV, as the kernel's selftest sees it.
    */
   readonly coherent?: boolean;
   /** Pages per chunk (default: the kernel's 256 MiB). */
@@ -56,10 +60,19 @@ export class DmirrorDevice {
     chunkPages: number,
   ) {
     this.name = `hmm_dmirror${minor}`;
-    this.pool = new DevmemPool(world, this.name, this, {
-      page_free: (page) => this.pool.pageFree(page),
-      migrate_to_ram: (vmf) => dmirror_devmem_fault(this, vmf),
-    }, chunkPages);
+    this.pool = new DevmemPool(
+      world,
+      this.name,
+      this,
+      {
+        page_free: (page) => this.pool.pageFree(page),
+        folio_split: (head, nr) => this.pool.folioSplit(head, nr),
+        // One ops table for both types, as the kernel's; nothing calls it for coherent pages.
+        migrate_to_ram: (vmf) => dmirror_devmem_fault(this, vmf),
+      },
+      chunkPages,
+      zoneDeviceType === HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ? MEMORY_DEVICE_PRIVATE : MEMORY_DEVICE_COHERENT,
+    );
   }
 
   readonly name: string;
@@ -80,19 +93,17 @@ export class DmirrorModule {
 }
 
 /**
- * Loads the module: devices 0 and 1 (device-private), each with one chunk whose pages are all on
- * its free list. Call after the run's memory exists (mm_create).
- * @throws Error when device-coherent devices are asked for (not modelled yet).
+ * Loads the module: devices 0 and 1 (device-private), and with `coherent` (under a kernel that
+ * has device-coherent memory) devices 2 and 3 (device-coherent); each with one chunk whose pages
+ * are all on its free list. Call after the run's memory exists (mm_create).
  */
 export function dmirror_module_init(world: World, opts: DmirrorModuleOptions = {}): DmirrorModule {
-  if (opts.coherent === true) {
-    throw new Error('dmirror: device-coherent devices (hmm_dmirror2/3, MEMORY_DEVICE_COHERENT) are not modelled yet');
-  }
   const variant = opts.variant ?? 'correct';
   const chunkPages = opts.chunkPages ?? DEVMEM_CHUNK_PAGES;
+  const coherent = opts.coherent === true && contractOf(world).deviceCoherent;
   const devices: (DmirrorDevice | null)[] = [];
   for (let minor = 0; minor < DMIRROR_NDEVICES; minor++) {
-    if (minor >= 2) {
+    if (minor >= 2 && !coherent) {
       devices.push(null);
       continue;
     }
@@ -121,8 +132,11 @@ export function* dmirror_fops_release(file: Dmirror): Gen<number> {
   if (file.closed) return 0;
   file.closed = true;
   yield* file.remove();
-  yield* dmirror_device_remove_chunks(file.mdevice);
+  // The kernel destroys the pt after the eviction, but from the notifier's removal on nothing
+  // reads it: clearing it first says so to the oracle, which would otherwise see this file
+  // "map" its own device pages while the eviction frees them (device-maps-freed-page).
   file.pt.clear();
+  yield* dmirror_device_remove_chunks(file.mdevice);
   return 0;
 }
 

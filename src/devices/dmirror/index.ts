@@ -6,6 +6,7 @@
  *     const fd = yield* dmirror_fops_open(mod, 0, mm);          // a Dmirror, or -ENODEV
  *     const cmd = { addr, ptr: buf, npages, cpages: 0, faults: 0 };
  *     const r = yield* dmirror_fops_unlocked_ioctl(fd, HMM_DMIRROR_READ, cmd);
+ *     const p = yield* sys_mmap(mm, 0, len, prot, MAP_PRIVATE, fd.file, 0);  // dmirror_fops_mmap
  *     yield* dmirror_fops_release(fd);
  */
 export * from './uapi.ts';
@@ -24,3 +25,4 @@ export { Dmirror } from './mirror.ts';
 export { DevicePageTable, DPT_READ, DPT_WRITE, DPT_ATOMIC, type DptEntry } from './device-pt.ts';
 export { DevmemPool, DevmemChunk, DEVMEM_CHUNK_PAGES, DEVMEM_CHUNKS_RESERVE } from './pool.ts';
 export { dmirror_fops_unlocked_ioctl } from './ioctl.ts';
+export { dmirror_fops_mmap } from './mmap.ts';

@@ -12,8 +12,11 @@
  *                 migrate_vma_finalize
  *                 mmap_read_unlock; mmput; read the range back from the pt without faulting
  *                 (cpages = pages present; -ENOENT if one is missing)
- *     to system   same checks; SELECT this device's pages; a system page per entry, copied from
- *                 the backing page, pt entry erased (inside the core migration, no mutex)
+ *     to system   same checks; SELECT this device's pages (SELECT_DEVICE_PRIVATE, or
+ *                 SELECT_DEVICE_COHERENT on a coherent device); a system page per entry, copied
+ *                 from the backing page (a coherent page is its own), pt entry erased (inside
+ *                 the core migration, no mutex). The only way coherent memory comes back: the
+ *                 CPU maps it directly, so it never faults into migrate_to_ram
  *     fault       migrate_to_ram(vmf): the one page, for the mirror recorded in it; SIGBUS if
  *                 setup or the copy fails
  *     evict       migrate_device_range over the chunk's in-use pages; copy each to a new system
@@ -26,8 +29,11 @@ import { EINVAL, ENOMEM } from '../../locking/errno.js';
 import { mmap_read_lock, mmap_read_unlock } from '../../locking/mmap-lock.js';
 import { mutex_lock, mutex_unlock } from '../../locking/mutex.js';
 import { Access } from '../../sim/point.js';
-import { PAGE_SIZE } from '../../mm/constants.ts';
-import { VM_FAULT_SIGBUS, zone_device_page_init, type VmFault } from '../../mm/device-private.ts';
+import { PAGE_SIZE, PMD_SIZE } from '../../mm/constants.ts';
+import { HPAGE_PMD_NR } from '../../mm/compound-frames.ts';
+import { VM_FAULT_SIGBUS, zone_device_folio_init, zone_device_page_init, type VmFault } from '../../mm/device-private.ts';
+import { alloc_huge_folio } from '../../mm/huge-memory.ts';
+import { memoryOf } from '../../mm/memory.ts';
 import { mmput } from '../../mm/exit.ts';
 import { folio_lock } from '../../mm/folio-lock.ts';
 import { mmget_not_zero, type Mm } from '../../mm/mm-struct.ts';
@@ -36,8 +42,11 @@ import { VM_READ } from '../../mm/vma-flags.ts';
 import type { Vma } from '../../mm/vma.ts';
 import { migrate_device_finalize, migrate_device_pages, migrate_device_range } from '../../hmm/migrate-device.ts';
 import {
+  MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
   migrate_pfn,
@@ -75,48 +84,81 @@ function* allocKernelPage(mm: Mm): Gen<number> {
  * `dmirror_devmem_alloc_page`: a device page, initialised (refcount 1) and locked, its backing
  * page allocated. @returns the device pfn, or -1 (backing or chunk exhausted).
  */
-function* dmirror_devmem_alloc_page(dmirror: Dmirror): Gen<number> {
+function* dmirror_devmem_alloc_page(dmirror: Dmirror, large = false): Gen<number> {
   const mdevice = dmirror.mdevice;
   const pool = mdevice.pool;
   let backing = -1;
   if (mdevice.isPrivate) {
-    backing = yield* allocKernelPage(dmirror.mm);
+    backing = large ? yield* alloc_huge_folio(dmirror.mm) : yield* allocKernelPage(dmirror.mm);
     if (backing < 0) return -1;
   }
-  const dpage = yield* pool.allocPage();
+  const dpage = large ? yield* pool.allocFolio() : yield* pool.allocPage();
   if (dpage < 0) {
     if (backing >= 0) dmirror.mm.sys.putPage(backing);
     return -1;
   }
   pool.inUse.set(dpage, { backing: backing >= 0 ? backing : dpage, owner: dmirror });
-  yield* zone_device_page_init(dmirror.world, dpage);
+  if (large) yield* zone_device_folio_init(dmirror.world, dpage);
+  else yield* zone_device_page_init(dmirror.world, dpage);
   return dpage;
 }
 
-/** The page holding a device page's data (BACKING_PAGE). */
+/** The page holding a device page's data (BACKING_PAGE; a page of a PMD-sized folio's backing folio). */
 function backingOf(mdevice: DmirrorDevice, page: number): number {
-  return mdevice.pool.inUse.get(page)?.backing ?? page;
+  const inUse = mdevice.pool.inUse;
+  const info = inUse.get(page);
+  if (info !== undefined) return info.backing;
+  const head = memoryOf(mdevice.world)!.frames.folioHead(page);
+  const h = inUse.get(head);
+  return h === undefined ? page : h.backing + (page - head);
+}
+
+/** Copies (or zero-fills, with no source) `nr` pages into the backing of `dpage`. */
+function fillBacking(mdevice: DmirrorDevice, dpage: number, spage: number | null, nr: number): void {
+  const rpage = backingOf(mdevice, dpage);
+  const frames = memoryOf(mdevice.world)!.frames;
+  if (nr > 1) {
+    if (spage === null) frames.clearFolioContents(rpage);
+    else frames.copyFolioContents(rpage, spage);
+    return;
+  }
+  if (spage === null) clear_highpage(rpage);
+  else copy_highpage(rpage, spage);
 }
 
 /** Step 2 towards the device (dmirror_migrate_alloc_and_copy). */
 function* allocAndCopyToDevice(args: MigrateVma, dmirror: Dmirror): Gen<void> {
   const src = args.src!;
   const dst = args.dst!;
+  const mdevice = dmirror.mdevice;
   for (let i = 0; i < args.npages; i++) {
     const s = src[i]!;
     if ((s & MIGRATE_PFN_MIGRATE) === 0) continue;
+    const large = (s & MIGRATE_PFN_COMPOUND) !== 0;
+    const write = (s & MIGRATE_PFN_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0;
+    const spage = migrate_pfn_to_page(s);
+    let dpage = -1;
     if ((dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) !== 0) {
-      // One-shot: this allocation "fails", the page is not migrated.
+      // One-shot: this allocation "fails".
       dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
+    } else {
+      dpage = yield* dmirror_devmem_alloc_page(dmirror, large);
+    }
+    if (dpage < 0) {
+      if (!large) continue; // an order-0 page is simply not migrated
+      // A compound entry falls back to order-0 device pages, one per page (the core splits it).
+      for (let k = 0; k < HPAGE_PMD_NR && i + k < args.npages; k++) {
+        const p = yield* dmirror_devmem_alloc_page(dmirror);
+        if (p < 0) continue;
+        fillBacking(mdevice, p, spage === null ? null : spage + k, 1);
+        dst[i + k] = migrate_pfn(p) | write;
+      }
+      i += HPAGE_PMD_NR - 1;
       continue;
     }
-    const dpage = yield* dmirror_devmem_alloc_page(dmirror);
-    if (dpage < 0) continue;
-    const rpage = backingOf(dmirror.mdevice, dpage);
-    const spage = migrate_pfn_to_page(s);
-    if (spage === null) clear_highpage(rpage);
-    else copy_highpage(rpage, spage);
-    dst[i] = migrate_pfn(dpage) | ((s & MIGRATE_PFN_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0);
+    fillBacking(mdevice, dpage, spage, large ? HPAGE_PMD_NR : 1);
+    dst[i] = migrate_pfn(dpage) | write | (large ? MIGRATE_PFN_COMPOUND : 0);
+    if (large) i += HPAGE_PMD_NR - 1;
   }
 }
 
@@ -131,7 +173,9 @@ function* finalizeAndMap(args: MigrateVma, dmirror: Dmirror): Gen<void> {
     const dpage = migrate_pfn_to_page(dst[i]!);
     if (dpage === null) continue;
     const tag = (dst[i]! & MIGRATE_PFN_WRITE) !== 0 ? DPT_WRITE : DPT_READ;
-    dmirror.pt.store(vpn(args.start) + i, backingOf(dmirror.mdevice, dpage), tag, dpage);
+    // Every page of a compound destination gets its entry.
+    const nr = (dst[i]! & MIGRATE_PFN_COMPOUND) !== 0 ? HPAGE_PMD_NR : 1;
+    for (let k = 0; k < nr; k++) dmirror.pt.store(vpn(args.start) + i + k, backingOf(dmirror.mdevice, dpage + k), tag, dpage + k);
   }
   yield* mutex_unlock(dmirror.mutex);
 }
@@ -143,25 +187,50 @@ function* finalizeAndMap(args: MigrateVma, dmirror: Dmirror): Gen<void> {
 function* allocAndCopyToSystem(args: MigrateVma, dmirror: Dmirror): Gen<number> {
   const src = args.src!;
   const dst = args.dst!;
+  const mdevice = dmirror.mdevice;
   for (let i = 0; i < args.npages; i++) {
     const s = src[i]!;
     const spage = migrate_pfn_to_page(s);
     if (spage === null || (s & MIGRATE_PFN_MIGRATE) === 0) continue;
-    // The fail-alloc flag only affects a large folio's allocation (it falls back to order 0);
-    // there are no large device folios without THP, so order-0 copies ignore it.
+    const write = (s & MIGRATE_PFN_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0;
+    if ((s & MIGRATE_PFN_COMPOUND) !== 0) {
+      // A PMD-sized device folio: a system folio of the same order, unless the fail-alloc flag
+      // (one-shot) makes that allocation fail: then order-0 pages, and the core splits it.
+      let folio = -1;
+      if ((dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) !== 0) dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
+      else folio = yield* alloc_huge_folio(dmirror.mm);
+      if (folio >= 0) {
+        yield* folio_lock(folio);
+        memoryOf(mdevice.world)!.frames.copyFolioContents(folio, backingOf(mdevice, spage));
+        for (let k = 0; k < HPAGE_PMD_NR; k++) dmirror.pt.erase(vpn(args.start) + i + k);
+        dst[i] = migrate_pfn(folio) | write | MIGRATE_PFN_COMPOUND;
+        i += HPAGE_PMD_NR - 1;
+        continue;
+      }
+      for (let k = 0; k < HPAGE_PMD_NR && i + k < args.npages; k++) {
+        const dpage = yield* alloc_page_vma(dmirror.mm);
+        if (dpage === null) return -ENOMEM;
+        yield* folio_lock(dpage);
+        copy_highpage(dpage, backingOf(mdevice, spage + k));
+        dmirror.pt.erase(vpn(args.start) + i + k);
+        dst[i + k] = migrate_pfn(dpage) | write;
+      }
+      i += HPAGE_PMD_NR - 1;
+      continue;
+    }
     const dpage = yield* alloc_page_vma(dmirror.mm);
     if (dpage === null) return -ENOMEM;
     yield* folio_lock(dpage);
-    copy_highpage(dpage, backingOf(dmirror.mdevice, spage));
+    copy_highpage(dpage, backingOf(mdevice, spage));
     dmirror.pt.erase(vpn(args.start) + i);
-    dst[i] = migrate_pfn(dpage) | ((s & MIGRATE_PFN_WRITE) !== 0 ? MIGRATE_PFN_WRITE : 0);
+    dst[i] = migrate_pfn(dpage) | write;
   }
   return 0;
 }
 
-/** The device selection flag of `mdevice`'s own pages. */
+/** The device selection flag of `mdevice`'s own pages (dmirror_select_device). */
 function selectOwn(mdevice: DmirrorDevice): number {
-  return mdevice.isPrivate ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE : 0;
+  return (mdevice.isPrivate ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE : MIGRATE_VMA_SELECT_DEVICE_COHERENT) | MIGRATE_VMA_SELECT_COMPOUND;
 }
 
 function pfnArray(n: number): MigratePfnArray {
@@ -189,7 +258,7 @@ function* migrateWindows(dmirror: Dmirror, start: number, end: number, toDevice:
       src: pfnArray(n),
       dst: pfnArray(n),
       pgmap_owner: dmirror.mdevice,
-      flags: toDevice ? MIGRATE_VMA_SELECT_SYSTEM : selectOwn(dmirror.mdevice),
+      flags: toDevice ? MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND : selectOwn(dmirror.mdevice),
     });
     ret = yield* migrate_vma_setup(args);
     if (ret !== 0) break;
@@ -216,7 +285,7 @@ function successfullyMigrated(args: MigrateVma): number {
   let n = 0;
   for (let i = 0; i < args.npages; i++) {
     const s = args.src![i]!;
-    if (migrate_pfn_to_page(s) !== null && (s & MIGRATE_PFN_MIGRATE) !== 0) n++;
+    if (migrate_pfn_to_page(s) !== null && (s & MIGRATE_PFN_MIGRATE) !== 0) n += (s & MIGRATE_PFN_COMPOUND) !== 0 ? HPAGE_PMD_NR : 1;
   }
   return n;
 }
@@ -245,20 +314,31 @@ export function* dmirror_migrate_to_system(dmirror: Dmirror, cmd: HmmDmirrorCmd)
 
 /** The pagemap's migrate_to_ram (dmirror_devmem_fault). @returns 0 or VM_FAULT_SIGBUS. */
 export function* dmirror_devmem_fault(mdevice: DmirrorDevice, vmf: VmFault): Gen<number> {
-  const info = mdevice.pool.inUse.get(vmf.page);
+  const info = mdevice.pool.inUse.get(vmf.page) ?? mdevice.pool.inUse.get(memoryOf(mdevice.world)!.frames.folioHead(vmf.page));
   if (info === undefined) return VM_FAULT_SIGBUS;
   const dmirror = info.owner as Dmirror;
+  // A PMD-sized folio comes back whole when its aligned range lies inside the VMA.
+  let start = vmf.address;
+  let nr = 1;
+  if (memoryOf(mdevice.world)!.frames.folioOrder(vmf.page) > 0) {
+    const s = vmf.address - (vmf.address % PMD_SIZE);
+    if (s >= vmf.vma.start && s + PMD_SIZE <= vmf.vma.end) {
+      start = s;
+      nr = HPAGE_PMD_NR;
+    }
+  }
   const args = new MigrateVma({
     vma: vmf.vma,
-    start: vmf.address,
-    end: vmf.address + PAGE_SIZE,
-    src: pfnArray(1),
-    dst: pfnArray(1),
+    start,
+    end: start + nr * PAGE_SIZE,
+    src: pfnArray(nr),
+    dst: pfnArray(nr),
     pgmap_owner: mdevice,
     flags: selectOwn(mdevice),
     fault_page: vmf.page,
   });
-  if ((yield* migrate_vma_setup(args)) !== 0) return VM_FAULT_SIGBUS;
+  const sr = yield* migrate_vma_setup(args);
+  if (sr !== 0) return VM_FAULT_SIGBUS;
   const ret = yield* allocAndCopyToSystem(args, dmirror);
   if (ret !== 0) return VM_FAULT_SIGBUS;
   yield* migrate_vma_pages(args);
@@ -273,9 +353,15 @@ export function* dmirror_devmem_fault(mdevice: DmirrorDevice, vmf: VmFault): Gen
  */
 export function* dmirror_device_evict_chunk(mdevice: DmirrorDevice, chunk: DevmemChunk): Gen<void> {
   const pages = mdevice.pool.inUsePagesOf(chunk);
+  const frames = memoryOf(mdevice.world)!.frames;
   for (let i = 0; i < pages.length; ) {
+    if (frames.folioOrder(pages[i]!) > 0) {
+      yield* evictFolio(mdevice, pages[i]!);
+      i++;
+      continue;
+    }
     let j = i + 1;
-    while (j < pages.length && pages[j] === pages[j - 1]! + 1) j++;
+    while (j < pages.length && pages[j] === pages[j - 1]! + 1 && frames.folioOrder(pages[j]!) === 0) j++;
     const start = pages[i]!;
     const n = j - i;
     const src = pfnArray(n);
@@ -297,4 +383,23 @@ export function* dmirror_device_evict_chunk(mdevice: DmirrorDevice, chunk: Devme
     yield* migrate_device_finalize(src, dst, n);
     i = j;
   }
+}
+
+/** Evicts one PMD-sized device folio to a system folio of the same order (v6.19+). */
+function* evictFolio(mdevice: DmirrorDevice, head: number): Gen<void> {
+  const src = pfnArray(1);
+  const dst = pfnArray(1);
+  yield* migrate_device_range(src, head, 1);
+  const spage = migrate_pfn_to_page(src[0]!);
+  if (spage !== null && (src[0]! & MIGRATE_PFN_MIGRATE) !== 0) {
+    const owner = mdevice.pool.inUse.get(spage)?.owner as Dmirror | undefined;
+    const folio = owner === undefined ? -1 : yield* alloc_huge_folio(owner.mm);
+    if (folio >= 0) {
+      yield* folio_lock(folio);
+      memoryOf(mdevice.world)!.frames.copyFolioContents(folio, backingOf(mdevice, spage));
+      dst[0] = migrate_pfn(folio) | MIGRATE_PFN_COMPOUND;
+    }
+  }
+  yield* migrate_device_pages(src, dst, 1);
+  yield* migrate_device_finalize(src, dst, 1);
 }

@@ -5,6 +5,7 @@
  * the parent's mm, which is why the selftest opens a fresh file in the child.
  *
  *     open     allocate; mutex; pt; mmu_interval_notifier_insert(mm, 0, ULONG_MAX & PAGE_MASK)
+ *     mmap     dmirror_fops_mmap (mmap.ts): zeroed kernel pages, vm_insert_page'd
  *     release  mmu_interval_notifier_remove; evict every chunk of the device (all its memory
  *              comes back to RAM, whoever put it there); destroy the pt
  */
@@ -16,6 +17,8 @@ import type { Mm } from '../../mm/mm-struct.ts';
 import type { DmirrorDevice } from './device.ts';
 import { DevicePageTable } from './device-pt.ts';
 import { DmirrorNotifier } from './notifier.ts';
+import { device_file_create } from '../../mm/device-file.ts';
+import { dmirror_fops_mmap } from './mmap.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -31,6 +34,8 @@ export class Dmirror {
   flags = 0;
   /** Set by release. */
   closed = false;
+  /** The file's id for mmap (dmirror_fops_mmap fills a mapping of it). */
+  readonly file: number;
 
   constructor(
     readonly world: World,
@@ -41,6 +46,7 @@ export class Dmirror {
     this.mutex = new Mutex(world, `${name}->mutex`, 'dmirror->mutex');
     this.pt = new DevicePageTable(mm, `${name}->pt`);
     this.notifier = new DmirrorNotifier(this, `${name}->notifier`);
+    this.file = device_file_create(world, { name: mdevice.name, mmap: dmirror_fops_mmap });
   }
 
   /** Inserts the notifier over the whole address space. @returns 0 or an errno. */

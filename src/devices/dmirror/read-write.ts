@@ -51,6 +51,9 @@ export function bounceFor(addr: number, npages: number): Bounce {
   return { addr, words: new Uint32Array(npages * WORDS_PER_PAGE), cpages: 0 };
 }
 
+/** Pages a device read copies between two scheduling points. */
+const READ_POINT_PAGES = 8192;
+
 /**
  * Copies [start, end) from the pt into the bounce buffer (dmirror_do_read). Mutex held.
  * @returns 0, or -ENOENT at the first missing entry.
@@ -59,9 +62,12 @@ export function* dmirror_do_read(dmirror: Dmirror, start: number, end: number, b
   yield dmirror.world.point(`${dmirror.name}: device reads [0x${start.toString(16)}, 0x${end.toString(16)})`, dmirror.pt, Access.Read);
   const frames = dmirror.mm.sys.frames;
   for (let p = vpn(start); p < vpn(end); p++) {
+    // A read of hundreds of MiB (the THP benchmark's 256 MiB read-back) is seconds of host time:
+    // a point every 32 MiB keeps the task stepping (the mutex stays held; nothing else changes).
+    if (p !== vpn(start) && (p - vpn(start)) % READ_POINT_PAGES === 0) yield dmirror.world.point(`${dmirror.name}: device reads on`, dmirror.pt, Access.Read);
     const e = dmirror.pt.load(p);
     if (e === undefined) return -ENOENT;
-    const data = frames.saveContents(e.page);
+    const data = frames.peekContents(e.page);
     const at = (p * PAGE_SIZE - bounce.addr) / 4;
     if (data === null) bounce.words.fill(0, at, at + WORDS_PER_PAGE);
     else bounce.words.set(data, at);

@@ -17,7 +17,7 @@ import { mmap_read_lock, mmap_read_unlock } from '../../locking/mmap-lock.js';
 import { mutex_lock, mutex_unlock } from '../../locking/mutex.js';
 import { mmu_interval_notifier_insert, mmu_interval_notifier_remove, mmu_interval_read_begin, mmu_interval_read_retry } from '../../notifier/interval.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../mm/constants.ts';
-import { is_device_private_page, page_pgmap } from '../../mm/device-private.ts';
+import { is_device_coherent_page, is_device_private_page, page_pgmap } from '../../mm/device-private.ts';
 import { mmput } from '../../mm/exit.ts';
 import { mmget_not_zero } from '../../mm/mm-struct.ts';
 import { HMM_PFN_ERROR, HMM_PFN_VALID, HMM_PFN_WRITE, hmm_pfn_to_map_order, hmm_pfn_to_page } from '../../hmm/hmm-pfn.ts';
@@ -28,6 +28,8 @@ import type { Dmirror } from './mirror.ts';
 import { DmirrorRangeNotifier } from './notifier.ts';
 import { DMIRROR_RANGE_FAULT_PAGES, HMM_RANGE_DEFAULT_TIMEOUT } from './read-write.ts';
 import {
+  HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+  HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE,
   HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
   HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
   HMM_DMIRROR_PROT_ERROR,
@@ -54,6 +56,8 @@ function mkentry(dmirror: Dmirror, w: bigint): number {
   let perm: number;
   if (is_device_private_page(world, page)) {
     perm = page_pgmap(world, page)?.owner === dmirror.mdevice ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL : HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+  } else if (is_device_coherent_page(world, page)) {
+    perm = page_pgmap(world, page)?.owner === dmirror.mdevice ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL : HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
   } else if (dmirror.mm.sys.frames.isZeroPfn(page)) {
     perm = HMM_DMIRROR_PROT_ZERO;
   } else {

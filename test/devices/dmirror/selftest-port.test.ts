@@ -33,11 +33,23 @@ describe('the hmm-tests port on the model', () => {
     expect(r.skipReason).toMatch(/make_device_exclusive_range \(v5\.14\+\)/);
   });
 
-  it('coherent variants SKIP with the kernel reason; THP cases SKIP saying the model lacks THP', () => {
+  it('coherent variants run from v6.0 and SKIP before with the kernel reason', () => {
     const [, coherent] = defineCase(spec('migrate'));
-    expect(coherent!.skipFor(undefined)).toMatch(/^DEVICE_COHERENT not available/);
-    const [thp] = defineCase(spec('migrate_anon_huge_fault'));
-    expect(thp!.skipFor(undefined)).toMatch(/not ported yet: needs device THP migration/);
+    for (const kernel of ['current', 'v6.0']) {
+      const r = checkScenario(coherent!, { ...once, kernel });
+      expect(r.verdict, kernel).toBe('pass');
+      expect(r.problems).toEqual([]);
+    }
+    expect(coherent!.skipFor('v5.14')).toMatch(/^DEVICE_COHERENT not available/);
+  });
+
+  it('coherent migrate_multiple: MIGRATE_TO_SYS brings every page back; a dmirror that ignores its notifier leaves coherent pages mapped after munmap frees them', () => {
+    const [, coherent] = defineCase(spec('migrate_multiple'));
+    expect(checkScenario(coherent!, once).problems).toEqual([]);
+    const [, broken] = defineCase(spec('migrate'), 'ignores-notifier');
+    const r = checkScenario(broken!, once);
+    expect(r.verdict).toBe('fail');
+    expect(r.problems.map((p) => p.kind)).toContain(DEVICE_MAPS_FREED_PAGE);
   });
 
   it('the migrate case moves the buffer to device memory and back through CPU faults, clean', () => {
