@@ -39,8 +39,6 @@ export async function buildJs() {
     packages: 'external',
     chunkNames: 'chunk-[hash]',
     logLevel: 'warning',
-    minifyWhitespace: true,
-    minifySyntax: true,
   });
 }
 
