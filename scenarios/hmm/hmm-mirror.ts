@@ -7,6 +7,9 @@
  *     no-read-retry                 stale-device-mapping (programmed from a snapshot munmap undid)
  *     ebusy-fatal                   device-fault-error (a collision returned to the device as an error)
  *     ebusy-no-read-begin           step-budget-exceeded (-EBUSY for ever: a livelock)
+ *     dmirror                       stale-device-mapping (lib/test_hmm.c's own-MIGRATE filter: a
+ *                                   device fault that walked before the migration's collect
+ *                                   passes read_retry and maps the old page)
  *     filter-migrate-no-teardown    device-maps-migrated-page (INV-H5: its mapping outlives
  *                                   migrate_to_ram)
  */
@@ -169,6 +172,21 @@ export const hmmMirrorMigrate = mirrorScenario({
   expect: [],
 });
 
+export const hmmMirrorMigrateDmirror = mirrorScenario({
+  name: 'hmm-mirror-migrate-dmirror',
+  description:
+    "reference HMM driver, variant dmirror (lib/test_hmm.c, v5.9+): its own MIGRATE invalidation returns before set_seq, so a device fault that walked before the migration maps the old page",
+  variant: 'dmirror',
+  tasks: {
+    device_fault: deviceFault(true),
+    *migrate(s) {
+      yield* s.dev.migrateToDevice(s.a, s.a + 2 * P);
+    },
+  },
+  expect: ['stale-device-mapping'],
+  allow: ['device-maps-freed-page', 'device-maps-migrated-page'],
+});
+
 const cpuVsDevice = (variant: HmmMirrorVariant, expect: readonly string[], allow: readonly string[] = []) =>
   mirrorScenario({
     name: variant === 'correct' ? 'hmm-cpu-vs-device-fault' : `hmm-cpu-vs-device-fault-${variant}`,
@@ -239,6 +257,7 @@ export default [
   hmmMirrorFork,
   hmmMirrorReclaim,
   hmmMirrorMigrate,
+  hmmMirrorMigrateDmirror,
   hmmCpuVsDevice,
   hmmCpuVsDeviceNoTeardown,
   hmmMirrorNoReadRetry,

@@ -14,7 +14,8 @@
  *                                CPU maps that memory directly, it never faults it back)
  *     migrate_to_ram(vmf)        the pagemap op: the faulting page back to system memory (its
  *                                whole PMD-sized folio when it is one and fits the VMA), tearing
- *                                down the device's own mapping of it before finalize
+ *                                down the device's own mapping of it before the copy
+ *     deviceWrite32(addr, v)     a device store through its mapping, under the driver lock
  *
  * With `deviceFolios` (v6.19 device THP migration, device-private memory only) the device also
  * has PMD-sized folios and asks for MIGRATE_VMA_SELECT_COMPOUND: a whole-PMD entry gets a folio
@@ -27,10 +28,14 @@
  * - `ebusy-fatal`: returns -EBUSY to the device instead of restarting;
  * - `ebusy-no-read-begin`: retries hmm_range_fault after -EBUSY without a new read_begin (it can
  *   never succeed: a livelock);
- * - `filter-migrate-no-teardown`: filters its own MIGRATE events and never tears its mapping of a
+ * - `dmirror`: lib/test_hmm.c as it is (v5.9+): returns from its own MIGRATE invalidation before the
+ *   lock and without set_seq. A device fault that walked the range before the migration's collect
+ *   then passes read_retry and maps the old system page after finalize freed it
+ *   (stale-device-mapping): the filter is only safe with no concurrent fault of the same range;
+ * - `filter-migrate-no-teardown`: filters as `dmirror` does and also never tears its mapping of a
  *   page down when migrate_to_ram moves it back (INV-H5).
  */
-import { EBUSY, EFAULT } from '../locking/errno.js';
+import { EBUSY, EFAULT, ENOENT } from '../locking/errno.js';
 import { Mutex, mutex_lock, mutex_trylock, mutex_unlock } from '../locking/mutex.js';
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
 import { device_map, device_shadow_create, device_unmap, device_unmap_range, type DeviceShadow } from '../notifier/coherence.js';
@@ -74,13 +79,13 @@ import {
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /** Which driver. */
-export type HmmMirrorVariant = 'correct' | 'no-read-retry' | 'ebusy-fatal' | 'ebusy-no-read-begin' | 'filter-migrate-no-teardown';
+export type HmmMirrorVariant = 'correct' | 'no-read-retry' | 'ebusy-fatal' | 'ebusy-no-read-begin' | 'dmirror' | 'filter-migrate-no-teardown';
 
 const ops: MmuIntervalNotifierOps = {
   *invalidate(sub, range, curSeq) {
     const dev = (sub as HmmMirrorNotifier).dev;
     const own = range.event === MMU_NOTIFY_MIGRATE && range.owner === dev.owner;
-    if (own && dev.variant === 'filter-migrate-no-teardown') return true;
+    if (own && (dev.variant === 'dmirror' || dev.variant === 'filter-migrate-no-teardown')) return true;
     if (mmu_notifier_range_blockable(range)) yield* mutex_lock(dev.lock);
     else if ((yield* mutex_trylock(dev.lock)) === 0) return false;
     mmu_interval_set_seq(sub, curSeq);
@@ -296,19 +301,20 @@ export class HmmMirror {
         const frames = memoryOf(this.world)!.frames;
         if (folio !== null && folio >= 0) {
           if (!toDevice) yield* folio_lock(folio);
+          // Teardown before the copy, as for a base page below.
+          if (!toDevice) for (let k = 0; k < HPAGE_PMD_NR; k++) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
           if (spage === null) frames.clearFolioContents(folio);
           else frames.copyFolioContents(folio, spage);
           dst[i] = migrate_pfn(folio) | MIGRATE_PFN_COMPOUND;
-          if (!toDevice) for (let k = 0; k < HPAGE_PMD_NR; k++) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
         } else {
           for (let k = 0; k < HPAGE_PMD_NR && i + k < args.npages; k++) {
             const d = toDevice ? yield* this.allocDevicePage() : yield* alloc_page_vma(this.mm);
             if (d === null) continue;
             if (!toDevice) yield* folio_lock(d);
+            if (!toDevice) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
             if (spage === null) clear_highpage(d);
             else copy_highpage(d, spage + k);
             dst[i + k] = migrate_pfn(d);
-            if (!toDevice) yield* this.teardown(args.start + (i + k) * PAGE_SIZE);
           }
         }
         i += HPAGE_PMD_NR - 1;
@@ -322,10 +328,12 @@ export class HmmMirror {
         if (dpage !== null) yield* folio_lock(dpage);
       }
       if (dpage === null) continue;
+      // Back to RAM: the device loses its mapping before the copy, so a device write cannot land
+      // in the old page after its contents were taken (dmirror erases its entry, then copies).
+      if (!toDevice) yield* this.teardown(args.start + i * PAGE_SIZE);
       if (spage === null) clear_highpage(dpage);
       else copy_highpage(dpage, spage);
       dst[i] = migrate_pfn(dpage);
-      if (!toDevice) yield* this.teardown(args.start + i * PAGE_SIZE);
     }
   }
 
@@ -385,6 +393,24 @@ export class HmmMirror {
     yield* migrate_vma_pages(args);
     yield* migrate_vma_finalize(args);
     return lost ? VM_FAULT_SIGBUS : 0;
+  }
+
+  /**
+   * Writes a word through the device's mapping, under the driver lock as dmirror_do_write does.
+   * @returns 0, or -ENOENT when the device has no writable mapping of the page (it must fault first).
+   */
+  *deviceWrite32(addr: number, value: number): Gen<number> {
+    const page = addr - (addr % PAGE_SIZE);
+    yield* mutex_lock(this.lock);
+    yield this.world.point(`device write ${this.name}:0x${addr.toString(16)}`, this.pt, Access.Read);
+    const m = this.pt.entries.get(page);
+    let ret = -ENOENT;
+    if (m !== undefined && m.write) {
+      this.mm.sys.frames.write32(m.pfn, addr - page, value);
+      ret = 0;
+    }
+    yield* mutex_unlock(this.lock);
+    return ret;
   }
 
   /** Reads a word through the device's mapping (a device access). @returns the word or -EFAULT. */

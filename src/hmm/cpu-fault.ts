@@ -20,7 +20,7 @@ import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { contractOf } from '../locking/version.js';
 import { FindingKind } from '../sim/finding.js';
 import type { World } from '../sim/world.js';
-import { FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, page_pgmap, type VmFault } from '../mm/device-private.ts';
+import { VM_FAULT_SIGBUS, page_pgmap, type VmFault } from '../mm/device-private.ts';
 import { setSpecialFaultHandler } from '../mm/fault.ts';
 import { folio_trylock, folio_unlock, waitOnLockedUnderPtl } from '../mm/folio-lock.ts';
 import type { Mm } from '../mm/mm-struct.ts';
@@ -39,21 +39,21 @@ export function installCpuFault(world: World): void {
   setSpecialFaultHandler(world, specialFault);
 }
 
-function* specialFault(mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean): Gen<number> {
+function* specialFault(mm: Mm, vma: Vma, addr: number, pte: Pte, _write: boolean, flags: number): Gen<number> {
   const kind = pte & PTE_KIND_BITS;
   if (kind === PTE_KIND_MIGRATION) {
     yield* migration_entry_wait(mm, addr);
     return 0;
   }
   if (kind !== PTE_KIND_DEVICE_PRIVATE) return -EFAULT;
-  return yield* deviceFault(mm, vma, addr, pte, write);
+  return yield* deviceFault(mm, vma, addr, pte, flags);
 }
 
 /** The point of one retry of a fault on a locked device page (a constant: the retry loop allocates nothing). */
 const RETRY_LABEL = 'do_swap_page: device page locked, retry the fault';
 
 /** do_swap_page on a device-private entry (spec §5.4). */
-function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean): Gen<number> {
+function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, flags: number): Gen<number> {
   const sys = mm.sys;
   // A device-private PMD (v6.19+, do_huge_pmd_device_private): the fault names the folio's head
   // page, and migrate_to_ram brings the whole folio back.
@@ -84,7 +84,7 @@ function* deviceFault(mm: Mm, vma: Vma, addr: number, orig: Pte, write: boolean)
   if (pgmap === null || pgmap.ops.migrate_to_ram === undefined) {
     mm.world.report(FindingKind.Bug, `BUG: CPU fault on device-private pfn ${page} whose pagemap has no migrate_to_ram`, 'hmm:no-migrate_to_ram');
   } else {
-    const vmf: VmFault = { vma, address: addr, page, flags: write ? FAULT_FLAG_WRITE : 0, mm };
+    const vmf: VmFault = { vma, address: addr, page, flags, mm };
     ret = yield* pgmap.ops.migrate_to_ram(vmf);
   }
   yield* folio_unlock(page);

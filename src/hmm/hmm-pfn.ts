@@ -6,6 +6,11 @@
  *     60 DMA_MAPPED   59 P2PDMA   58 P2PDMA_BUS   (sticky: carried from input to output)
  *     57..53 map order   52..0 pfn
  *
+ * This is the layout of kernels with the HMM DMA helpers' sticky bits (2025; the review dates it
+ * v6.16, not re-verified). Before them the order field started at BITS_PER_LONG - 8 = 56 (map order:
+ * v5.10+) and there were no sticky bits; no version switch selects that older layout, so a driver
+ * that hard-codes bit positions instead of these names is only right for the newer kernels.
+ *
  * Drivers hold the words in a `BigUint64Array` and test them with the bigint constants below,
  * as C code does (`if (range.hmm_pfns[i] & HMM_PFN_VALID)`). The walker writes them through a
  * 32-bit view of the same buffer (the low word is the pfn, the high word the flags and order), so
@@ -27,12 +32,16 @@ export const HMM_PFN_P2PDMA = 1n << 59n;
 export const HMM_PFN_P2PDMA_BUS = 1n << 58n;
 /** Lowest bit of the 5-bit map order field. */
 export const HMM_PFN_ORDER_SHIFT = 53n;
-/** Every input-and-output flag bit (VALID, WRITE, ERROR and the order field). */
-export const HMM_PFN_INOUT_FLAGS = HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR | (0x1fn << HMM_PFN_ORDER_SHIFT);
-/** The sticky bits. */
-export const HMM_PFN_STICKY = HMM_PFN_DMA_MAPPED | HMM_PFN_P2PDMA | HMM_PFN_P2PDMA_BUS;
-/** Every flag bit (the complement is the pfn field). */
-export const HMM_PFN_FLAGS = HMM_PFN_INOUT_FLAGS | HMM_PFN_STICKY;
+/**
+ * The bits hmm_range_fault carries unchanged from a word's input to its output: the sticky set
+ * (DMA_MAPPED, P2PDMA, P2PDMA_BUS). The kernel keeps this name private to mm/hmm.c, with this
+ * meaning; it is exported here so a reviewer porting by name reads the same set.
+ */
+export const HMM_PFN_INOUT_FLAGS = HMM_PFN_DMA_MAPPED | HMM_PFN_P2PDMA | HMM_PFN_P2PDMA_BUS;
+/** The sticky bits (the model's own name for HMM_PFN_INOUT_FLAGS). */
+export const HMM_PFN_STICKY = HMM_PFN_INOUT_FLAGS;
+/** Every flag bit, from the order field up (the complement is the pfn field), as include/linux/hmm.h. */
+export const HMM_PFN_FLAGS = ((1n << 64n) - 1n) & ~((1n << HMM_PFN_ORDER_SHIFT) - 1n);
 /** Input: the page must end up valid, faulting it in if needed. */
 export const HMM_PFN_REQ_FAULT = HMM_PFN_VALID;
 /** Input: the page must end up writable (only together with HMM_PFN_REQ_FAULT). */

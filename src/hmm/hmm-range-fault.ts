@@ -38,6 +38,7 @@ import { Access } from '../sim/point.js';
 import { PAGE_SIZE, PMD_SIZE } from '../mm/constants.ts';
 import { page_pgmap } from '../mm/device-private.ts';
 import { handle_mm_fault } from '../mm/fault.ts';
+import { FAULT_FLAG_REMOTE } from '../mm/fault-flags.ts';
 import { waitOnLockedUnderPtl } from '../mm/folio-lock.ts';
 import type { Mm } from '../mm/mm-struct.ts';
 import {
@@ -333,7 +334,8 @@ function* fault(w: Walk, vma: Vma, addr: number, end: number, need: number): Gen
   const write = (need & NEED_WRITE_FAULT) !== 0;
   if (write && (vma.flags & VM_WRITE) === 0) return -EPERM;
   for (let a = addr; a < end; a += PAGE_SIZE) {
-    const r = yield* handle_mm_fault(w.mm, vma, a, write);
+    // REMOTE: the device's fault is not the current task's access (migrate_to_ram sees it).
+    const r = yield* handle_mm_fault(w.mm, vma, a, write, false, FAULT_FLAG_REMOTE);
     if (r < 0) return -EFAULT;
   }
   return WALK_BUSY;

@@ -40,7 +40,7 @@ export {
   type MigratePfnArray,
 } from './migrate-pfn.ts';
 export { MigrateVma, migrate_vma_setup, migrate_vma_pages, migrate_vma_finalize, find_vma } from './migrate-vma.ts';
-export { migrate_device_range, migrate_device_pages, migrate_device_finalize, migrate_device_coherent_page } from './migrate-device.ts';
+export { migrate_device_range, migrate_device_pfns, migrate_device_pages, migrate_device_finalize, migrate_device_coherent_page } from './migrate-device.ts';
 export { DEVICE_MAPS_MIGRATED_PAGE } from './migrate-oracle.ts';
 export {
   DevPagemap,

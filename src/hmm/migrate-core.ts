@@ -14,6 +14,7 @@
  * count; the migration's own reference keeps the source alive; the destination arrives with the
  * driver's allocation reference (dropped at finalize) and takes one per entry it replaces.
  */
+import { FindingKind } from '../sim/finding.js';
 import { down_read, up_read } from '../locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { cpu_mapping_changed } from '../notifier/coherence.js';
@@ -265,11 +266,13 @@ export function migrateMapping(sys: MemorySystem, page: number, newpage: number,
 /** `__migrate_device_finalize`. */
 export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, dst: MigratePfnArray, npages: number, faultPage: number | null): Gen<void> {
   const f = sys.frames;
+  const faultFolio = faultPage === null ? -1 : f.folioHead(faultPage);
   for (let i = 0; i < npages; i++) {
     const newpage = migrate_pfn_to_page(dst[i]!);
     const page = migrate_pfn_to_page(src[i]!);
     if (page === null) {
       if (newpage !== null) {
+        warnFaultFolioAsDst(sys, faultFolio, newpage, i);
         yield* folio_unlock(newpage);
         sys.putPage(newpage);
       }
@@ -278,6 +281,7 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
     let to = newpage;
     if ((src[i]! & MIGRATE_PFN_MIGRATE) === 0 || to === null) {
       if (to !== null) {
+        warnFaultFolioAsDst(sys, faultFolio, to, i);
         yield* folio_unlock(to);
         sys.putPage(to);
       }
@@ -291,8 +295,23 @@ export function* migrateDeviceFinalize(sys: MemorySystem, src: MigratePfnArray, 
     if (page !== faultPage) yield* folio_unlock(page);
     sys.putPage(page);
     if (to !== page) {
+      warnFaultFolioAsDst(sys, faultFolio, to, i);
       yield* folio_unlock(to);
       sys.putPage(to);
     }
   }
+}
+
+/**
+ * The kernel's finalize WARNs (once) when the folio of the faulting page comes back as a
+ * destination: the driver handed migrate_to_ram's own page in as dst, and finalize is about to
+ * unlock and put a page the fault path still holds locked. It goes on as the kernel does.
+ */
+function warnFaultFolioAsDst(sys: MemorySystem, faultFolio: number, dst: number, i: number): void {
+  if (faultFolio < 0 || sys.frames.folioHead(dst) !== faultFolio) return;
+  sys.world.report(
+    FindingKind.Warn,
+    `WARNING: migrate_vma_finalize: entry ${i}'s destination pfn ${dst} is the faulting page's folio (fault_page); migrate_to_ram must migrate to a new page`,
+    'migrate:fault-page-as-dst',
+  );
 }

@@ -5,8 +5,10 @@
  *
  *     migrate_device_range(src, start, npages)   reference and try-lock each in-use page;
  *                                                unmap it everywhere (migration entries)
+ *     migrate_device_pfns(src, npages)           the same for the pfns src holds (v6.15+)
  *     (driver) allocate, lock and fill dst; copy
- *     migrate_device_pages(src, dst, npages)     move metadata
+ *     migrate_device_pages(src, dst, npages)     move metadata; an entry with MIGRATE and no
+ *                                                source page is a BUG (no VMA to insert into)
  *     migrate_device_finalize(src, dst, npages)  entries for the new pages; unlock, put
  *
  * The caller holds no mmap lock: the pages are found by pfn and unmapped through the rmap.
@@ -14,7 +16,9 @@
  * `migrate_device_coherent_page` is the same for one device-coherent page, to a system page it
  * allocates itself: what a long-term pin does with device-coherent memory (v6.0+).
  */
-import { EBUSY } from '../locking/errno.js';
+import { EBUSY, EOPNOTSUPP } from '../locking/errno.js';
+import { contractOf } from '../locking/version.js';
+import { API_UNAVAILABLE } from '../notifier/kinds.js';
 import { FindingKind } from '../sim/finding.js';
 import { currentWorld } from '../sim/world.js';
 import { Access } from '../sim/point.js';
@@ -42,22 +46,39 @@ export function* migrate_device_range(src_pfns: MigratePfnArray, start: number, 
   const sys = sysNow();
   installCpuFault(sys.world);
   installDeviceCoherentMigrator(sys.world);
-  const f = sys.frames;
-  for (let i = 0; i < npages; i++) {
-    const pfn = start + i;
-    if (!f.tryGet(pfn)) {
-      src_pfns[i] = 0;
-      continue;
-    }
-    if (!(yield* folio_trylock(pfn))) {
-      src_pfns[i] = 0;
-      sys.putPage(pfn);
-      continue;
-    }
-    src_pfns[i] = migrate_pfn(pfn) | MIGRATE_PFN_MIGRATE;
-  }
+  for (let i = 0; i < npages; i++) src_pfns[i] = yield* migrateDevicePfnLock(sys, start + i);
   yield* migrateDeviceUnmap(sys, src_pfns, npages, null);
   return 0;
+}
+
+/**
+ * `migrate_device_pfns(src_pfns, npages)` (v6.15+): migrate_device_range for an array of device
+ * pfns that need not be contiguous. On entry each `src_pfns[i]` is a plain pfn (the v6.15 form);
+ * on return it is a migrate pfn word, as from migrate_device_range. @returns 0, or -EOPNOTSUPP
+ * (with an api-unavailable finding) under a kernel contract that lacks it.
+ */
+export function* migrate_device_pfns(src_pfns: MigratePfnArray, npages: number): Gen<number> {
+  const sys = sysNow();
+  const c = contractOf(sys.world);
+  if (c.migrateDevicePfns !== true) {
+    sys.world.report(API_UNAVAILABLE, `migrate_device_pfns does not exist in kernel contract ${c.name} (it arrived in v6.15)`, 'migrate_device_pfns', true);
+    return -EOPNOTSUPP;
+  }
+  installCpuFault(sys.world);
+  installDeviceCoherentMigrator(sys.world);
+  for (let i = 0; i < npages; i++) src_pfns[i] = yield* migrateDevicePfnLock(sys, src_pfns[i]!);
+  yield* migrateDeviceUnmap(sys, src_pfns, npages, null);
+  return 0;
+}
+
+/** `migrate_device_pfn_lock`: a reference and the lock of an in-use page, as a MIGRATE word; else 0. */
+function* migrateDevicePfnLock(sys: MemorySystem, pfn: number): Gen<number> {
+  if (!sys.frames.tryGet(pfn)) return 0;
+  if (!(yield* folio_trylock(pfn))) {
+    sys.putPage(pfn);
+    return 0;
+  }
+  return migrate_pfn(pfn) | MIGRATE_PFN_MIGRATE;
 }
 
 /** `migrate_device_pages(src_pfns, dst_pfns, npages)`. */
@@ -66,9 +87,22 @@ export function* migrate_device_pages(src_pfns: MigratePfnArray, dst_pfns: Migra
   for (let i = 0; i < npages; i++) {
     const newpage = migrate_pfn_to_page(dst_pfns[i]!);
     const page = migrate_pfn_to_page(src_pfns[i]!);
-    if (newpage === null || page === null) {
-      // No destination, or no source page (there is no VMA to insert into here).
+    if (newpage === null) {
       src_pfns[i] = src_pfns[i]! - (src_pfns[i]! & MIGRATE_PFN_MIGRATE);
+      continue;
+    }
+    if (page === null) {
+      // An empty source still asking to migrate would be a hole to insert into, and there is no
+      // VMA here: the kernel hits VM_BUG_ON(!migrate) (then a NULL dereference). migrate_device_range
+      // never produces such an entry; a driver that builds src_pfns by hand can.
+      if ((src_pfns[i]! & MIGRATE_PFN_MIGRATE) !== 0) {
+        sys.world.report(
+          FindingKind.Bug,
+          `BUG: migrate_device_pages: entry ${i} has MIGRATE_PFN_MIGRATE but no source page; without a VMA there is nothing to insert into (src_pfns must come from migrate_device_range)`,
+          'migrate:device-pages-no-source',
+        );
+        src_pfns[i] = src_pfns[i]! - MIGRATE_PFN_MIGRATE;
+      }
       continue;
     }
     if (!folio_test_locked(newpage)) {

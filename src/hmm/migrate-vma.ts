@@ -142,9 +142,11 @@ export function* migrate_vma_setup(args: MigrateVma): Gen<number> {
   installCpuFault(world);
   installDeviceCoherentMigrator(world);
   mmap_assert_locked(mm);
+  // The count comes from the arguments as given, before they are page-aligned, as the kernel
+  // computes it: [0x1800, 0x2000) counts 0 pages (-EINVAL) though it aligns to a whole page.
+  const nr = Math.floor((args.end - args.start) / PAGE_SIZE);
   args.start -= args.start % PAGE_SIZE;
   args.end -= args.end % PAGE_SIZE;
-  const nr = (args.end - args.start) / PAGE_SIZE;
   if (nr <= 0) return -EINVAL;
   if (args.start < vma.start || args.start >= vma.end) return -EINVAL;
   if (args.end <= vma.start || args.end > vma.end) return -EINVAL;

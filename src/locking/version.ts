@@ -109,6 +109,12 @@ export interface KernelContract {
    */
   readonly deviceThpMigration?: boolean;
   /**
+   * v6.15+ (Matthew Brost's "mm/migrate: Add migrate_device_pfns", merged with the Xe SVM work):
+   * migrate_device_pfns(src_pfns, npages), migrate_device_range for a non-contiguous array of
+   * device pfns. Absent: the call is api-unavailable.
+   */
+  readonly migrateDevicePfns?: boolean;
+  /**
    * v5.2-v5.3: the 2019 HMM mirror API (hmm_mirror_register, hmm_range_register,
    * wait_until_valid, snapshot, hmm_range_fault(range, block), a boolean `valid` per range).
    * Absent: the calls are api-unavailable (v4.19 had the older API, v5.4 a reworked one not
@@ -208,9 +214,10 @@ const V6_0: KernelContract = {
 const V6_15: KernelContract = {
   ...V6_0,
   name: 'v6.15',
-  summary: 'v6.0 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries)',
+  summary: 'v6.0 with single-page make_device_exclusive: mapcount kept, reverse-map walkers handle the entries, the CPU-fault restore raises CLEAR (as released: the device-private locked-page fault still retries); migrate_device_pfns',
   deviceExclusiveApi: 'single',
   exclusiveRestoreEvent: 'clear',
+  migrateDevicePfns: true,
 };
 const V6_19: KernelContract = {
   ...V6_15,

@@ -52,16 +52,13 @@ export interface VmFault {
   readonly address: number;
   /** The device-private page (pfn) the entry named; locked by the fault path. */
   readonly page: number;
-  /** FAULT_FLAG_WRITE when the access writes. */
+  /** The fault's FAULT_FLAG_* bits (fault-flags.ts): WRITE, and REMOTE from hmm_range_fault. */
   readonly flags: number;
   /** The address space (`vmf->vma->vm_mm`). */
   readonly mm: Mm;
 }
 
-/** `FAULT_FLAG_WRITE`. */
-export const FAULT_FLAG_WRITE = 0x1;
-/** `FAULT_FLAG_REMOTE`: the fault is not for the current task (GUP, hmm_range_fault). */
-export const FAULT_FLAG_REMOTE = 0x80;
+export { FAULT_FLAG_WRITE, FAULT_FLAG_REMOTE } from './fault-flags.ts';
 
 /** `VM_FAULT_SIGBUS`: migrate_to_ram could not bring the page back. */
 export const VM_FAULT_SIGBUS = 0x2;

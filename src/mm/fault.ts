@@ -30,6 +30,7 @@ import { MmuNotifierRange, mmu_notifier_range_init, mmu_notifier_range_init_owne
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
+import { FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_USER, FAULT_FLAG_WRITE } from './fault-flags.ts';
 import { folio_lock, folio_trylock, folio_unlock, folio_wait_locked } from './folio-lock.ts';
 import { restoreExclusivePte } from './device-exclusive-entry.ts';
 import { contractOf } from '../locking/version.js';
@@ -63,7 +64,7 @@ import type { Vma } from './vma.ts';
 type Gen<T> = Generator<unknown, T, unknown>;
 
 /** Handles a fault on a migration or device-private entry; installed by the hmm layer. */
-export type SpecialFaultHandler = (mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean) => Gen<number>;
+export type SpecialFaultHandler = (mm: Mm, vma: Vma, addr: number, pte: Pte, write: boolean, flags: number) => Gen<number>;
 
 const HANDLER_KEY = 'mm.specialFault';
 
@@ -91,7 +92,7 @@ export function* fault_in(mm: Mm, addr: number, write: boolean): Gen<number> {
   const vma = mm.vmas.find(page);
   let ret: number;
   if (vma === undefined || !vmaAllows(vma, write)) ret = -EFAULT;
-  else ret = yield* handle_mm_fault(mm, vma, page, write, true);
+  else ret = yield* handle_mm_fault(mm, vma, page, write, true, FAULT_FLAG_USER);
   if (ret === VM_FAULT_RETRY) return 0; // the lock is already dropped
   yield* mmap_read_unlock(mm);
   return ret;
@@ -100,9 +101,11 @@ export function* fault_in(mm: Mm, addr: number, write: boolean): Gen<number> {
 /**
  * `handle_mm_fault` for a page-aligned `addr` in `vma`; the caller holds the mmap lock. With
  * `allowRetry` (FAULT_FLAG_ALLOW_RETRY) a wait drops the mmap lock and returns VM_FAULT_RETRY;
- * without it (GUP, hmm_range_fault, kernel faults) the fault sleeps holding the lock.
+ * without it (GUP, hmm_range_fault, kernel faults) the fault sleeps holding the lock. `flags`
+ * adds further FAULT_FLAG_* bits (USER, REMOTE); WRITE and ALLOW_RETRY follow `write` and
+ * `allowRetry`. The fault handlers that look at them (migrate_to_ram's vmf) get the union.
  */
-export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean, allowRetry = false): Gen<number> {
+export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean, allowRetry = false, flags = 0): Gen<number> {
   const ptl = mm.ptl(addr);
   yield mm.world.point(`fault ${write ? 'write' : 'read'} ${mm.name}:0x${addr.toString(16)}`, ptl, Access.Read);
   if (vma.hpageShift !== 0) return yield* hugetlb_fault(mm, vma, addr, write);
@@ -120,7 +123,7 @@ export function* handle_mm_fault(mm: Mm, vma: Vma, addr: number, write: boolean,
   if (kind === PTE_KIND_DEVICE_EXCLUSIVE) return yield* remove_device_exclusive_entry(mm, vma, addr, pte, allowRetry);
   if (kind !== PTE_KIND_PRESENT) {
     const h = mm.world.locals.get(HANDLER_KEY) as SpecialFaultHandler | undefined;
-    if (h !== undefined) return yield* h(mm, vma, addr, pte, write);
+    if (h !== undefined) return yield* h(mm, vma, addr, pte, write, flags | (write ? FAULT_FLAG_WRITE : 0) | (allowRetry ? FAULT_FLAG_ALLOW_RETRY : 0));
     return -EFAULT;
   }
   if (write && (pte & PTE_WRITE) === 0) return yield* do_wp_page(mm, vma, addr, pte);
