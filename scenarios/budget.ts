@@ -4,7 +4,7 @@
  * where a check that names no budget gives a scenario 20,000. A run of these costs 0.1 to 0.4 ms
  * of CPU once warm, ten times a notifier-only run, and the forty of them the catalogue had then,
  * at 20,000 runs, made the main job (`npx hmmsim check`) take 100 s on 2 cores; with this budget
- * (50 scenarios now) it takes about 21 to 24 s of CPU, 11 to 14 s on an idle 2-core machine (README).
+ * (50 scenarios now) it takes about 24 s of CPU, 12 to 15 s on an idle 2-core machine (README).
  *
  * Why it keeps every verdict. A full check at 20,000 runs (seed 1, 2026-12-01) first hit every
  * finding these scenarios expect within the first 61 runs of at least one leg, most of them at
