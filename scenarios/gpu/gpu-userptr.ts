@@ -22,6 +22,7 @@ import { defineScenario, type World } from '../../src/index.js';
 import { dma_resv_lockdep } from '../../src/locking/dma-resv.js';
 import { GpuUserptrDevice, type GpuBo, type GpuUserptrVariant } from '../../src/devices/gpu-userptr.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, mm_check, mm_create, out_of_memory, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_mmap, sys_munmap, write32, type Mm } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 interface State {
   mm: Mm;
@@ -76,6 +77,7 @@ function munmapScenario(name: string, description: string, variant: GpuUserptrVa
       mm_check(ctx.world);
     },
     expect: (v) => (!v.intervalNotifiers ? ['api-unavailable'] : v.dmaFenceAnnotations ? expectAnnotated : expectBefore),
+    runs: MM_SCENARIO_RUNS,
   });
 }
 
@@ -104,6 +106,7 @@ function oomScenario(name: string, description: string, variant: GpuUserptrVaria
     },
     expect: (v) => (v.intervalNotifiers ? expectBug : ['api-unavailable']),
     allow: allow,
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

@@ -65,6 +65,7 @@ import {
   type Mm,
 } from '../../src/mm/index.ts';
 import { isDeviceExclusiveEntry } from '../../src/mm/pte.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 const V = 0x400000;
 
@@ -144,6 +145,7 @@ function gpuScenario(d: GpuScenario) {
     expect: (v) => (unavailable(v) ? ['api-unavailable'] : d.expect(v)),
     // Without the API the run stops at the first call, wherever the CPU side stands.
     allow: (v) => (unavailable(v) ? ['lockdep-held-at-exit', 'deadlock', 'kernel-itree-leak', 'quiescence'] : d.allow?.(v) ?? []),
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

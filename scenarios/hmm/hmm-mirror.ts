@@ -37,6 +37,7 @@ import {
   write32,
   type Mm,
 } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 const P = PAGE_SIZE;
 const RW = PROT_READ | PROT_WRITE;
@@ -92,6 +93,7 @@ function mirrorScenario(spec: Spec) {
     expect: onlyWithIntervals(spec.expect),
     allow: spec.allow ?? [],
     ...(spec.maxSteps === undefined ? {} : { maxSteps: spec.maxSteps }),
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

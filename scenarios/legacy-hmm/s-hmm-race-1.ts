@@ -24,6 +24,7 @@ import { defineScenario, GFP_KERNEL, IntervalMirror, LegacyMirror, type World } 
 import { contractOf } from '../../src/locking/version.js';
 import { MADV_DONTNEED, mm_create, PAGE_SIZE, read32, sys_madvise, try_to_free_pages, write32, type Mm } from '../../src/mm/index.ts';
 import { populated } from './populated.js';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 interface RaceState {
   mm: Mm;
@@ -64,6 +65,7 @@ export const sHmmRace1 = defineScenario<RaceState>({
   expect: (v) => (v.legacyHmm !== undefined ? ['stale-device-mapping'] : v.intervalNotifiers ? [] : ['api-unavailable']),
   // When the device is programmed inside the CPU's window, the CPU then frees the page under it.
   allow: (v) => (v.legacyHmm !== undefined ? ['device-maps-freed-page'] : []),
+  runs: MM_SCENARIO_RUNS,
 });
 
 /**
@@ -87,6 +89,7 @@ export const sHmmRace1Reclaim = defineScenario<RaceState>({
   },
   expect: (v) => (v.legacyHmm !== undefined ? ['stale-device-mapping'] : v.intervalNotifiers ? [] : ['api-unavailable']),
   allow: (v) => (v.legacyHmm !== undefined ? ['device-maps-freed-page'] : []),
+  runs: MM_SCENARIO_RUNS,
 });
 
 type RaceScenarioInit = (s: RaceState, w: World) => Generator<unknown, void, unknown>;

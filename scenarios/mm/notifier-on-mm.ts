@@ -26,6 +26,7 @@ import {
   type World,
 } from '../../src/index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, mm_create, out_of_memory, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_mmap, sys_munmap, write32, type Mm } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 /** Maps `pages` anonymous pages and writes each, so the CPU maps real frames. */
 function* populated(mm: Mm, pages: number): Generator<unknown, number, unknown> {
@@ -102,6 +103,7 @@ function seq(name: string, description: string, variant: IntervalMirrorVariant, 
     },
     expect: (v) => (v.intervalNotifiers ? expectBug : ['api-unavailable']),
     allow: allowBug,
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

@@ -35,6 +35,7 @@ import {
   type World,
 } from '../../src/index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, mm_check, mm_create, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_mmap, try_to_free_pages, write32, type Mm } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 interface State {
   mm: Mm;
@@ -93,6 +94,8 @@ function reclaim1(name: string, description: string, variant: Variant) {
     },
     // Which lockdep report comes first in a deadlocking run depends on the interleaving.
     allow: pressure ? ['lockdep-recursive'] : [],
+    // The other variants' DFS covers their whole space in about 1,000 runs: no budget needed.
+    ...(pressure ? { runs: MM_SCENARIO_RUNS } : {}),
   });
 }
 

@@ -51,6 +51,7 @@ import {
   write32,
   type Mm,
 } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 type Variant = 'unpinned' | 'pinned' | 'waits';
 
@@ -164,6 +165,7 @@ function regcache(name: string, description: string, variant: Variant) {
     },
     expect: variant === 'unpinned' ? ['device-maps-freed-page'] : variant === 'pinned' ? ['info-loosely-coherent'] : [],
     allow: variant === 'unpinned' ? ['page-use-after-free'] : [],
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

@@ -12,6 +12,7 @@
  */
 import { defineScenario, IntervalMirror, Mutex, type IntervalMirrorVariant, type World } from '../../src/index.js';
 import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_PRIVATE, MADV_DONTNEED, mm_create, PAGE_SIZE, PROT_READ, PROT_WRITE, sys_madvise, sys_mmap, sys_munmap, write32, type Mm } from '../../src/mm/index.ts';
+import { MM_SCENARIO_RUNS } from '../budget.js';
 
 const HPAGE = 2 * 1024 * 1024;
 
@@ -52,6 +53,7 @@ function thpSeq(name: string, description: string, variant: IntervalMirrorVarian
     },
     expect: (v) => (v.intervalNotifiers ? expectBug : ['api-unavailable']),
     allow: allowBug,
+    runs: MM_SCENARIO_RUNS,
   });
 }
 

@@ -65,6 +65,12 @@ export interface ScenarioDefinition<S> {
    * a check is capped at this many runs.
    */
   readonly maxRuns?: number;
+  /**
+   * The budget of a check that names none (no `--runs`): how many runs, over all strategy legs,
+   * this scenario gets by default instead of the command's 20,000. For a catalogue scenario whose
+   * verdict a smaller budget already settles; say beside it how that was established.
+   */
+  readonly runs?: number;
 }
 
 /** A scenario ready to explore. */
@@ -81,6 +87,8 @@ export interface Scenario extends Program {
   skipFor(kernel: string | undefined): string | null;
   /** The cap on a check's runs (Infinity when unbounded). */
   readonly maxRuns: number;
+  /** The budget of a check that names none, if the scenario sets one (its `runs`). */
+  readonly defaultRuns: number | undefined;
   readonly definition: ScenarioDefinition<unknown>;
   /** The file whose code called defineScenario (for replay lines), or null when unknown. */
   readonly definedIn: string | null;
@@ -109,6 +117,9 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
   if (def.maxRuns !== undefined && !(Number.isInteger(def.maxRuns) && def.maxRuns > 0)) {
     throw new ScenarioError(`${where}: maxRuns must be a positive integer`);
   }
+  if (def.runs !== undefined && !(Number.isInteger(def.runs) && def.runs > 0)) {
+    throw new ScenarioError(`${where}: runs must be a positive integer`);
+  }
   if (def.maxSteps !== undefined && !(Number.isInteger(def.maxSteps) && def.maxSteps > 0)) {
     throw new ScenarioError(`${where}: maxSteps must be a positive integer`);
   }
@@ -136,15 +147,23 @@ export function defineScenario<S>(def: ScenarioDefinition<S>): Scenario {
       world.report(FindingKind.Check, msg, msg);
     }
   };
+  // Where the caller is: the stack is captured now and formatted only if someone asks (formatting
+  // every built-in scenario's stack took a tenth of the command's start-up).
+  const site = new Error();
+  let definedIn: string | null | undefined;
   return {
     name: def.name,
     description: def.description ?? '',
-    definedIn: callerFile(),
+    get definedIn(): string | null {
+      if (definedIn === undefined) definedIn = callerFile(site);
+      return definedIn;
+    },
     expect: expectFor(undefined),
     expectFor,
     allowFor,
     skipFor: (kernel) => def.skip?.(kernelContract(kernel ?? DEFAULT_KERNEL)) ?? null,
     maxRuns: def.maxRuns ?? Infinity,
+    defaultRuns: def.runs,
     definition: def as ScenarioDefinition<unknown>,
     start(world: World): void {
       if (def.maxSteps !== undefined) world.maxSteps = def.maxSteps;
@@ -221,9 +240,9 @@ export function verdictOf(
   return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
 }
 
-/** The file of the code that called defineScenario: the frame after this module's own. */
-function callerFile(): string | null {
-  const lines = (new Error().stack ?? '').split('\n').slice(1);
+/** The file of the code that called defineScenario (captured in `site`): the frame after this module's own. */
+function callerFile(site: Error): string | null {
+  const lines = (site.stack ?? '').split('\n').slice(1);
   const self = lines[0] ?? '';
   const selfFile = /\((.*?):\d+:\d+\)$|at (.*?):\d+:\d+$/.exec(self.trim());
   const own = selfFile?.[1] ?? selfFile?.[2] ?? '';

@@ -7,7 +7,7 @@
  *
  * Both explore in the calling thread with the command's strategies and defaults (the portfolio's
  * legs, one after the other). Unlike the command, a task that loops without a scheduling point
- * hangs the call (the watchdog needs worker threads); run `npx hmmsim check file.ts` to find it.
+ * hangs the call (the watchdog is the command's); run `npx hmmsim check file.ts` to find it.
  */
 import { unreportableExpectations, unreportableLine } from '../check/known-kinds.js';
 import { checkScenario } from '../check/run.js';
@@ -22,7 +22,7 @@ import { DEFAULT_RUNS, DEFAULT_SEED, DEFAULT_TIME_SECONDS } from './defaults.js'
 export interface CheckApiOptions {
   /** `random`, `pct`, `dfs` or `portfolio` (default: portfolio, its legs run one after the other). */
   readonly strategy?: 'random' | 'pct' | 'dfs' | 'portfolio';
-  /** Total runs (default 20,000). */
+  /** Total runs (default: the scenario's own budget, its `runs`, else 20,000). */
   readonly runs?: number;
   /** Time limit in seconds per strategy leg (default 10). */
   readonly time?: number;
@@ -66,7 +66,7 @@ function explored(scenario: Scenario, o: CheckApiOptions) {
   const report = checkScenario(scenario, {
     legs: legsFor(o),
     seed: o.seed ?? DEFAULT_SEED,
-    runs: o.runs ?? DEFAULT_RUNS,
+    runs: o.runs ?? scenario.defaultRuns ?? DEFAULT_RUNS,
     timeLimitMs: (o.time ?? DEFAULT_TIME_SECONDS) * 1000,
     shrink: o.shrink !== false,
     ...(o.kernel === undefined ? {} : { kernel: o.kernel }),

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { selfReportedKinds, unreportableExpectations, unreportableLine } from '../check/known-kinds.js';
-import { mergeResults, skippedReport, type ScenarioReport } from '../check/report-model.js';
+import { mergeResults, skippedReport, type LegResult, type ScenarioReport } from '../check/report-model.js';
 import { mergeShards, parseShard, shardFromJson, shardName, shardToJson, type ShardDocument, type ShardScenario } from '../check/shards.js';
 import { configureKernel } from '../check/run.js';
 import { portfolioLegs, STRATEGY_NAMES, type StrategySpec } from '../check/strategies.js';
@@ -20,6 +20,9 @@ import { stallResult } from './watchdog.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkWithPortfolio, exploreWithPortfolio, WorkerPool } from './portfolio.js';
 import { ProgressLine } from './progress.js';
+import { exploreInThread, runsInThisThread } from './in-thread.js';
+import { ThreadWatchdog } from './thread-watchdog.js';
+import type { Progress } from '../sim/explore.js';
 import { builtinScenarios, resolveScenarios, sourceWord } from './source.js';
 import { isUserError } from './user-error.js';
 
@@ -91,72 +94,122 @@ export async function checkCommand(argv: readonly string[], io: Io): Promise<num
     errors.push({ name: scenario.name, error: line });
     return false;
   });
-  // Even one strategy runs on a worker thread: only there can the watchdog stop a task that loops
-  // without a scheduling point.
-  const pool = new WorkerPool(strategy === 'portfolio' ? workers : 1);
-  await pool.ready();
+  const kernel = options.get('kernel') as string | undefined;
+  const runsOption = options.get('runs') as number | undefined;
   const progress = new ProgressLine(quiet);
   const reports: ScenarioReport[] = [];
   const replayWords: string[] = [];
   const shardParts: ShardScenario[] = [];
+  // One strategy explores in this thread, under the thread watchdog (no worker to start: the
+  // command's start-up); a portfolio spreads its legs, and the scenarios, over worker threads.
+  // Either way a task that loops without a scheduling point is stopped and reported.
+  const inThread = strategy !== 'portfolio' && targets.every((t) => runsInThisThread(t.source));
+  const threadWatchdog = inThread && targets.length > 0 ? new ThreadWatchdog() : null;
+  let threadIsClean = true;
+  let poolStarted: Promise<WorkerPool> | null = null;
+  let pool: WorkerPool | null = null;
+  const getPool = (): Promise<WorkerPool> => {
+    poolStarted ??= (async () => {
+      pool = new WorkerPool(strategy === 'portfolio' ? workers : 1);
+      await pool.ready();
+      return pool;
+    })();
+    return poolStarted;
+  };
+
+  type Outcome =
+    | { readonly report: ScenarioReport; readonly part?: ShardScenario }
+    | { readonly error: string }
+    | { readonly failure: unknown };
+  const exploreTarget = async ({ scenario, source }: (typeof targets)[number], onProgress?: (p: Progress) => void): Promise<Outcome> => {
+    const skip = scenario.skipFor(kernel);
+    if (skip !== null) return { report: skippedReport(scenario.name, skip) };
+    const runs = Math.min(runsOption ?? scenario.defaultRuns ?? DEFAULT_RUNS, scenario.maxRuns);
+    const portfolioOptions = {
+      // A scenario whose every interleaving fits in fewer runs than there are legs needs no more legs.
+      legs: legs.length > scenario.maxRuns ? legs.slice(0, scenario.maxRuns) : legs,
+      seed,
+      runs,
+      timeLimitMs: time * 1000,
+      shrink: options.get('no-shrink') !== true,
+      kernel,
+      onProgress,
+      shard,
+    };
+    try {
+      let explored: { legs: LegResult[]; wallMs: number };
+      if (threadWatchdog !== null && threadIsClean) {
+        const r = await exploreInThread(scenario, source, threadWatchdog, portfolioOptions);
+        if (r.stalled) threadIsClean = false;
+        explored = r;
+      } else explored = await exploreWithPortfolio(scenario, source, await getPool(), portfolioOptions);
+      const expected = scenario.expectFor(kernel);
+      const allow = scenario.allowFor(kernel);
+      let report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
+      if (kernel !== undefined) report = { ...report, kernel };
+      const part = out === undefined ? undefined : { name: scenario.name, source: sourceWord(source), expected, allow, selfReported: selfReportedKinds(scenario, source.kind === 'file' ? source.path : null), wallMs: explored.wallMs, legs: explored.legs };
+      return part === undefined ? { report } : { report, part };
+    } catch (e) {
+      // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
+      if (json && isUserError(e)) return { error: e.message };
+      return { failure: e };
+    }
+  };
+
+  const record = (target: (typeof targets)[number], outcome: Outcome): void => {
+    const { scenario, source } = target;
+    if ('failure' in outcome) throw outcome.failure;
+    if ('error' in outcome) {
+      errors.push({ name: scenario.name, error: outcome.error });
+      return;
+    }
+    const report = outcome.report;
+    reports.push(report);
+    replayWords.push(sourceWord(source));
+    if (outcome.part !== undefined) shardParts.push(outcome.part);
+    // A shard's findings are partial (the rest may be in other shards): a line, not a verdict.
+    if (json || tap) return;
+    if (shard !== undefined && shard.count > 1 && report.verdict !== 'skip') io.out(`${scenario.name}: ${report.runs} runs, ${report.problems.length === 0 ? 'no findings' : `findings: ${[...new Set(report.problems.map((p) => p.kind))].join(', ')}`} (shard ${shardName(shard)} of the work)\n`);
+    else io.out(`${formatScenario(report, sourceWord(source))}\n`);
+  };
+
   try {
-    for (const { scenario, source } of targets) {
-      const skip = scenario.skipFor(options.get('kernel') as string | undefined);
-      if (skip !== null) {
-        const r = skippedReport(scenario.name, skip);
-        reports.push(r);
-        replayWords.push(sourceWord(source));
-        if (!json && !tap) io.out(`${formatScenario(r, sourceWord(source))}\n`);
-        continue;
+    if (inThread) {
+      for (const target of targets) {
+        const t0 = performance.now();
+        const outcome = await exploreTarget(target, (p) => progress.update(target.scenario.name, p.runs, performance.now() - t0, p.findings, time * 1000 - (performance.now() - t0)));
+        progress.clear();
+        record(target, outcome);
       }
+    } else {
+      // Every scenario's legs go to the pool at once: a worker that finishes a leg takes the next
+      // one, of this scenario or the next, so no core waits for the slowest leg of a scenario.
+      // Reports are printed in the order of the scenarios, each as soon as those before it are.
+      const outcomes = targets.map((t) => exploreTarget(t));
       const t0 = performance.now();
-      const show = (runsSoFar: number, findings: number): void => {
-        const el = performance.now() - t0;
-        progress.update(scenario.name, runsSoFar, el, findings, time * 1000 - el);
-      };
+      let current = 0;
       const timer = setInterval(() => {
-        const t = pool.totals();
-        show(t.runs, t.findings);
+        const t = targets[current];
+        if (t === undefined || pool === null) return;
+        const p = pool.totals(t.scenario.name);
+        progress.update(`${t.scenario.name}${targets.length > 1 ? ` (${current + 1}/${targets.length})` : ''}`, p.runs, performance.now() - t0, p.findings, null);
       }, 250);
-      let report: ScenarioReport;
-      const kernel = options.get('kernel') as string | undefined;
       try {
-        const explored = await exploreWithPortfolio(scenario, source, pool, {
-          // A scenario whose every interleaving fits in fewer runs than there are legs needs no more legs.
-          legs: legs.length > scenario.maxRuns ? legs.slice(0, scenario.maxRuns) : legs,
-          seed,
-          runs: Math.min(runs, scenario.maxRuns),
-          timeLimitMs: time * 1000,
-          shrink: options.get('no-shrink') !== true,
-          kernel,
-          onProgress: (p) => show(p.runs, p.findings),
-          shard,
-        });
-        const expected = scenario.expectFor(kernel);
-        const allow = scenario.allowFor(kernel);
-        report = mergeResults(scenario.name, expected, explored.legs, explored.wallMs, allow);
-        if (out !== undefined) {
-          shardParts.push({ name: scenario.name, source: sourceWord(source), expected, allow, selfReported: selfReportedKinds(scenario, source.kind === 'file' ? source.path : null), wallMs: explored.wallMs, legs: explored.legs });
+        for (; current < targets.length; current++) {
+          const outcome = await outcomes[current]!;
+          progress.clear();
+          record(targets[current]!, outcome);
         }
-      } catch (e) {
-        // With --json, one scenario that cannot run (its setup throws) is an entry, not a lost document.
-        if (!json || !isUserError(e)) throw e;
-        errors.push({ name: scenario.name, error: e.message });
-        continue;
       } finally {
         clearInterval(timer);
         progress.clear();
       }
-      if (kernel !== undefined) report = { ...report, kernel };
-      reports.push(report);
-      replayWords.push(sourceWord(source));
-      // A shard's findings are partial (the rest may be in other shards): a line, not a verdict.
-      if (json || tap) continue;
-      if (shard !== undefined && shard.count > 1) io.out(`${scenario.name}: ${report.runs} runs, ${report.problems.length === 0 ? 'no findings' : `findings: ${[...new Set(report.problems.map((p) => p.kind))].join(', ')}`} (shard ${shardName(shard)} of the work)\n`);
-      else io.out(`${formatScenario(report, sourceWord(source))}\n`);
     }
   } finally {
-    await pool.close();
+    threadWatchdog?.close();
+    // (Assigned in getPool: the compiler does not follow that.)
+    const started = poolStarted as Promise<WorkerPool> | null;
+    if (started !== null) await (await started).close();
   }
   if (out !== undefined) {
     const part = shard ?? { index: 0, count: 1 };
@@ -323,7 +376,7 @@ const COMPARE_OPTIONS = {
 export async function compareCommand(argv: readonly string[], io: Io): Promise<number> {
   const { words, options } = parseArgs('compare', argv, COMPARE_OPTIONS);
   if (words.length === 0) throw new UsageError(`hmmsim compare: name the scenarios to compare, e.g. 'hmmsim compare s-pair-1'`);
-  const runs = (options.get('runs') as number | undefined) ?? DEFAULT_RUNS;
+  const runsOption = options.get('runs') as number | undefined;
   const time = (options.get('time') as number | undefined) ?? DEFAULT_TIME_SECONDS;
   const seed = (options.get('seed') as number | undefined) ?? DEFAULT_SEED;
   const workers = (options.get('workers') as number | undefined) ?? availableParallelism();
@@ -342,7 +395,7 @@ export async function compareCommand(argv: readonly string[], io: Io): Promise<n
         const report = await checkWithPortfolio(scenario, source, pool, {
           legs: portfolioLegs(workers, 3, 2),
           seed,
-          runs,
+          runs: runsOption ?? scenario.defaultRuns ?? DEFAULT_RUNS,
           timeLimitMs: time * 1000,
           shrink: false,
           kernel: v.name,

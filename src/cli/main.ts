@@ -12,7 +12,7 @@ commands:
                               explore scenarios (default: the built-in catalogue) and print verdicts;
                               a group name (hmm-tests: the kernel's HMM selftest) names all its cases
         --strategy random|pct|dfs|portfolio   (default portfolio)
-        --runs N        runs per scenario (default 20000)
+        --runs N        runs per scenario (default 20000, or the scenario's own budget)
         --time SECONDS  time limit per scenario (default 10)
         --seed S        base seed (default 1)
         --workers N     portfolio worker threads (default: number of cores)

@@ -43,12 +43,14 @@ export type LegReply =
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: LegJob; resolve: (r: LegResult) => void; reject: (e: Error) => void }[] = [];
+  private readonly queue: { job: LegJob; resolve: (r: LegResult) => void; reject: (e: Error) => void; onStart: (() => void) | undefined }[] = [];
   private readonly pending = new Map<number, { resolve: (r: LegResult) => void; reject: (e: Error) => void; worker: Worker; job: LegJob }>();
   private readonly watchdog = new Watchdog();
   private nextId = 0;
   private readyCount = 0;
   private readyWaiters: (() => void)[] = [];
+  /** The worker that took the first leg of each scenario (by name). */
+  private readonly owner = new Map<string, Worker>();
   /** Latest progress of each job in flight. */
   private readonly progress = new Map<number, { runs: number; findings: number }>();
 
@@ -103,10 +105,10 @@ export class WorkerPool {
     this.readyWaiters.length = 0;
   }
 
-  /** Runs one leg on the next free worker. */
-  run(job: Omit<LegJob, 'id'>): Promise<LegResult> {
+  /** Runs one leg on the next free worker; `onStart` is called when a worker takes it. */
+  run(job: Omit<LegJob, 'id'>, onStart?: () => void): Promise<LegResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
+      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject, onStart });
       this.pump();
     });
   }
@@ -120,17 +122,28 @@ export class WorkerPool {
   private pump(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.shift()!;
-      const { job, resolve, reject } = this.queue.shift()!;
+      // A worker keeps to the scenarios it started, so with many scenarios queued each runs its
+      // legs one after the other on one worker (DFS first: once it has covered the whole space,
+      // the later legs stop before their first run instead of racing it on the other core). Then
+      // a scenario no worker has started; only when none is left, a leg of another worker's
+      // scenario, so no core idles at the end (and one scenario alone still uses every worker).
+      let i = this.queue.findIndex((q) => this.owner.get(q.job.source.name) === w);
+      if (i < 0) i = this.queue.findIndex((q) => !this.owner.has(q.job.source.name));
+      if (i < 0) i = 0;
+      const { job, resolve, reject, onStart } = this.queue.splice(i, 1)[0]!;
+      if (!this.owner.has(job.source.name)) this.owner.set(job.source.name, w);
       this.pending.set(job.id, { resolve, reject, worker: w, job });
+      onStart?.();
       w.postMessage(job);
     }
   }
 
-  /** Runs and findings so far, summed over the jobs in flight. */
-  totals(): { runs: number; findings: number } {
+  /** Runs and findings so far, summed over the jobs in flight (of the scenario named, if one is). */
+  totals(scenario?: string): { runs: number; findings: number } {
     let runs = 0;
     let findings = 0;
-    for (const p of this.progress.values()) {
+    for (const [id, p] of this.progress) {
+      if (scenario !== undefined && this.pending.get(id)?.job.source.name !== scenario) continue;
       runs += p.runs;
       findings += p.findings;
     }
@@ -211,16 +224,23 @@ export async function exploreWithPortfolio(
     // One flag for the scenario's legs: the first to come back complete stops the others.
     const stop = new SharedArrayBuffer(4);
     const flag = new Int32Array(stop);
+    // The scenario's time is from when a worker took its first leg: legs may wait in the queue
+    // behind other scenarios' legs, and that wait is not this scenario's exploration.
+    let started: number | null = null;
+    const onStart = (): void => {
+      started ??= performance.now();
+    };
     results = await Promise.all(
       options.legs.map((spec, i) =>
         pool
-          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop, shard })
+          .run({ source, spec, seed: legSeed(options.seed, i), runs: legRuns(options.runs, options.legs.length, i), timeLimitMs: options.timeLimitMs, shrink: options.shrink, kernel: options.kernel, stop, shard }, onStart)
           .then((r) => {
             if (r.complete && stopOnComplete) Atomics.store(flag, 0, 1);
             return r;
           }),
       ),
     );
+    return { legs: results, wallMs: performance.now() - (started ?? t0) };
   }
   return { legs: results, wallMs: performance.now() - t0 };
 }

@@ -23,12 +23,11 @@ export interface ReplayJob {
 /** The replayed run, or where it got stuck. */
 export type ReplayOutcome = { readonly result: RunResult } | { readonly stall: Stall; readonly limitMs: number };
 
-/** Replays `schedule` on a fresh watched worker. */
-export async function replayInWorker(job: Omit<ReplayJob, 'id'>): Promise<ReplayOutcome> {
+/** Replays `schedule` on a fresh watched worker (a task may go `limitMs` without a step). */
+export async function replayInWorker(job: Omit<ReplayJob, 'id'>, limitMs = watchdogLimitMs(undefined)): Promise<ReplayOutcome> {
   const heartbeat = newHeartbeat();
   const worker = new Worker(workerEntryUrl, { workerData: { heartbeat } });
   const watchdog = new Watchdog();
-  const limitMs = watchdogLimitMs(undefined);
   try {
     return await new Promise<ReplayOutcome>((resolve, reject) => {
       watchdog.add(worker, heartbeat, (stall) => resolve({ stall, limitMs }));

@@ -4,7 +4,6 @@
  * Uses the TypeScript compiler hmmsim depends on, in a child process, with a throw-away project
  * that maps `hmmsim` to this copy. `--no-typecheck` skips it.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -59,6 +58,8 @@ export async function typecheckScenarioFiles(files: readonly string[]): Promise<
     };
     const project = join(dir, 'tsconfig.json');
     writeFileSync(project, JSON.stringify(config));
+    // Loaded here: node:child_process costs every command's start-up a few milliseconds.
+    const { execFile } = await import('node:child_process');
     const out = await new Promise<string>((done) => {
       execFile(process.execPath, [tsc, '-p', project, '--pretty', 'false'], { maxBuffer: 16 << 20 }, (_err, stdout, stderr) => done(`${stdout}${stderr}`));
     });

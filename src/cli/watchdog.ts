@@ -7,7 +7,7 @@
  * task, the last point it passed and the schedule so far), ends the worker, and hands back a
  * `soft-lockup` finding, named after the kernel's own watchdog report.
  */
-import { Session } from 'node:inspector';
+import type { Session } from 'node:inspector';
 import type { Worker } from 'node:worker_threads';
 
 /** The finding kind of a task stuck between two scheduling points. */
@@ -153,12 +153,18 @@ function post<T>(method: string, params: object = {}): Promise<T> {
   return new Promise((resolve, reject) => session!.post(method, params, (e, r) => (e ? reject(e) : resolve(r as T))));
 }
 
-function openSession(): Session {
+async function openSession(): Promise<Session> {
+  if (session !== null) return session;
+  // Loaded only when a worker is stuck: node:inspector costs every command's start-up otherwise.
+  const { Session } = await import('node:inspector');
   if (session !== null) return session;
   const s = new Session();
   s.connect();
-  s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { workerId: string } } }) => {
-    workerSessions.set(String(m.params.workerInfo.workerId), m.params.sessionId);
+  s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { workerId: string; title?: string } } }) => {
+    // The inspector numbers workers in the order it meets them; the thread id is in the title
+    // ('[worker 2]'), and only it tells which Worker this is when not all are watched ones.
+    const thread = /^\[worker (\d+)\]/.exec(m.params.workerInfo.title ?? '')?.[1] ?? String(m.params.workerInfo.workerId);
+    workerSessions.set(thread, m.params.sessionId);
   });
   s.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
     const msg = JSON.parse(m.params.message) as { id?: number; method?: string; params?: Record<string, unknown> };
@@ -204,7 +210,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 async function locate(worker: Worker): Promise<{ where: string | null; state: StallState | null }> {
   return withTimeout(
     (async () => {
-      openSession();
+      await openSession();
       if (!workersEnabled) {
         workersEnabled = true;
         await post('NodeWorker.enable', { waitForDebuggerOnStart: false });

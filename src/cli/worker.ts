@@ -13,13 +13,12 @@ import type { Scenario } from '../check/scenario.js';
 import { shareHeartbeat } from '../sim/heartbeat.js';
 import { guardNondeterminism } from '../sim/nondeterminism.js';
 import { replaySchedule } from '../sim/run-once.js';
-import { encodeSchedule, ScheduleError } from '../sim/schedule.js';
+import { ScheduleError } from '../sim/schedule.js';
 import { configureKernel } from '../check/run.js';
-import { runningWorld } from '../sim/world.js';
 import { loadSource, type ScenarioSource } from './source.js';
 import type { LegJob, LegReply } from './portfolio.js';
 import { isUserError } from './user-error.js';
-import type { StallState } from './watchdog.js';
+import { currentStallState } from './stall-state.js';
 
 const cache = new Map<string, Promise<Scenario>>();
 
@@ -48,14 +47,7 @@ if (beat !== undefined) shareHeartbeat(beat);
 
 const g = globalThis as Record<string, unknown>;
 /** The run in progress, for the watchdog (called through the inspector while paused). */
-g.__hmmsimStall = (): string => {
-  const w = runningWorld();
-  if (w === null) return 'null';
-  const t = w.current;
-  const d = w.decisions;
-  const state: StallState = { task: t?.name ?? null, point: t?.label ?? null, step: Math.max(0, w.steps - 1), seed: w.seed, schedule: encodeSchedule(d.tasks, d.labels, d.count) };
-  return JSON.stringify(state);
-};
+g.__hmmsimStall = (): string => JSON.stringify(currentStallState());
 /** A compiled scenario's position mapped back to the user's file, as path:line:col. */
 g.__hmmsimOriginal = (url: string, line: number, col: number): string | null => {
   try {

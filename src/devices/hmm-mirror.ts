@@ -57,6 +57,7 @@ import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from '../mm/compound-frames.ts';
 import { alloc_huge_folio } from '../mm/huge-memory.ts';
 import { memoryOf } from '../mm/memory.ts';
 import { mmput } from '../mm/exit.ts';
+import { vmaAllows } from '../mm/vma-ops.ts';
 import { folio_lock } from '../mm/folio-lock.ts';
 import { mmget_not_zero, type Mm } from '../mm/mm-struct.ts';
 import { alloc_page_vma, clear_highpage, copy_highpage } from '../mm/page-copy.ts';
@@ -349,6 +350,10 @@ export class HmmMirror {
   private *finalizeAndMap(args: MigrateVma): Gen<void> {
     const src = args.src!;
     const dst = args.dst!;
+    // A range the process made inaccessible (PROT_NONE) still migrates, as the kernel lets it,
+    // but the mirror maps only what the CPU may read: hmm_range_fault would never hand it such a
+    // page, and the coherence oracle holds the device to the CPU's access.
+    if (args.vma === null || !vmaAllows(args.vma, false)) return;
     yield* mutex_lock(this.lock);
     yield this.world.point(`map migrated ${this.name}`, this.pt, Access.Write);
     for (let i = 0; i < args.npages; i++) {

@@ -65,6 +65,15 @@ export function runningWorld(): World | null {
   return active;
 }
 
+/**
+ * Forgets a run that was cut off in the middle of a step (the command's in-thread watchdog stopped
+ * a task that never reached a scheduling point; none of the engine's clean-up ran): from here on
+ * no world is running, so the guards and kernel functions see code outside any task again.
+ */
+export function abandonRunningWorld(): void {
+  active = null;
+}
+
 /** The step budget of a run unless the scenario asks for another. */
 export const DEFAULT_MAX_STEPS = 100_000;
 

@@ -12,6 +12,9 @@ describe('defineScenario', () => {
     expect(() => defineScenario({ ...base, tasks: {} })).toThrow(/at least one/);
     expect(() => defineScenario({ ...base, tasks: { t: 5 as never } })).toThrow(/task 't' must be a generator function/);
     expect(() => defineScenario({ ...base, maxSteps: -1 })).toThrow(ScenarioError);
+    expect(() => defineScenario({ ...base, runs: 0 })).toThrow(/runs must be a positive integer/);
+    expect(defineScenario({ ...base, runs: 500 }).defaultRuns).toBe(500);
+    expect(defineScenario(base).defaultRuns).toBeUndefined();
   });
 
   it('turns a throwing check into a check-failed finding, and can check after every step', () => {

@@ -106,6 +106,32 @@ describe('hmmsim check', () => {
   });
 });
 
+describe('budgets', () => {
+  const file = scenarioFile(`export default defineScenario({
+  name: 'budgeted',
+  description: 'two racing writes, with its own budget',
+  setup: () => ({ x: { name: 'x', v: 0 } }),
+  tasks: {
+    *a(s, w) { yield w.point('a', s.x, Access.Write); s.x.v = 1; },
+    *b(s, w) { yield w.point('b', s.x, Access.Write); s.x.v = 2; },
+  },
+  runs: 37,
+});`);
+
+  it("a scenario's own budget applies when no --runs is given; --runs overrides it", async () => {
+    const own = await run('check', file, '--strategy', 'random', '--no-typecheck', '--json');
+    expect(JSON.parse(own.out).scenarios[0].runs).toBe(37);
+    const named = await run('check', file, '--strategy', 'random', '--no-typecheck', '--json', '--runs', '11');
+    expect(JSON.parse(named.out).scenarios[0].runs).toBe(11);
+  });
+
+  it('the catalogue keeps its mm scenarios to their budget, every verdict as expected', async () => {
+    const r = await run('check', 'hmm-mirror-munmap', 's-seq-1-mm-no-retry', '--strategy', 'random', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).scenarios.map((s: { runs: number }) => s.runs)).toEqual([1000, 1000]);
+  }, 60_000);
+});
+
 describe('hmmsim replay', () => {
   it('prints the full trace, one line a step, and the finding', async () => {
     const r = await run('replay', 'lost-update', '1:avbv2');

@@ -3,6 +3,7 @@
  * and replay with a soft-lockup finding naming the task, its last point and the loop's line; a
  * replay says by its exit status whether it reproduced the recorded finding.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,24 @@ describe('the watchdog', () => {
     expect(again.out).toMatch(/stopped by the watchdog/);
     expect(again.out).toMatch(/hang\.ts:9:\d+ \(in waiter\)/);
     expect(again.code).toBe(REPLAY_EXIT.Reproduced);
+  }, 60_000);
+});
+
+describe('the watchdog of a check in the command\'s own thread', () => {
+  // One strategy runs in the command's thread (no worker to start); the built command, as users
+  // run it, must still stop the loop and name its line.
+  it('stops the loop with SIGINT, reports the task, its last point and the line, and the command goes on to exit 1', () => {
+    const bin = new URL('../../bin/hmmsim.js', import.meta.url).pathname;
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [bin, 'check', hang, '--strategy', 'random', '--time', '1', '--no-typecheck'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/\[soft-lockup\]/);
+    expect(r.stdout).toMatch(/task waiter ran for [\d.]+ s without reaching a scheduling point \(the limit is 1 s\)/);
+    expect(r.stdout).toMatch(/its last point: 'check flag'/);
+    expect(r.stdout).toMatch(/running at .*hang\.ts:9:\d+ \(in waiter\)/);
+    expect(r.stdout).toMatch(/1 of 1 scenario not as expected/);
+    expect(r.stderr).toBe('');
+    expect(performance.now() - t0).toBeLessThan(25_000);
   }, 60_000);
 });
 

@@ -11,7 +11,7 @@
  * slot is free.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cmdArb, coherentCmdArb, exclCmdArb, hugetlbCmdArb, runModel, thpCmdArb, thpMigrateCmdArb } from './model-run.ts';
 import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../src/mm/device-private.ts';
 
@@ -88,6 +88,15 @@ describe('mm layer against the reference model', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('a migration into coherent memory over a PROT_NONE range leaves the device unmapped there (found by the property below, seed 1056866270)', () => {
+    const cmds = [
+      { op: 'mprotect', proc: 0, sel: 251, pages: 3, prot: 0 },
+      { op: 'todevice', proc: 0, sel: 393, pages: 1 },
+      { op: 'write', proc: 0, sel: 0, word: 0, value: 1 },
+    ] as unknown as Parameters<typeof runModel>[0][number];
+    expect(runModel([cmds], 8, 1, undefined, 0, undefined, MEMORY_DEVICE_COHERENT)).toBeNull();
   });
 
   it('agrees when the devices migrate into device-coherent memory (v6.0+): CPU access in place, COW after fork, long-term pins migrating out, reclaim leaving it alone', () => {
