@@ -231,8 +231,16 @@ export class Driver {
       case 'pin': {
         const a = this.pick(p, cmd.sel);
         if (a === null) return;
+        // A long-term pin must migrate a coherent page out first, which an existing pin of it
+        // prevents: the kernel's gup then fails with -EBUSY (only this task touches its mm's pins).
+        const mapped = cmd.longterm === true ? p.mm.lookup(a) : null;
+        const pinnedCoherent = mapped !== null && this.sys.frames.isDeviceCoherent(mapped.pfn) && this.sys.frames.maybeDmaPinned(mapped.pfn);
         const pfn = yield* pin_user_page(p.mm, a, true, cmd.longterm === true ? FOLL_LONGTERM : 0);
         if (pfn >= 0 && cmd.longterm === true && this.sys.frames.isZoneDevice(pfn)) this.fail(`a long-term pin of ${p.mm.name}:0x${a.toString(16)} pinned device page ${pfn}`);
+        if (pinnedCoherent) {
+          if (pfn !== -EBUSY) this.fail(`a long-term pin of pinned coherent page ${mapped.pfn} at ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, not -EBUSY`);
+          return this.expectEvents(cmd, () => true);
+        }
         const writable = p.ref.writeFault(a);
         if ((pfn >= 0) !== writable) this.fail(`pin_user_page(write) of ${p.mm.name}:0x${a.toString(16)} returned ${pfn}, reference ${writable ? 'succeeds' : 'faults'}`);
         if (pfn >= 0) this.pins.push(pfn);
