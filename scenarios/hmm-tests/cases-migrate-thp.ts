@@ -282,7 +282,7 @@ export const thpMigrateCases: readonly CaseSpec[] = [
     name: 'benchmark_thp_migration',
     thp: 'madvise',
     // The coherent variant has no PMD-sized device folios: every THP is split and moved as 512
-    // pages, each size and direction, about 250 M steps in all (the private variant needs < 20 M).
+    // pages in each size and direction, and overruns the private variant's 20 M steps.
     maxSteps: 400_000_000,
     *body(t) {
       for (const size of BENCHMARK_SIZES) {
