@@ -8,8 +8,9 @@
  * hugetlb pool (memory options `hugetlbPages`, `hugetlbGiganticPages`). CPU accesses: read32, write32.
  * Files: file_create, sys_pwrite32, sys_pread32, drop_caches.
  * Kernel-internal entry points drivers need: handle_mm_fault, fault_in, populateRange,
- * try_to_free_pages, out_of_memory, pin_user_page, unpin_user_page, dma_read32, dma_write32,
- * setSpecialFaultHandler. The folio lock: folio_trylock, folio_lock, folio_unlock,
+ * try_to_free_pages, out_of_memory, pin_user_page, unpin_user_page, dma_read32, dma_write32.
+ * (The hmm layer's fault hook, setSpecialFaultHandler, is internal: hmm installs it itself.)
+ * The folio lock: folio_trylock, folio_lock, folio_unlock,
  * folio_wait_locked, folio_test_locked. Oracles: mm_check, mm_consistency, peek32.
  */
 export { Mm, mm_create, memory_system, mmget, mmget_not_zero, mmgrab, mmdrop, type MmOptions } from './mm-struct.ts';
@@ -37,7 +38,7 @@ export { sys_fork } from './fork.ts';
 export { sys_exit, mmput, exit_mmap } from './exit.ts';
 export { read32, write32 } from './cpu-access.ts';
 export { file_create, sys_pwrite32, sys_pread32, drop_caches } from './files.ts';
-export { handle_mm_fault, fault_in, setSpecialFaultHandler, type SpecialFaultHandler } from './fault.ts';
+export { handle_mm_fault, fault_in } from './fault.ts';
 export { folio_trylock, folio_lock, folio_unlock, folio_wait_locked, folio_test_locked, FOLIO_LOCK_MAP } from './folio-lock.ts';
 export { populateRange } from './populate.ts';
 export { alloc_user_page, try_to_free_pages } from './reclaim.ts';
