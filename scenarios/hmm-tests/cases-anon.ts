@@ -8,12 +8,12 @@ import { file_create } from '../../src/mm/files.ts';
 import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
 import { sys_mprotect } from '../../src/mm/mprotect.ts';
 import { read32 } from '../../src/mm/cpu-access.ts';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
+import { MAP_PRIVATE, MAP_SHARED, PROT_READ } from '../../src/mm/vma-ops.ts';
 import { HMM_DMIRROR_PROT_READ, HMM_DMIRROR_READ, HMM_DMIRROR_SNAPSHOT, HMM_DMIRROR_WRITE } from '../../src/devices/dmirror/index.ts';
 import {
-  HMM_BUFFER_SIZE,
   NTIMES,
-  cpuCheckInts,
+  RW,
+  assertCpu,
   cpuFillInts,
   filePwriteInts,
   hmmBuffer,
@@ -22,37 +22,16 @@ import {
   mirrorMismatch,
   type CaseSpec,
   type HmmBuffer,
+  hmm_buffer_free,
+  mapAnon,
   type TestContext,
 } from './harness.ts';
 import { anonWriteChild, anonWriteHuge, anonWriteHugetlbfs } from './cases-huge.ts';
 
-type Gen<T> = Generator<unknown, T, unknown>;
-
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const ident = (k: number): number => k;
 
 /** anon_teardown's random sleep: nanoseconds per scheduling point of the sleeping thread. */
 const SLEEP_NS_PER_POINT = 8;
-
-/** mmap a 4 MiB private anonymous buffer (`prot`), asserting success. */
-function* mapAnon(t: TestContext, prot = RW, flags = ANON): Gen<HmmBuffer> {
-  const b = hmmBuffer(HMM_BUFFER_SIZE);
-  b.ptr = yield* sys_mmap(t.mm, 0, b.size, prot, flags);
-  t.ASSERT(b.ptr >= 0, 'buffer->ptr != MAP_FAILED');
-  return b;
-}
-
-/** hmm_buffer_free. */
-function* free(t: TestContext, b: HmmBuffer): Gen<void> {
-  if (b.ptr !== 0) yield* sys_munmap(t.mm, b.ptr, b.size);
-}
-
-function* assertCpu(t: TestContext, b: HmmBuffer, from: number, to: number, want: (k: number) => number, what: string): Gen<void> {
-  const r = yield* cpuCheckInts(t.mm, b.ptr, from, to, want);
-  if (typeof r === 'object') t.ASSERT_EQ(r.error, 0, `${what}: CPU access`);
-  else t.ASSERT_EQ(r, -1, `${what}: first int that differs`);
-}
 
 function assertMirror(t: TestContext, b: HmmBuffer, n: number, want: (k: number) => number, what: string): void {
   t.ASSERT_EQ(mirrorMismatch(b.mirror, n, want), -1, `${what}: first mirror int that differs`);
@@ -80,7 +59,7 @@ export const anonCases: readonly CaseSpec[] = [
       t.ASSERT_EQ(b.faults, 1, 'faults');
       assertMirror(t, b, 2048, () => 0, 'mirror[0..2048)');
       t.ASSERT_EQ(mirrorMismatch(b.mirror, n, (k) => (k < 2048 ? 0 : k)), -1, 'mirror[2048..)');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -94,7 +73,7 @@ export const anonCases: readonly CaseSpec[] = [
       t.ASSERT_EQ(b.cpages, npages, 'cpages');
       t.ASSERT_EQ(b.faults, 1, 'faults');
       yield* assertCpu(t, b, 0, b.size / 4, ident, 'ptr');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -114,7 +93,7 @@ export const anonCases: readonly CaseSpec[] = [
       t.ASSERT_EQ(b.cpages, npages, 'cpages');
       t.ASSERT_EQ(b.faults, 1, 'faults');
       yield* assertCpu(t, b, 0, b.size / 4, ident, 'ptr');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   anonWriteChild,
@@ -137,7 +116,7 @@ export const anonCases: readonly CaseSpec[] = [
       t.ASSERT_EQ(b.cpages, npages, 'cpages');
       t.ASSERT_EQ(b.faults, 1, 'faults');
       assertMirror(t, b, size / 4, ident, 'mirror');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -153,7 +132,7 @@ export const anonCases: readonly CaseSpec[] = [
         t.ASSERT_EQ(b.cpages, npages, 'cpages');
         t.ASSERT_EQ(b.faults, 1, 'faults');
         assertMirror(t, b, b.size / 4, (k) => k + c, 'mirror');
-        yield* free(t, b);
+        yield* hmm_buffer_free(t, b);
       }
     },
   },
@@ -189,7 +168,7 @@ export const anonCases: readonly CaseSpec[] = [
           t.ASSERT_EQ(mirrorMismatch(cmd.mirror, cmd.size / 4, (k) => k + c), -1, 'mirror');
         }
         yield* world.join(thread);
-        yield* free(t, b);
+        yield* hmm_buffer_free(t, b);
       }
     },
   },
@@ -207,7 +186,7 @@ export const anonCases: readonly CaseSpec[] = [
       t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_SNAPSHOT, b, npages), 0, 'SNAPSHOT');
       t.ASSERT_EQ(b.cpages, npages, 'cpages');
       t.ASSERT_EQ(new Uint8Array(b.mirror)[0]!, HMM_DMIRROR_PROT_READ, 'm[0]');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
 ];

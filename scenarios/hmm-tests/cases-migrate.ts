@@ -4,9 +4,9 @@
  */
 import { ENOENT } from '../../src/locking/errno.js';
 import { file_create } from '../../src/mm/files.ts';
-import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
+import { sys_mmap } from '../../src/mm/mmap.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED } from '../../src/mm/vma-ops.ts';
 import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, ptePfn } from '../../src/mm/pte.ts';
 import {
@@ -17,9 +17,7 @@ import {
   HMM_DMIRROR_RELEASE,
 } from '../../src/devices/dmirror/index.ts';
 import {
-  HMM_BUFFER_SIZE,
   NTIMES,
-  cpuCheckInts,
   cpuFillInts,
   hmmBuffer,
   hmm_dmirror_cmd,
@@ -27,6 +25,10 @@ import {
   type CaseSpec,
   type HmmBuffer,
   type TestContext,
+  RW,
+  assertCpu,
+  hmm_buffer_free,
+  mapAnon,
 } from './harness.ts';
 import { thpMigrateCases } from './cases-migrate-thp.ts';
 import { hmmGupTest } from './case-gup.ts';
@@ -34,26 +36,7 @@ import { compound } from './cases-huge.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const ident = (k: number): number => k;
-
-function* mapAnon(t: TestContext, flags = ANON): Gen<HmmBuffer> {
-  const b = hmmBuffer(HMM_BUFFER_SIZE);
-  b.ptr = yield* sys_mmap(t.mm, 0, b.size, RW, flags);
-  t.ASSERT(b.ptr >= 0, 'buffer->ptr != MAP_FAILED');
-  return b;
-}
-
-function* free(t: TestContext, b: HmmBuffer): Gen<void> {
-  if (b.ptr !== 0) yield* sys_munmap(t.mm, b.ptr, b.size);
-}
-
-function* assertCpu(t: TestContext, b: HmmBuffer, from: number, to: number, want: (k: number) => number, what: string): Gen<void> {
-  const r = yield* cpuCheckInts(t.mm, b.ptr, from, to, want);
-  if (typeof r === 'object') t.ASSERT_EQ(r.error, 0, `${what}: CPU access`);
-  else t.ASSERT_EQ(r, -1, `${what}: first int that differs`);
-}
 
 /** MIGRATE_TO_DEV of the whole buffer: 0, cpages == npages, mirror == i. */
 function* migrateAll(t: TestContext, b: HmmBuffer, npages: number): Gen<void> {
@@ -70,7 +53,7 @@ export const migrateCases: readonly CaseSpec[] = [
       const b = yield* mapAnon(t);
       t.ASSERT_EQ(yield* cpuFillInts(t.mm, b.ptr, 0, b.size / 4, ident), 0, 'fill');
       yield* migrateAll(t, b, 1024);
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -86,7 +69,7 @@ export const migrateCases: readonly CaseSpec[] = [
       t.ASSERT(b.ptr >= 0, 'buffer->ptr != MAP_FAILED');
       t.ASSERT_EQ(yield* cpuFillInts(t.mm, b.ptr, 0, size / 4, ident), 0, 'fill');
       yield* migrateAll(t, b, npages);
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -98,16 +81,16 @@ export const migrateCases: readonly CaseSpec[] = [
       yield* migrateAll(t, b, 1024);
       t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_RELEASE, b, 1024), 0, 'RELEASE');
       yield* assertCpu(t, b, 0, b.size / 8, ident, 'first half');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
     fixture: 'hmm',
     name: 'migrate_shared',
     *body(t) {
-      const b = yield* mapAnon(t, MAP_SHARED | MAP_ANONYMOUS);
+      const b = yield* mapAnon(t, RW, MAP_SHARED | MAP_ANONYMOUS);
       t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, 1024), -ENOENT, 'MIGRATE_TO_DEV of shared memory');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   {
@@ -124,7 +107,7 @@ export const migrateCases: readonly CaseSpec[] = [
           t.ASSERT_EQ(b.cpages, 1024, 'cpages');
         }
         yield* assertCpu(t, b, 0, b.size / 4, ident, 'ptr');
-        yield* free(t, b);
+        yield* hmm_buffer_free(t, b);
       }
     },
   },
@@ -159,7 +142,7 @@ export const migrateCases: readonly CaseSpec[] = [
       }
       yield* assertCpu(t, b, 0, n, (k) => k + 1, 'ptr after increment');
       t.ASSERT_EQ(yield* hmm_dmirror_cmd(t.fd, HMM_DMIRROR_CHECK_EXCLUSIVE, b, 1024), 0, 'CHECK_EXCLUSIVE');
-      yield* free(t, b);
+      yield* hmm_buffer_free(t, b);
     },
   },
   hmmGupTest,

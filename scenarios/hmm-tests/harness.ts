@@ -31,6 +31,8 @@ import type { World } from '../../src/sim/world.js';
 import type { Task } from '../../src/sim/task.js';
 import { PAGE_SIZE, WORDS_PER_PAGE } from '../../src/mm/constants.ts';
 import { read32, write32 } from '../../src/mm/cpu-access.ts';
+import { sys_mmap, sys_munmap } from '../../src/mm/mmap.ts';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/vma-ops.ts';
 import { sys_pwrite32 } from '../../src/mm/files.ts';
 import { memory_system, mm_create, type Mm } from '../../src/mm/mm-struct.ts';
 import type { ThpMode } from '../../src/mm/huge-memory.ts';
@@ -180,6 +182,31 @@ export function* cpuCheckInts(mm: Mm, addr: number, from: number, to: number, wa
     k = last;
   }
   return -1;
+}
+
+/** PROT_READ | PROT_WRITE, the selftest's usual buffer protection. */
+export const RW = PROT_READ | PROT_WRITE;
+/** MAP_PRIVATE | MAP_ANONYMOUS, the selftest's usual buffer mapping. */
+export const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+
+/** mmap a HMM_BUFFER_SIZE buffer (`prot`, `flags`), asserting success. */
+export function* mapAnon(t: TestContext, prot = RW, flags = ANON): Gen<HmmBuffer> {
+  const b = hmmBuffer(HMM_BUFFER_SIZE);
+  b.ptr = yield* sys_mmap(t.mm, 0, b.size, prot, flags);
+  t.ASSERT(b.ptr >= 0, 'buffer->ptr != MAP_FAILED');
+  return b;
+}
+
+/** hmm_buffer_free: unmap the buffer if it was mapped. */
+export function* hmm_buffer_free(t: TestContext, b: HmmBuffer): Gen<void> {
+  if (b.ptr !== 0) yield* sys_munmap(t.mm, b.ptr, b.size);
+}
+
+/** Asserts the CPU reads want(k) at ints [from, to) of the buffer. */
+export function* assertCpu(t: TestContext, b: HmmBuffer, from: number, to: number, want: (k: number) => number, what: string): Gen<void> {
+  const r = yield* cpuCheckInts(t.mm, b.ptr, from, to, want);
+  if (typeof r === 'object') t.ASSERT_EQ(r.error, 0, `${what}: CPU access`);
+  else t.ASSERT_EQ(r, -1, `${what}: first int that differs`);
 }
 
 /** pwrite of ints [from, to) with value(k) to `file` at byte 0, a page per step. */
