@@ -16,17 +16,14 @@
  *     unpin_user_page(w, pfn)  (-1; may free it)       dma_write32(w, pfn, off, v)
  */
 import { mmap_read_lock, mmap_read_unlock } from '../locking/mmap-lock.js';
-import { spin_lock, spin_unlock } from '../locking/spinlock.js';
 import { Access } from '../sim/point.js';
 import type { World } from '../sim/world.js';
 import { PAGE_SIZE } from './constants.ts';
-import { handle_mm_fault } from './fault.ts';
 import { memoryOf } from './memory.ts';
-import { FOLL_LONGTERM, check_and_migrate_movable_page } from './gup-longterm.ts';
-import { EAGAIN, EFAULT, EINTR } from './mm-errno.ts';
+import { FOLL_WRITE } from './gup-longterm.ts';
+import { pin_user_pages } from './gup.ts';
+import { EINTR } from './mm-errno.ts';
 import type { Mm } from './mm-struct.ts';
-import { PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_WRITE, ptePfn } from './pte.ts';
-import { vmaAllows } from './vma-ops.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
@@ -39,40 +36,11 @@ type Gen<T> = Generator<unknown, T, unknown>;
  */
 export function* pin_user_page(mm: Mm, addr: number, write: boolean, gupFlags = 0): Gen<number> {
   if (mm.killed) return -EINTR;
-  const page = addr - (addr % PAGE_SIZE);
+  const pages = [0];
   yield* mmap_read_lock(mm);
-  let ret = -EFAULT;
-  const vma = mm.vmas.find(page);
-  if (vma !== undefined && vmaAllows(vma, write)) {
-    for (;;) {
-      const ptl = mm.ptl(page);
-      yield* spin_lock(ptl);
-      const pte = mm.pt.get(page);
-      const ok = (pte & PTE_KIND_BITS) === PTE_KIND_PRESENT && (pte & PTE_PROTNONE) === 0 && (!write || (pte & PTE_WRITE) !== 0);
-      if (ok) {
-        ret = ptePfn(pte);
-        mm.sys.frames.pin(ret);
-        mm.hasPinned = true;
-      }
-      yield* spin_unlock(ptl);
-      if (ok && (gupFlags & FOLL_LONGTERM) !== 0) {
-        const r = yield* check_and_migrate_movable_page(mm, ret);
-        if (r === -EAGAIN) continue;
-        if (r < 0) {
-          ret = r;
-          break;
-        }
-      }
-      if (ok) break;
-      const r = yield* handle_mm_fault(mm, vma, page, write);
-      if (r < 0) {
-        ret = r;
-        break;
-      }
-    }
-  }
+  const r = yield* pin_user_pages(mm, addr - (addr % PAGE_SIZE), 1, gupFlags | (write ? FOLL_WRITE : 0), pages);
   yield* mmap_read_unlock(mm);
-  return ret;
+  return r === 1 ? pages[0]! : r;
 }
 
 /** `unpin_user_page`: drops the pin (freeing the page if nothing else holds it). */

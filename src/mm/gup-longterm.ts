@@ -46,17 +46,6 @@ export function setDeviceCoherentMigrator(world: World, m: DeviceCoherentMigrato
 }
 
 /**
- * `check_and_migrate_movable_pages` for one pinned page: a device-coherent page is unpinned (the
- * pin becomes a plain reference, which the migration consumes) and migrated to system memory.
- * @returns 0 (the pin stands: not device-coherent), -EAGAIN (migrated: look the page up and pin
- *   again) or -EBUSY (could not migrate; the pin is gone either way).
- */
-export function* check_and_migrate_movable_page(mm: Mm, pfn: number): Gen<number> {
-  if (!mm.sys.frames.isDeviceCoherent(pfn)) return 0;
-  return (yield* migrateCoherentOut(mm, pfn, true)) === 0 ? -EAGAIN : -EBUSY;
-}
-
-/**
  * `migrate_longterm_unpinnable_pages` for pages[from..to), which GUP took with pins (`pinned`)
  * or plain references, when at least one of them is device-coherent: lets every page go,
  * migrating the device-coherent ones to system memory.

@@ -32,19 +32,17 @@ import { PAGE_SIZE } from './constants.ts';
 import { MEMORY_DEVICE_COHERENT, page_pgmap } from './device-private.ts';
 import { unpin_user_page } from './dma.ts';
 import { handle_mm_fault } from './fault.ts';
-import { migrate_longterm_unpinnable_pages } from './gup-longterm.ts';
+import { FOLL_LONGTERM, FOLL_WRITE, migrate_longterm_unpinnable_pages } from './gup-longterm.ts';
+
+export { FOLL_LONGTERM, FOLL_WRITE };
 import type { Mm } from './mm-struct.ts';
 import { PTE_KIND_BITS, PTE_KIND_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_WRITE, ptePfn } from './pte.ts';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma-flags.ts';
 
 type Gen<T> = Generator<unknown, T, unknown>;
 
-/** Check the entry is writable, and fault it in for write (include/linux/mm_types.h). */
-export const FOLL_WRITE = 0x01;
 /** Take a page reference (get_user_pages). Internal: set by the entry point. */
 export const FOLL_GET = 0x04;
-/** The pages stay pinned indefinitely (an RDMA region, a device's long-term mapping). */
-export const FOLL_LONGTERM = 0x100;
 /** Take a DMA pin (pin_user_pages). Internal: set by the entry point. */
 export const FOLL_PIN = 0x40000;
 
